@@ -1,0 +1,4 @@
+//! # penny-api
+//!
+//! Not implemented yet: this crate reserves its name in the Penny workspace and
+//! exports nothing. See the crate README for what it will hold.
