@@ -13,6 +13,21 @@
 //! - [`driver::sync_stream`]: a complete, resumable sync of one stream.
 //! - [`testing`]: in-memory reference implementations of both traits.
 //!
+//! The accounting transformations, pure and exact (decimals), run once here so that
+//! Power BI only reads finished tables:
+//!
+//! - [`canonical`]: the multi-company accounting model (ledger lines, accounts,
+//!   journals, third parties, invoices, bank transactions, fiscal years) and the
+//!   mappings into it from each door (`from_api`, `from_data_sharing`).
+//! - [`star`]: the star schema for Power BI (`fact_*` and `dim_*` tables, natural keys).
+//! - [`reports`]: trial balance, general ledger, aged balance, income statement and
+//!   SIG, VAT summary, FEC export.
+//! - [`quality`]: data-quality checks returning typed findings.
+//! - [`pcg`]: the French chart of accounts (classes, nature, normal side, roots).
+//!
+//! Functions over ledger lines (the large table) take any iterator of `&LedgerLine`
+//! (a slice, or chunks decoded one batch at a time) and keep one accumulator per group.
+//!
 //! ```
 //! use penny_transform::{driver, testing::{MemorySink, MemorySource}, Value};
 //!
@@ -31,12 +46,17 @@
 //! ```
 
 pub mod batch;
+pub mod canonical;
 pub mod driver;
 pub mod error;
+pub mod pcg;
 pub mod position;
+pub mod quality;
+pub mod reports;
 pub mod schema;
 pub mod sink;
 pub mod source;
+pub mod star;
 pub mod testing;
 pub mod value;
 

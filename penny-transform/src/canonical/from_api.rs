@@ -1,0 +1,485 @@
+//! The API door: raw resources as `penny-api` emits them (stream name = resource name,
+//! columns as in `docs/src/raw-tables.md`) into the canonical model.
+//!
+//! Ledger entry lines need lookups (journal codes, entry references, third parties) from
+//! small tables. Feed the small tables first with [`ApiMapper::add`], then stream the
+//! large `ledger_entry_lines` table through [`ApiMapper::ledger_lines`] batch by batch:
+//! memory holds the small tables and one batch of lines.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use penny_transform::{Batch, Column, LogicalType, Schema, Value};
+//! use penny_transform::canonical::from_api::ApiMapper;
+//!
+//! let journals = Arc::new(Schema::new("journals", vec![
+//!     Column::required("company_id", LogicalType::Int64),
+//!     Column::required("id", LogicalType::Int64),
+//!     Column::required("code", LogicalType::Text),
+//!     Column::nullable("label", LogicalType::Text),
+//! ], ["company_id", "id"])?);
+//! let mut mapper = ApiMapper::default();
+//! mapper.add(&Batch::upsert(journals, vec![vec![
+//!     Value::Int64(1), Value::Int64(10), "VT".into(), "Ventes".into(),
+//! ]])?)?;
+//! assert_eq!(mapper.books().journals[0].code, "VT");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use super::read::{MappingError, Reader};
+use super::{
+    Account, BankTransaction, Books, FiscalYear, Interner, Invoice, InvoiceLine, InvoicePayment,
+    Journal, LedgerLine, ThirdParty, ThirdPartyKind, ThirdPartyRef,
+};
+use crate::batch::Batch;
+
+#[derive(Debug, Clone, Default)]
+struct EntryInfo {
+    document_ref: Option<String>,
+    due_date: Option<NaiveDate>,
+}
+
+/// Maps the API door's raw tables; holds the lookups ledger lines need.
+#[derive(Debug, Default)]
+pub struct ApiMapper {
+    books: Books,
+    /// (company, ledger_account id) -> account number.
+    accounts: HashMap<(i64, i64), Arc<str>>,
+    /// (company, journal id) -> journal code.
+    journals: HashMap<(i64, i64), Arc<str>>,
+    /// Shared account numbers and journal codes.
+    strings: Interner,
+    /// (company, ledger_entry id) -> references.
+    entries: HashMap<(i64, i64), EntryInfo>,
+    /// (company, ledger_account id) -> the customer or supplier owning that account.
+    third_party_accounts: HashMap<(i64, i64), ThirdPartyRef>,
+    /// Customers/suppliers whose account id is known but not yet resolved to a number.
+    pending_third_party_accounts: Vec<(usize, i64)>,
+}
+
+impl ApiMapper {
+    /// Maps one batch of a small raw table into the books, by its table name.
+    ///
+    /// Returns `false` (and does nothing) for tables this door does not map here,
+    /// including `ledger_entry_lines` (use [`ledger_lines`](Self::ledger_lines)).
+    pub fn add(&mut self, batch: &Batch) -> Result<bool, MappingError> {
+        match batch.table() {
+            "ledger_accounts" => self.add_ledger_accounts(batch)?,
+            "journals" => self.add_journals(batch)?,
+            "ledger_entries" => self.add_ledger_entries(batch)?,
+            "fiscal_years" => self.add_fiscal_years(batch)?,
+            "customers" => self.add_third_parties(batch, ThirdPartyKind::Customer)?,
+            "suppliers" => self.add_third_parties(batch, ThirdPartyKind::Supplier)?,
+            "customer_invoices" => self.add_invoices(batch, ThirdPartyKind::Customer)?,
+            "supplier_invoices" => self.add_invoices(batch, ThirdPartyKind::Supplier)?,
+            "customer_invoice_lines" => self.add_invoice_lines(batch, ThirdPartyKind::Customer)?,
+            "supplier_invoice_lines" => self.add_invoice_lines(batch, ThirdPartyKind::Supplier)?,
+            "customer_invoice_payments" => self.add_payments(batch, ThirdPartyKind::Customer)?,
+            "supplier_invoice_payments" => self.add_payments(batch, ThirdPartyKind::Supplier)?,
+            "transactions" => self.add_transactions(batch)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The books mapped so far (third parties' account numbers resolved).
+    pub fn books(&mut self) -> &Books {
+        self.resolve_third_party_accounts();
+        &self.books
+    }
+
+    /// Takes the books out, normalized (sorted, deduplicated).
+    pub fn into_books(mut self) -> Books {
+        self.resolve_third_party_accounts();
+        self.books.normalize();
+        self.books
+    }
+
+    fn resolve_third_party_accounts(&mut self) {
+        let pending = std::mem::take(&mut self.pending_third_party_accounts);
+        for (index, account_id) in pending {
+            let t = &mut self.books.third_parties[index];
+            match self.accounts.get(&(t.company_id, account_id)) {
+                Some(number) => t.account_number = Some(number.to_string()),
+                None => self.pending_third_party_accounts.push((index, account_id)),
+            }
+        }
+    }
+
+    fn add_ledger_accounts(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (company, id, number, label) = (
+            r.col("company_id")?,
+            r.col("id")?,
+            r.col("number")?,
+            r.opt("label"),
+        );
+        for row in 0..r.len() {
+            let company_id = r.cell(row, company).i64()?;
+            let number = r.cell(row, number).text()?;
+            let shared = self.strings.intern(&number);
+            self.accounts
+                .insert((company_id, r.cell(row, id).i64()?), shared);
+            self.books.accounts.push(Account {
+                company_id,
+                number,
+                label: r.cell(row, label).opt_text()?.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    fn add_journals(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (company, id, code, label) = (
+            r.col("company_id")?,
+            r.col("id")?,
+            r.col("code")?,
+            r.opt("label"),
+        );
+        for row in 0..r.len() {
+            let company_id = r.cell(row, company).i64()?;
+            let code = r.cell(row, code).text()?;
+            let shared = self.strings.intern(&code);
+            self.journals
+                .insert((company_id, r.cell(row, id).i64()?), shared);
+            self.books.journals.push(Journal {
+                company_id,
+                code,
+                label: r.cell(row, label).opt_text()?.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    fn add_ledger_entries(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (company, id, piece, invoice, due) = (
+            r.col("company_id")?,
+            r.col("id")?,
+            r.opt("piece_number"),
+            r.opt("invoice_number"),
+            r.opt("due_date"),
+        );
+        for row in 0..r.len() {
+            let key = (r.cell(row, company).i64()?, r.cell(row, id).i64()?);
+            let document_ref = match r.cell(row, piece).opt_text()? {
+                Some(p) if !p.is_empty() => Some(p),
+                _ => r.cell(row, invoice).opt_text()?,
+            };
+            self.entries.insert(
+                key,
+                EntryInfo {
+                    document_ref,
+                    due_date: r.cell(row, due).opt_date()?,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn add_fiscal_years(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (company, start, finish, status) = (
+            r.col("company_id")?,
+            r.col("start")?,
+            r.col("finish")?,
+            r.opt("status"),
+        );
+        for row in 0..r.len() {
+            self.books.fiscal_years.push(FiscalYear {
+                company_id: r.cell(row, company).i64()?,
+                start: r.cell(row, start).date()?,
+                end: r.cell(row, finish).date()?,
+                status: r.cell(row, status).opt_text()?,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_third_parties(
+        &mut self,
+        batch: &Batch,
+        kind: ThirdPartyKind,
+    ) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (company, id, name, first, last, reg, vat, account) = (
+            r.col("company_id")?,
+            r.col("id")?,
+            r.opt("name"),
+            r.opt("first_name"),
+            r.opt("last_name"),
+            r.opt("reg_no"),
+            r.opt("vat_number"),
+            r.opt("ledger_account_id"),
+        );
+        for row in 0..r.len() {
+            let company_id = r.cell(row, company).i64()?;
+            let third_party = ThirdPartyRef {
+                kind,
+                id: r.cell(row, id).i64()?,
+            };
+            let name = match r.cell(row, name).opt_text()? {
+                Some(n) if !n.is_empty() => n,
+                _ => {
+                    let parts = [
+                        r.cell(row, first).opt_text()?,
+                        r.cell(row, last).opt_text()?,
+                    ];
+                    parts.into_iter().flatten().collect::<Vec<_>>().join(" ")
+                }
+            };
+            let account_id = r.cell(row, account).opt_i64()?;
+            if let Some(account_id) = account_id {
+                self.third_party_accounts
+                    .insert((company_id, account_id), third_party);
+                self.pending_third_party_accounts
+                    .push((self.books.third_parties.len(), account_id));
+            }
+            self.books.third_parties.push(ThirdParty {
+                company_id,
+                third_party,
+                name,
+                registration_number: r.cell(row, reg).opt_text()?,
+                vat_number: r.cell(row, vat).opt_text()?,
+                account_number: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_invoices(&mut self, batch: &Batch, kind: ThirdPartyKind) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let party = match kind {
+            ThirdPartyKind::Customer => "customer_id",
+            ThirdPartyKind::Supplier => "supplier_id",
+        };
+        let c = [
+            r.col("company_id")?,
+            r.col("id")?,
+            r.opt("invoice_number"),
+            r.opt("label"),
+            r.opt(party),
+            r.col("date")?,
+            r.opt("deadline"),
+            r.opt("currency"),
+            r.opt("currency_amount_before_tax"),
+            r.opt("tax"),
+            r.col("amount")?,
+            r.opt("paid"),
+            r.opt("remaining_amount_with_tax"),
+            r.opt_any(&["status", "payment_status"]),
+            r.opt("ledger_entry_id"),
+        ];
+        for row in 0..r.len() {
+            let cell = |i: usize| r.cell(row, c[i]);
+            let amount_ttc = cell(10).money()?;
+            let vat = cell(9).money_or_zero()?;
+            let amount_ht = match cell(8).opt_decimal(super::MONEY_SCALE)? {
+                Some(ht) => ht,
+                None => amount_ttc - vat,
+            };
+            self.books.invoices.push(Invoice {
+                company_id: cell(0).i64()?,
+                kind,
+                id: cell(1).i64()?,
+                number: cell(2).opt_text()?,
+                label: cell(3).opt_text()?,
+                third_party_id: cell(4).opt_i64()?,
+                date: cell(5).date()?,
+                due_date: cell(6).opt_date()?,
+                currency: cell(7).opt_text()?,
+                amount_ht,
+                vat,
+                amount_ttc,
+                paid: cell(11).opt_bool()?,
+                remaining: cell(12).money_or_zero()?,
+                status: cell(13).opt_text()?,
+                entry_id: cell(14).opt_i64()?,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_invoice_lines(
+        &mut self,
+        batch: &Batch,
+        kind: ThirdPartyKind,
+    ) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let c = [
+            r.col("company_id")?,
+            r.col("id")?,
+            r.col("invoice_id")?,
+            r.opt("label"),
+            r.opt("quantity"),
+            r.opt("currency_amount_before_tax"),
+            r.opt("tax"),
+            r.col("amount")?,
+            r.opt("vat_rate"),
+            r.opt("ledger_account_id"),
+        ];
+        for row in 0..r.len() {
+            let cell = |i: usize| r.cell(row, c[i]);
+            let company_id = cell(0).i64()?;
+            let amount_ttc = cell(7).money()?;
+            let vat = cell(6).money_or_zero()?;
+            let amount_ht = match cell(5).opt_decimal(super::MONEY_SCALE)? {
+                Some(ht) => ht,
+                None => amount_ttc - vat,
+            };
+            let account_number = match cell(9).opt_i64()? {
+                Some(id) => self.accounts.get(&(company_id, id)).map(|n| n.to_string()),
+                None => None,
+            };
+            self.books.invoice_lines.push(InvoiceLine {
+                company_id,
+                kind,
+                invoice_id: cell(2).i64()?,
+                id: cell(1).i64()?,
+                label: cell(3).opt_text()?,
+                quantity: cell(4).opt_decimal(6)?,
+                amount_ht,
+                vat,
+                amount_ttc,
+                vat_rate: cell(8).opt_text()?,
+                account_number,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_payments(&mut self, batch: &Batch, kind: ThirdPartyKind) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (company, id, invoice, amount, created) = (
+            r.col("company_id")?,
+            r.col("id")?,
+            r.col("invoice_id")?,
+            r.col("currency_amount")?,
+            r.col("created_at")?,
+        );
+        for row in 0..r.len() {
+            self.books.payments.push(InvoicePayment {
+                company_id: r.cell(row, company).i64()?,
+                kind,
+                invoice_id: r.cell(row, invoice).i64()?,
+                id: r.cell(row, id).i64()?,
+                date: r.cell(row, created).date()?,
+                amount: r.cell(row, amount).money()?,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_transactions(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let c = [
+            r.col("company_id")?,
+            r.col("id")?,
+            r.col("date")?,
+            r.opt("label"),
+            r.col("amount")?,
+            r.opt("currency"),
+            r.opt("bank_account_id"),
+        ];
+        for row in 0..r.len() {
+            let cell = |i: usize| r.cell(row, c[i]);
+            self.books.bank_transactions.push(BankTransaction {
+                company_id: cell(0).i64()?,
+                id: cell(1).i64()?,
+                date: cell(2).date()?,
+                label: cell(3).opt_text()?,
+                amount: cell(4).money()?,
+                currency: cell(5).opt_text()?,
+                bank_account_id: cell(6).opt_i64()?,
+            });
+        }
+        Ok(())
+    }
+
+    /// Maps one batch of `ledger_entry_lines` (the large table) using the lookups built
+    /// from `journals`, `ledger_accounts`, `ledger_entries`, `customers`, `suppliers`.
+    ///
+    /// The account number is the line's `ledger_account_number`, or looked up from
+    /// `ledger_account_id`; the journal code is looked up from `journal_id`; the document
+    /// reference is the entry's piece number (or its invoice number); the third party is
+    /// the customer or supplier whose `ledger_account_id` is the line's account.
+    pub fn ledger_lines(&mut self, batch: &Batch) -> Result<Vec<LedgerLine>, MappingError> {
+        let r = Reader::new(batch)?;
+        let c = [
+            r.col("company_id")?,
+            r.col("id")?,
+            r.col("ledger_entry_id")?,
+            r.col("date")?,
+            r.col("journal_id")?,
+            r.opt("ledger_account_number"),
+            r.opt("ledger_account_id"),
+            r.opt("label"),
+            r.col("debit")?,
+            r.col("credit")?,
+            r.opt("lettering"),
+            r.opt("categories"),
+        ];
+        let mut out = Vec::with_capacity(r.len());
+        for row in 0..r.len() {
+            let cell = |i: usize| r.cell(row, c[i]);
+            let company_id = cell(0).i64()?;
+            let entry_id = cell(2).i64()?;
+            let journal_id = cell(4).i64()?;
+            let journal_code = self
+                .journals
+                .get(&(company_id, journal_id))
+                .cloned()
+                .ok_or_else(|| MappingError::UnknownReference {
+                    table: r.table.to_owned(),
+                    row,
+                    column: "journal_id",
+                    target: "journals",
+                    id: journal_id,
+                })?;
+            let account_id = cell(6).opt_i64()?;
+            let account_number = match (cell(5).opt_str()?, account_id) {
+                (Some(n), _) => self.strings.intern(&n),
+                (None, Some(id)) => self.accounts.get(&(company_id, id)).cloned().ok_or(
+                    MappingError::UnknownReference {
+                        table: r.table.to_owned(),
+                        row,
+                        column: "ledger_account_id",
+                        target: "ledger_accounts",
+                        id,
+                    },
+                )?,
+                (None, None) => {
+                    return Err(MappingError::Null {
+                        table: r.table.to_owned(),
+                        row,
+                        column: "ledger_account_number",
+                    });
+                }
+            };
+            let entry = self.entries.get(&(company_id, entry_id));
+            out.push(LedgerLine {
+                company_id,
+                entry_id,
+                line_id: cell(1).i64()?,
+                date: cell(3).date()?,
+                journal_code,
+                account_number,
+                label: cell(7).opt_text()?.unwrap_or_default(),
+                debit: cell(8).money_or_zero()?,
+                credit: cell(9).money_or_zero()?,
+                third_party: account_id
+                    .and_then(|id| self.third_party_accounts.get(&(company_id, id)).copied()),
+                document_ref: entry.and_then(|e| e.document_ref.clone()),
+                due_date: entry.and_then(|e| e.due_date),
+                lettering: cell(10).opt_text()?,
+                categories: cell(11).opt_json()?,
+            });
+        }
+        Ok(out)
+    }
+}

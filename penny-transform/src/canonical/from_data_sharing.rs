@@ -1,0 +1,306 @@
+//! The Data Sharing door: Pennylane's warehouse tables (as `penny-redshift` reads them)
+//! into the canonical model.
+//!
+//! Columns are looked up by name; the columns marked *assumed* in
+//! `docs/src/raw-tables.md` may be absent and then read as nulls. Warehouse numerics
+//! arrive with their own scale and are rescaled exactly to cents (an amount that would
+//! need rounding is a [`MappingError::InexactAmount`]). Table names may carry the
+//! older `_etl` suffix or a schema prefix (`etl.general_ledger`).
+//!
+//! `general_ledger` is the only ledger table: accounts (`plan_item_number`,
+//! `plan_item_label`), journals (`journal_code`, `journal_label`) and, when the
+//! `companies` table is absent, companies (`company_id`, `company_name`) are collected
+//! from its rows. Lines are grouped into entries by `entry_id` when the column exists,
+//! else by `document_id`, else each line is its own entry. The third party's kind is
+//! taken from the account: class 40 is a supplier, anything else a customer.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::read::{MappingError, Reader};
+use super::{
+    Account, BankTransaction, Books, Company, FiscalYear, Interner, Invoice, Journal, LedgerLine,
+    ThirdParty, ThirdPartyKind, ThirdPartyRef,
+};
+use crate::batch::Batch;
+
+/// Maps the Data Sharing door's tables.
+#[derive(Debug, Default)]
+pub struct DataSharingMapper {
+    books: Books,
+    accounts: HashSet<(i64, Arc<str>)>,
+    journals: HashSet<(i64, Arc<str>)>,
+    strings: Interner,
+    ledger_companies: Vec<Company>,
+    seen_companies: HashSet<i64>,
+}
+
+/// The warehouse table name without schema prefix or `_etl` suffix.
+pub fn base_table_name(name: &str) -> &str {
+    let name = name.rsplit('.').next().unwrap_or(name);
+    name.strip_suffix("_etl").unwrap_or(name)
+}
+
+impl DataSharingMapper {
+    /// Maps one batch of a small table into the books, by its table name.
+    ///
+    /// Returns `false` for tables not mapped here, including `general_ledger`
+    /// (use [`ledger_lines`](Self::ledger_lines)).
+    pub fn add(&mut self, batch: &Batch) -> Result<bool, MappingError> {
+        match base_table_name(batch.table()) {
+            "companies" => self.add_companies(batch)?,
+            "fiscal_years" => self.add_fiscal_years(batch)?,
+            "customers" => self.add_third_parties(batch, ThirdPartyKind::Customer)?,
+            "suppliers" => self.add_third_parties(batch, ThirdPartyKind::Supplier)?,
+            "customer_invoices" => self.add_invoices(batch, ThirdPartyKind::Customer)?,
+            "supplier_invoices" => self.add_invoices(batch, ThirdPartyKind::Supplier)?,
+            "bank_transactions" => self.add_transactions(batch)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Takes the books out, normalized. Companies seen only in `general_ledger` are
+    /// added (without SIREN) when the `companies` table did not list them.
+    pub fn into_books(mut self) -> Books {
+        for c in self.ledger_companies {
+            if !self
+                .books
+                .companies
+                .iter()
+                .any(|k| k.company_id == c.company_id)
+            {
+                self.books.companies.push(c);
+            }
+        }
+        self.books.normalize();
+        self.books
+    }
+
+    fn add_companies(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (id, name, reg, vat) = (
+            r.col("id")?,
+            r.opt("name"),
+            r.opt_any(&["registration_number", "siren"]),
+            r.opt("vat_number"),
+        );
+        for row in 0..r.len() {
+            self.books.companies.push(Company {
+                company_id: r.cell(row, id).i64()?,
+                name: r.cell(row, name).opt_text()?.unwrap_or_default(),
+                siren: r.cell(row, reg).opt_text()?,
+                vat_number: r.cell(row, vat).opt_text()?,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_fiscal_years(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (company, start, end, status) = (
+            r.col("company_id")?,
+            r.col("start_date")?,
+            r.col("end_date")?,
+            r.opt("status"),
+        );
+        for row in 0..r.len() {
+            self.books.fiscal_years.push(FiscalYear {
+                company_id: r.cell(row, company).i64()?,
+                start: r.cell(row, start).date()?,
+                end: r.cell(row, end).date()?,
+                status: r.cell(row, status).opt_text()?,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_third_parties(
+        &mut self,
+        batch: &Batch,
+        kind: ThirdPartyKind,
+    ) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let (company, id, name, reg, vat, account) = (
+            r.col("company_id")?,
+            r.col("id")?,
+            r.opt("name"),
+            r.opt("registration_number"),
+            r.opt("vat_number"),
+            r.opt("plan_item_number"),
+        );
+        for row in 0..r.len() {
+            self.books.third_parties.push(ThirdParty {
+                company_id: r.cell(row, company).i64()?,
+                third_party: ThirdPartyRef {
+                    kind,
+                    id: r.cell(row, id).i64()?,
+                },
+                name: r.cell(row, name).opt_text()?.unwrap_or_default(),
+                registration_number: r.cell(row, reg).opt_text()?,
+                vat_number: r.cell(row, vat).opt_text()?,
+                account_number: r.cell(row, account).opt_text()?,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_invoices(&mut self, batch: &Batch, kind: ThirdPartyKind) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let party = match kind {
+            ThirdPartyKind::Customer => "customer_id",
+            ThirdPartyKind::Supplier => "supplier_id",
+        };
+        let c = [
+            r.col("company_id")?,
+            r.col("id")?,
+            r.opt("invoice_number"),
+            r.opt("label"),
+            r.opt_any(&[party, "thirdparty_id"]),
+            r.col("date")?,
+            r.opt("deadline"),
+            r.opt("currency"),
+            r.opt("amount_before_tax"),
+            r.opt("tax"),
+            r.col("amount")?,
+            r.opt("paid"),
+            r.opt("remaining_amount"),
+            r.opt_any(&["status", "payment_status"]),
+            r.opt("entry_id"),
+        ];
+        for row in 0..r.len() {
+            let cell = |i: usize| r.cell(row, c[i]);
+            let amount_ttc = cell(10).money()?;
+            let vat = cell(9).money_or_zero()?;
+            let amount_ht = match cell(8).opt_decimal(super::MONEY_SCALE)? {
+                Some(ht) => ht,
+                None => amount_ttc - vat,
+            };
+            self.books.invoices.push(Invoice {
+                company_id: cell(0).i64()?,
+                kind,
+                id: cell(1).i64()?,
+                number: cell(2).opt_text()?,
+                label: cell(3).opt_text()?,
+                third_party_id: cell(4).opt_i64()?,
+                date: cell(5).date()?,
+                due_date: cell(6).opt_date()?,
+                currency: cell(7).opt_text()?,
+                amount_ht,
+                vat,
+                amount_ttc,
+                paid: cell(11).opt_bool()?,
+                remaining: cell(12).money_or_zero()?,
+                status: cell(13).opt_text()?,
+                entry_id: cell(14).opt_i64()?,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_transactions(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        let r = Reader::new(batch)?;
+        let c = [
+            r.col("company_id")?,
+            r.col("id")?,
+            r.col("date")?,
+            r.opt("label"),
+            r.col("amount")?,
+            r.opt("currency"),
+            r.opt("bank_account_id"),
+        ];
+        for row in 0..r.len() {
+            let cell = |i: usize| r.cell(row, c[i]);
+            self.books.bank_transactions.push(BankTransaction {
+                company_id: cell(0).i64()?,
+                id: cell(1).i64()?,
+                date: cell(2).date()?,
+                label: cell(3).opt_text()?,
+                amount: cell(4).money()?,
+                currency: cell(5).opt_text()?,
+                bank_account_id: cell(6).opt_i64()?,
+            });
+        }
+        Ok(())
+    }
+
+    /// Maps one batch of `general_ledger`, and records the accounts, journals and
+    /// companies its rows name.
+    pub fn ledger_lines(&mut self, batch: &Batch) -> Result<Vec<LedgerLine>, MappingError> {
+        let r = Reader::new(batch)?;
+        let c = [
+            r.col("company_id")?,
+            r.opt("company_name"),
+            r.col("id")?,
+            r.opt("entry_id"),
+            r.opt("document_id"),
+            r.col("date")?,
+            r.col("journal_code")?,
+            r.opt("journal_label"),
+            r.col("plan_item_number")?,
+            r.opt("plan_item_label"),
+            r.opt("label"),
+            r.col("debit")?,
+            r.col("credit")?,
+            r.opt("thirdparty_id"),
+            r.opt("document_number"),
+            r.opt("due_date"),
+            r.opt("lettering"),
+        ];
+        let mut out = Vec::with_capacity(r.len());
+        for row in 0..r.len() {
+            let cell = |i: usize| r.cell(row, c[i]);
+            let company_id = cell(0).i64()?;
+            let line_id = cell(2).i64()?;
+            let entry_id = match cell(3).opt_i64()? {
+                Some(e) => e,
+                None => cell(4).opt_i64()?.unwrap_or(line_id),
+            };
+            let journal_code = self.strings.intern(&cell(6).str()?);
+            let account_number = self.strings.intern(&cell(8).str()?);
+            if self.seen_companies.insert(company_id) {
+                self.ledger_companies.push(Company {
+                    company_id,
+                    name: cell(1).opt_text()?.unwrap_or_default(),
+                    siren: None,
+                    vat_number: None,
+                });
+            }
+            if self.journals.insert((company_id, journal_code.clone())) {
+                self.books.journals.push(Journal {
+                    company_id,
+                    code: journal_code.to_string(),
+                    label: cell(7).opt_text()?.unwrap_or_default(),
+                });
+            }
+            if self.accounts.insert((company_id, account_number.clone())) {
+                self.books.accounts.push(Account {
+                    company_id,
+                    number: account_number.to_string(),
+                    label: cell(9).opt_text()?.unwrap_or_default(),
+                });
+            }
+            let third_party = cell(13).opt_i64()?.map(|id| ThirdPartyRef {
+                kind: ThirdPartyKind::for_account(&account_number),
+                id,
+            });
+            out.push(LedgerLine {
+                company_id,
+                entry_id,
+                line_id,
+                date: cell(5).date()?,
+                journal_code,
+                account_number,
+                label: cell(10).opt_text()?.unwrap_or_default(),
+                debit: cell(11).money_or_zero()?,
+                credit: cell(12).money_or_zero()?,
+                third_party,
+                document_ref: cell(14).opt_text()?,
+                due_date: cell(15).opt_date()?,
+                lettering: cell(16).opt_text()?,
+                categories: None,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,400 @@
+//! The canonical accounting model: the records every source maps into, whichever door
+//! (API or Data Sharing) the raw tables came through.
+//!
+//! Every record carries its `company_id`: a firm's token or Data Sharing access covers
+//! several companies, and one database holds them all.
+//!
+//! - [`from_api`] maps the raw API resources (see `docs/src/raw-tables.md`);
+//! - [`from_data_sharing`] maps the Data Sharing (Redshift) tables;
+//! - [`tables`] turns canonical records back into [`Batch`](crate::Batch)es with a
+//!   [`Schema`](crate::Schema) per table, so any sink can write them.
+//!
+//! Mappings read columns by name, tolerate absent optional columns, and refuse (with a
+//! [`MappingError`] naming table, row and column) what they cannot map exactly: a missing
+//! required column, a value of the wrong type, an amount with more than two decimals.
+//! They map upsert batches; deletion batches are refused ([`MappingError::NotUpserts`]):
+//! deletions are applied to the raw tables, and canonical tables are rebuilt from them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+pub mod from_api;
+pub mod from_data_sharing;
+mod read;
+pub mod tables;
+
+pub use read::MappingError;
+
+/// The scale of every canonical amount (cents).
+pub const MONEY_SCALE: u32 = 2;
+
+/// A company (one Pennylane company; a firm syncs several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    /// Pennylane's company id.
+    pub company_id: i64,
+    /// Display name.
+    pub name: String,
+    /// SIREN (9 digits), used to name the FEC file.
+    pub siren: Option<String>,
+    /// Intra-community VAT number.
+    pub vat_number: Option<String>,
+}
+
+/// A general-ledger account of the company's chart (PCG number and label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The company.
+    pub company_id: i64,
+    /// The account number (`"411DUPONT"`, `"706000"`), the business key.
+    pub number: String,
+    /// The account's label.
+    pub label: String,
+}
+
+/// An accounting journal (`VT` sales, `HA` purchases, `BQ` bank, `OD` miscellaneous).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    /// The company.
+    pub company_id: i64,
+    /// The journal code, the business key.
+    pub code: String,
+    /// The journal's label.
+    pub label: String,
+}
+
+/// Customer or supplier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ThirdPartyKind {
+    /// A customer (receivables, class 41).
+    Customer,
+    /// A supplier (payables, class 40).
+    Supplier,
+}
+
+impl ThirdPartyKind {
+    /// `customer` or `supplier`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThirdPartyKind::Customer => "customer",
+            ThirdPartyKind::Supplier => "supplier",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "customer" => Some(ThirdPartyKind::Customer),
+            "supplier" => Some(ThirdPartyKind::Supplier),
+            _ => None,
+        }
+    }
+
+    /// The kind an account number implies: class 40 is suppliers, anything else customers.
+    pub fn for_account(number: &str) -> Self {
+        if number.starts_with("40") {
+            ThirdPartyKind::Supplier
+        } else {
+            ThirdPartyKind::Customer
+        }
+    }
+}
+
+/// A reference to a customer or supplier (their ids are separate number spaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThirdPartyRef {
+    /// Customer or supplier.
+    pub kind: ThirdPartyKind,
+    /// The customer's or supplier's id.
+    pub id: i64,
+}
+
+/// A customer or supplier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThirdParty {
+    /// The company.
+    pub company_id: i64,
+    /// Customer or supplier, and id.
+    pub third_party: ThirdPartyRef,
+    /// Name (for individuals, first and last name).
+    pub name: String,
+    /// SIREN/SIRET.
+    pub registration_number: Option<String>,
+    /// VAT number.
+    pub vat_number: Option<String>,
+    /// Their auxiliary account number, when known.
+    pub account_number: Option<String>,
+}
+
+/// A fiscal year of a company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiscalYear {
+    /// The company.
+    pub company_id: i64,
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day (inclusive).
+    pub end: NaiveDate,
+    /// Status as the source gives it (`open`, `closed`, ...).
+    pub status: Option<String>,
+}
+
+impl FiscalYear {
+    /// Whether `date` falls in the fiscal year.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.start <= date && date <= self.end
+    }
+}
+
+/// One line of a ledger entry: the large table (millions of rows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerLine {
+    /// The company.
+    pub company_id: i64,
+    /// The entry the line belongs to (debits equal credits per entry).
+    pub entry_id: i64,
+    /// The line's id.
+    pub line_id: i64,
+    /// Accounting date.
+    pub date: NaiveDate,
+    /// Journal code (interned: lines share one string per code).
+    pub journal_code: Arc<str>,
+    /// Account number (interned: a million lines share a few thousand strings, which
+    /// keeps them in cache when aggregating).
+    pub account_number: Arc<str>,
+    /// The line's label.
+    pub label: String,
+    /// Debit amount (scale 2, non-negative in normal books).
+    pub debit: Decimal,
+    /// Credit amount.
+    pub credit: Decimal,
+    /// The customer or supplier of the line, when known.
+    pub third_party: Option<ThirdPartyRef>,
+    /// The document reference (piece number or invoice number).
+    pub document_ref: Option<String>,
+    /// Due date of the entry (for ageing open items).
+    pub due_date: Option<NaiveDate>,
+    /// Lettering code: lines with the same code (per company and account) match each other.
+    pub lettering: Option<String>,
+    /// Analytical categories, as the source gives them (JSON).
+    pub categories: Option<serde_json::Value>,
+}
+
+impl LedgerLine {
+    /// Debit minus credit.
+    pub fn balance(&self) -> Decimal {
+        self.debit - self.credit
+    }
+}
+
+/// Shares one `Arc<str>` per distinct text (account numbers, journal codes), so that
+/// ledger lines repeat pointers instead of strings. The mappings use one per mapper.
+///
+/// ```
+/// let mut strings = penny_transform::canonical::Interner::default();
+/// let a = strings.intern("411DUPONT");
+/// let b = strings.intern("411DUPONT");
+/// assert!(std::sync::Arc::ptr_eq(&a, &b));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    strings: HashSet<Arc<str>>,
+}
+
+impl Interner {
+    /// The shared copy of `text`.
+    pub fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(s) = self.strings.get(text) {
+            return s.clone();
+        }
+        let s: Arc<str> = Arc::from(text);
+        self.strings.insert(s.clone());
+        s
+    }
+
+    /// Number of distinct strings.
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// Whether no string was interned.
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+}
+
+/// An invoice (customer or supplier).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invoice {
+    /// The company.
+    pub company_id: i64,
+    /// Customer invoice or supplier invoice.
+    pub kind: ThirdPartyKind,
+    /// The invoice's id (unique per company and kind).
+    pub id: i64,
+    /// Invoice number.
+    pub number: Option<String>,
+    /// Label.
+    pub label: Option<String>,
+    /// The customer or supplier id.
+    pub third_party_id: Option<i64>,
+    /// Invoice date.
+    pub date: NaiveDate,
+    /// Due date.
+    pub due_date: Option<NaiveDate>,
+    /// Currency code.
+    pub currency: Option<String>,
+    /// Amount before tax (HT).
+    pub amount_ht: Decimal,
+    /// VAT.
+    pub vat: Decimal,
+    /// Amount with tax (TTC).
+    pub amount_ttc: Decimal,
+    /// Whether fully paid.
+    pub paid: Option<bool>,
+    /// Remaining amount with tax, as of the sync.
+    pub remaining: Decimal,
+    /// Status as the source gives it.
+    pub status: Option<String>,
+    /// The ledger entry that records the invoice.
+    pub entry_id: Option<i64>,
+}
+
+/// One line of an invoice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceLine {
+    /// The company.
+    pub company_id: i64,
+    /// Customer or supplier invoice.
+    pub kind: ThirdPartyKind,
+    /// The invoice.
+    pub invoice_id: i64,
+    /// The line's id.
+    pub id: i64,
+    /// Label.
+    pub label: Option<String>,
+    /// Quantity (scale 6).
+    pub quantity: Option<Decimal>,
+    /// Amount before tax (HT).
+    pub amount_ht: Decimal,
+    /// VAT.
+    pub vat: Decimal,
+    /// Amount with tax (TTC).
+    pub amount_ttc: Decimal,
+    /// VAT rate as the source names it (for example `FR_200`).
+    pub vat_rate: Option<String>,
+    /// The revenue or expense account, when known.
+    pub account_number: Option<String>,
+}
+
+/// A payment of an invoice (API door only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoicePayment {
+    /// The company.
+    pub company_id: i64,
+    /// Customer or supplier invoice.
+    pub kind: ThirdPartyKind,
+    /// The invoice paid.
+    pub invoice_id: i64,
+    /// The payment's id.
+    pub id: i64,
+    /// The date of the payment.
+    pub date: NaiveDate,
+    /// The amount paid (with tax).
+    pub amount: Decimal,
+}
+
+/// A bank transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BankTransaction {
+    /// The company.
+    pub company_id: i64,
+    /// The transaction's id.
+    pub id: i64,
+    /// Value date.
+    pub date: NaiveDate,
+    /// Label.
+    pub label: Option<String>,
+    /// Signed amount (positive: money in).
+    pub amount: Decimal,
+    /// Currency code.
+    pub currency: Option<String>,
+    /// The bank account.
+    pub bank_account_id: Option<i64>,
+}
+
+/// The small reference tables of one or several companies (everything but ledger lines),
+/// as produced by either door's mapping.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Books {
+    /// Companies.
+    pub companies: Vec<Company>,
+    /// Accounts.
+    pub accounts: Vec<Account>,
+    /// Journals.
+    pub journals: Vec<Journal>,
+    /// Customers and suppliers.
+    pub third_parties: Vec<ThirdParty>,
+    /// Fiscal years.
+    pub fiscal_years: Vec<FiscalYear>,
+    /// Customer and supplier invoices.
+    pub invoices: Vec<Invoice>,
+    /// Invoice lines (API door only).
+    pub invoice_lines: Vec<InvoiceLine>,
+    /// Invoice payments (API door only).
+    pub payments: Vec<InvoicePayment>,
+    /// Bank transactions.
+    pub bank_transactions: Vec<BankTransaction>,
+}
+
+impl Books {
+    /// Sorts every table by its key, and removes duplicate accounts and journals
+    /// (same company and number/code: the first label wins), so that two mappings of the
+    /// same books compare equal.
+    pub fn normalize(&mut self) {
+        self.companies.sort_by_key(|c| c.company_id);
+        self.accounts
+            .sort_by(|a, b| (a.company_id, &a.number).cmp(&(b.company_id, &b.number)));
+        self.accounts
+            .dedup_by(|a, b| a.company_id == b.company_id && a.number == b.number);
+        self.journals
+            .sort_by(|a, b| (a.company_id, &a.code).cmp(&(b.company_id, &b.code)));
+        self.journals
+            .dedup_by(|a, b| a.company_id == b.company_id && a.code == b.code);
+        self.third_parties
+            .sort_by_key(|t| (t.company_id, t.third_party));
+        self.fiscal_years.sort_by_key(|f| (f.company_id, f.start));
+        self.invoices.sort_by_key(|i| (i.company_id, i.kind, i.id));
+        self.invoice_lines
+            .sort_by_key(|l| (l.company_id, l.kind, l.invoice_id, l.id));
+        self.payments
+            .sort_by_key(|p| (p.company_id, p.kind, p.invoice_id, p.id));
+        self.bank_transactions.sort_by_key(|t| (t.company_id, t.id));
+    }
+
+    /// The label of an account, if known.
+    pub fn account_label(&self, company_id: i64, number: &str) -> Option<&str> {
+        self.accounts
+            .iter()
+            .find(|a| a.company_id == company_id && a.number == number)
+            .map(|a| a.label.as_str())
+    }
+
+    /// The label of a journal, if known.
+    pub fn journal_label(&self, company_id: i64, code: &str) -> Option<&str> {
+        self.journals
+            .iter()
+            .find(|j| j.company_id == company_id && j.code == code)
+            .map(|j| j.label.as_str())
+    }
+
+    /// A customer or supplier, if known.
+    pub fn third_party(&self, company_id: i64, r: ThirdPartyRef) -> Option<&ThirdParty> {
+        self.third_parties
+            .iter()
+            .find(|t| t.company_id == company_id && t.third_party == r)
+    }
+}

@@ -1,0 +1,311 @@
+//! Aged receivables and payables (balance âgée) as of a date.
+//!
+//! Open amounts are spread into buckets by days past due (`as_of - due date`): "not due"
+//! when the due date is after `as_of`, then one bucket per bound (default 0-30, 31-60,
+//! 61-90) and a last one beyond the largest bound (> 90). The buckets of a row always add
+//! up to its total open amount.
+//!
+//! Two ways to find the open amounts:
+//! - [`from_invoices`]: invoices dated on or before `as_of`; the open amount is the
+//!   amount with tax minus the payments dated on or before `as_of` when payments are
+//!   given (API door), else the invoice's `remaining` amount as of the sync (Data
+//!   Sharing has no payments table). Due date: the invoice's, else its date.
+//!   Rows per (company, kind, third party).
+//! - [`from_lettering`]: the ledger lines on customer (41) and supplier (40) accounts
+//!   dated on or before `as_of` that are not lettered. Lettering is as of the sync (the
+//!   doors give no lettering date), so this is exact for `as_of` = today. Customers'
+//!   open amount is debit minus credit, suppliers' credit minus debit. Due date: the
+//!   line's, else its date. Rows per (company, kind, account). Memory: one accumulator
+//!   per account.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::{AccountIndex, FastMap, Sum};
+use crate::canonical::{Invoice, InvoicePayment, LedgerLine, ThirdPartyKind};
+
+/// Bucket bounds in days past due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buckets {
+    /// Increasing upper bounds (inclusive) of the overdue buckets; default `[30, 60, 90]`.
+    pub bounds: Vec<u32>,
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets {
+            bounds: vec![30, 60, 90],
+        }
+    }
+}
+
+impl Buckets {
+    /// Number of buckets: not due, one per bound, and beyond the last bound.
+    pub fn len(&self) -> usize {
+        self.bounds.len() + 2
+    }
+
+    /// Always false: there is at least "not due" and "overdue".
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Labels: `not_due`, `0-30`, `31-60`, `61-90`, `>90`.
+    pub fn labels(&self) -> Vec<String> {
+        let mut out = vec!["not_due".to_owned()];
+        let mut low = 0;
+        for &b in &self.bounds {
+            out.push(format!("{low}-{b}"));
+            low = b + 1;
+        }
+        out.push(match self.bounds.last() {
+            Some(last) => format!(">{last}"),
+            None => ">=0".to_owned(),
+        });
+        out
+    }
+
+    /// The bucket of an amount due on `due` seen on `as_of`.
+    pub fn index(&self, due: NaiveDate, as_of: NaiveDate) -> usize {
+        let days = (as_of - due).num_days();
+        if days < 0 {
+            return 0;
+        }
+        for (i, &b) in self.bounds.iter().enumerate() {
+            if days <= i64::from(b) {
+                return i + 1;
+            }
+        }
+        self.bounds.len() + 1
+    }
+}
+
+/// One third party (or account) of an aged balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgedRow {
+    /// The company.
+    pub company_id: i64,
+    /// Receivable (customer) or payable (supplier).
+    pub kind: ThirdPartyKind,
+    /// The customer or supplier ([`from_invoices`]).
+    pub third_party_id: Option<i64>,
+    /// The account ([`from_lettering`]).
+    pub account_number: Option<String>,
+    /// Open amount per bucket, in [`Buckets::labels`] order.
+    pub buckets: Vec<Decimal>,
+    /// Total open amount (the sum of the buckets).
+    pub total: Decimal,
+}
+
+/// An aged balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgedBalance {
+    /// The date the ages are computed at.
+    pub as_of: NaiveDate,
+    /// Bucket labels.
+    pub labels: Vec<String>,
+    /// Rows sorted by company, kind, third party or account.
+    pub rows: Vec<AgedRow>,
+}
+
+impl AgedBalance {
+    /// Totals per bucket over all rows of `kind`.
+    pub fn bucket_totals(&self, kind: ThirdPartyKind) -> Vec<Decimal> {
+        let mut out = vec![Decimal::ZERO; self.labels.len()];
+        for r in self.rows.iter().filter(|r| r.kind == kind) {
+            for (o, b) in out.iter_mut().zip(&r.buckets) {
+                *o += *b;
+            }
+        }
+        out
+    }
+}
+
+type Group = (i64, ThirdPartyKind, Option<i64>, Option<String>);
+
+fn finish(
+    as_of: NaiveDate,
+    buckets: &Buckets,
+    groups: FastMap<Group, Vec<Decimal>>,
+) -> AgedBalance {
+    let mut rows: Vec<AgedRow> = groups
+        .into_iter()
+        .filter(|(_, b)| b.iter().any(|x| !x.is_zero()))
+        .map(
+            |((company_id, kind, third_party_id, account_number), b)| AgedRow {
+                company_id,
+                kind,
+                third_party_id,
+                account_number,
+                total: b.iter().copied().sum(),
+                buckets: b,
+            },
+        )
+        .collect();
+    rows.sort_by(|a, b| {
+        (a.company_id, a.kind, a.third_party_id, &a.account_number).cmp(&(
+            b.company_id,
+            b.kind,
+            b.third_party_id,
+            &b.account_number,
+        ))
+    });
+    AgedBalance {
+        as_of,
+        labels: buckets.labels(),
+        rows,
+    }
+}
+
+/// Aged balance from invoices (and their payments, when `payments` is given).
+pub fn from_invoices(
+    invoices: &[Invoice],
+    payments: Option<&[InvoicePayment]>,
+    as_of: NaiveDate,
+    buckets: &Buckets,
+) -> AgedBalance {
+    let mut paid: FastMap<(i64, ThirdPartyKind, i64), Decimal> = FastMap::default();
+    if let Some(payments) = payments {
+        for p in payments.iter().filter(|p| p.date <= as_of) {
+            *paid
+                .entry((p.company_id, p.kind, p.invoice_id))
+                .or_default() += p.amount;
+        }
+    }
+    let mut groups: FastMap<Group, Vec<Decimal>> = FastMap::default();
+    for inv in invoices.iter().filter(|i| i.date <= as_of) {
+        let open = match payments {
+            Some(_) => {
+                inv.amount_ttc
+                    - paid
+                        .get(&(inv.company_id, inv.kind, inv.id))
+                        .copied()
+                        .unwrap_or_default()
+            }
+            None => inv.remaining,
+        };
+        if open.is_zero() {
+            continue;
+        }
+        let due = inv.due_date.unwrap_or(inv.date);
+        let row = groups
+            .entry((inv.company_id, inv.kind, inv.third_party_id, None))
+            .or_insert_with(|| vec![Decimal::ZERO; buckets.len()]);
+        row[buckets.index(due, as_of)] += open;
+    }
+    finish(as_of, buckets, groups)
+}
+
+/// Accumulates unlettered lines on third-party accounts into an aged balance.
+///
+/// Memory: per (company, account), its kind and one sum per bucket.
+#[derive(Debug)]
+pub struct LetteringAgeing {
+    as_of: NaiveDate,
+    buckets: Buckets,
+    accounts: AccountIndex,
+    kinds: Vec<Option<ThirdPartyKind>>,
+    sums: Vec<Sum>,
+}
+
+impl LetteringAgeing {
+    /// An empty aged balance.
+    pub fn new(as_of: NaiveDate, buckets: Buckets) -> Self {
+        LetteringAgeing {
+            as_of,
+            buckets,
+            accounts: AccountIndex::default(),
+            kinds: Vec::new(),
+            sums: Vec::new(),
+        }
+    }
+
+    /// Adds one line (ignored unless it is an open item on a 40 or 41 account).
+    #[inline]
+    pub fn add(&mut self, line: &LedgerLine) {
+        if line.date > self.as_of || line.lettering.is_some() {
+            return;
+        }
+        let n = self.buckets.len();
+        let (i, new) = self.accounts.index(line.company_id, &line.account_number);
+        if new {
+            let a = &*line.account_number;
+            self.kinds.push(if a.starts_with("41") {
+                Some(ThirdPartyKind::Customer)
+            } else if a.starts_with("40") {
+                Some(ThirdPartyKind::Supplier)
+            } else {
+                None
+            });
+            self.sums.resize(self.sums.len() + n, Sum::default());
+        }
+        let Some(kind) = self.kinds[i] else {
+            return;
+        };
+        let bucket = self
+            .buckets
+            .index(line.due_date.unwrap_or(line.date), self.as_of);
+        let sum = &mut self.sums[i * n + bucket];
+        match kind {
+            ThirdPartyKind::Customer => {
+                sum.add(line.debit);
+                sum.sub(line.credit);
+            }
+            ThirdPartyKind::Supplier => {
+                sum.add(line.credit);
+                sum.sub(line.debit);
+            }
+        }
+    }
+
+    /// The aged balance.
+    pub fn finish(self) -> AgedBalance {
+        let n = self.buckets.len();
+        let mut groups: FastMap<Group, Vec<Decimal>> = FastMap::default();
+        for (i, (company_id, account)) in self.accounts.keys().iter().enumerate() {
+            if let Some(kind) = self.kinds[i] {
+                let values = self.sums[i * n..(i + 1) * n]
+                    .iter()
+                    .map(Sum::value)
+                    .collect();
+                groups.insert((*company_id, kind, None, Some(account.clone())), values);
+            }
+        }
+        finish(self.as_of, &self.buckets, groups)
+    }
+}
+
+/// Aged balance from unlettered ledger lines (see the module docs).
+pub fn from_lettering<'a>(
+    lines: impl IntoIterator<Item = &'a LedgerLine>,
+    as_of: NaiveDate,
+    buckets: &Buckets,
+) -> AgedBalance {
+    let mut ageing = LetteringAgeing::new(as_of, buckets.clone());
+    for line in lines {
+        ageing.add(line);
+    }
+    ageing.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_by_days_past_due() {
+        let b = Buckets::default();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).expect("date");
+        let as_of = d(3, 31);
+        assert_eq!(b.labels(), ["not_due", "0-30", "31-60", "61-90", ">90"]);
+        assert_eq!(b.index(d(4, 1), as_of), 0);
+        assert_eq!(b.index(d(3, 31), as_of), 1);
+        assert_eq!(b.index(d(3, 1), as_of), 1);
+        assert_eq!(b.index(d(2, 28), as_of), 2);
+        let days_ago = |n: i64| as_of - chrono::Duration::days(n);
+        assert_eq!(b.index(days_ago(60), as_of), 2);
+        assert_eq!(b.index(days_ago(61), as_of), 3);
+        assert_eq!(b.index(days_ago(90), as_of), 3);
+        assert_eq!(b.index(days_ago(91), as_of), 4);
+    }
+}
