@@ -1,0 +1,17 @@
+//! Customers and suppliers.
+
+use crate::client::Client;
+use crate::models::{Customer, Supplier};
+use crate::page::{ListRequest, MAX_LIMIT};
+
+impl Client {
+    /// `GET /customers` (companies and individuals).
+    pub fn customers(&self) -> ListRequest<Customer> {
+        ListRequest::new(self.clone(), "/customers", "customers", MAX_LIMIT)
+    }
+
+    /// `GET /suppliers`.
+    pub fn suppliers(&self) -> ListRequest<Supplier> {
+        ListRequest::new(self.clone(), "/suppliers", "suppliers", MAX_LIMIT)
+    }
+}

@@ -1,0 +1,387 @@
+//! Cursor pagination: one request type and one stream for every list endpoint.
+//!
+//! The API's lists answer `{"items": [...], "has_more": bool, "next_cursor": ...}`.
+//! The cursor does not carry the `filter` nor the `sort`: a [`ListRequest`] sends them
+//! again on every page (without them, pages 2+ come back unfiltered, with no error).
+//! `limit` is checked against the endpoint's maximum before anything is sent, because
+//! the API answers 400 to an out-of-bounds limit instead of capping it.
+
+use std::marker::PhantomData;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+
+/// The maximum `limit` of ordinary list endpoints.
+pub const MAX_LIMIT: u32 = 100;
+
+/// The maximum `limit` of changelogs and the trial balance.
+pub const MAX_LIMIT_LARGE: u32 = 1000;
+
+/// The largest number of ids fetched with one `in` filter (one page of an ordinary list).
+pub const MAX_IDS_PER_REQUEST: usize = MAX_LIMIT as usize;
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The records of this page.
+    pub items: Vec<T>,
+    /// Whether another page follows.
+    pub has_more: bool,
+    /// The cursor of the next page (opaque and short-lived: never store it).
+    pub next_cursor: Option<String>,
+    /// When the server answered, by its own clock (the `Date` header), if it said.
+    pub server_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct RawPage<'a> {
+    #[serde(borrow)]
+    items: Vec<&'a RawValue>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+/// A list request: endpoint, `limit`, filters, sort and extra parameters, sent
+/// again on every page. Get one from the client (`client.customers()`...).
+///
+/// `T` is the item type: a typed model, or [`serde_json::Value`] after
+/// [`ListRequest::raw`] for every field as delivered.
+pub struct ListRequest<T> {
+    client: Client,
+    endpoint: String,
+    resource: String,
+    max_limit: u32,
+    limit: u32,
+    filters: Vec<Filter>,
+    sort: Option<String>,
+    params: Vec<(String, String)>,
+    _item: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for ListRequest<T> {
+    fn clone(&self) -> Self {
+        ListRequest {
+            client: self.client.clone(),
+            endpoint: self.endpoint.clone(),
+            resource: self.resource.clone(),
+            max_limit: self.max_limit,
+            limit: self.limit,
+            filters: self.filters.clone(),
+            sort: self.sort.clone(),
+            params: self.params.clone(),
+            _item: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ListRequest<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListRequest")
+            .field("endpoint", &self.endpoint)
+            .field("limit", &self.limit)
+            .field("filters", &self.filters)
+            .field("sort", &self.sort)
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl<T> ListRequest<T> {
+    /// A request for `endpoint` (a path such as `/customers`), whose records are called
+    /// `resource` in errors, with the endpoint's maximum `limit` (also the default).
+    pub fn new(
+        client: Client,
+        endpoint: impl Into<String>,
+        resource: impl Into<String>,
+        max_limit: u32,
+    ) -> Self {
+        ListRequest {
+            client,
+            endpoint: endpoint.into(),
+            resource: resource.into(),
+            max_limit,
+            limit: max_limit,
+            filters: Vec::new(),
+            sort: None,
+            params: Vec::new(),
+            _item: PhantomData,
+        }
+    }
+
+    /// Records per page (default: the endpoint's maximum, for the fewest requests).
+    /// Checked when the first page is requested: out of `1..=max`, nothing is sent.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Adds a condition (conditions are combined with AND).
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filters.push(filter);
+        self
+    }
+
+    /// Adds several conditions.
+    pub fn filters(mut self, filters: impl IntoIterator<Item = Filter>) -> Self {
+        self.filters.extend(filters);
+        self
+    }
+
+    /// The sort: a field, `-` first for descending (the API's default is `-id`).
+    pub fn sort(mut self, sort: impl Into<String>) -> Self {
+        self.sort = Some(sort.into());
+        self
+    }
+
+    /// Adds a query parameter the typed methods do not cover.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// The same request, yielding every record as raw JSON.
+    pub fn raw(self) -> ListRequest<serde_json::Value> {
+        self.cast()
+    }
+
+    /// The same request, yielding each typed record with its raw JSON.
+    pub fn with_raw(self) -> ListRequest<crate::models::Raw<T>> {
+        self.cast()
+    }
+
+    /// The same request, yielding records decoded as `U`.
+    pub fn cast<U>(self) -> ListRequest<U> {
+        ListRequest {
+            client: self.client,
+            endpoint: self.endpoint,
+            resource: self.resource,
+            max_limit: self.max_limit,
+            limit: self.limit,
+            filters: self.filters,
+            sort: self.sort,
+            params: self.params,
+            _item: PhantomData,
+        }
+    }
+
+    /// The endpoint's path.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The endpoint's maximum `limit`.
+    pub fn max_limit(&self) -> u32 {
+        self.max_limit
+    }
+
+    /// The query string parameters of the page after `cursor` (the first page without).
+    pub fn query(&self, cursor: Option<&str>) -> Result<Vec<(String, String)>> {
+        if self.limit == 0 || self.limit > self.max_limit {
+            return Err(Error::InvalidLimit {
+                endpoint: self.endpoint.clone(),
+                limit: self.limit,
+                max: self.max_limit,
+            });
+        }
+        let mut query = vec![("limit".to_owned(), self.limit.to_string())];
+        if !self.filters.is_empty() {
+            query.push(("filter".to_owned(), Filter::to_query(&self.filters)));
+        }
+        if let Some(sort) = &self.sort {
+            query.push(("sort".to_owned(), sort.clone()));
+        }
+        query.extend(self.params.iter().cloned());
+        if let Some(cursor) = cursor {
+            query.push(("cursor".to_owned(), cursor.to_owned()));
+        }
+        Ok(query)
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> ListRequest<T> {
+    /// Fetches the page after `cursor` (the first page when `None`).
+    pub async fn page(&self, cursor: Option<&str>) -> Result<Page<T>> {
+        let query = self.query(cursor)?;
+        let (body, server_time) = self.client.get_timed(&self.endpoint, &query).await?;
+        let mut page = decode_page(&self.resource, &body)?;
+        page.server_time = server_time;
+        Ok(page)
+    }
+
+    /// Every page, in order; filters and sort are sent again with each cursor.
+    pub fn pages(self) -> BoxStream<'static, Result<Page<T>>> {
+        let start: Option<(Self, Option<String>)> = Some((self, None));
+        Box::pin(stream::try_unfold(start, |state| async move {
+            let Some((request, cursor)) = state else {
+                return Ok(None);
+            };
+            let page = request.page(cursor.as_deref()).await?;
+            let next = match (&page.next_cursor, page.has_more) {
+                (Some(next), true) if cursor.as_ref() == Some(next) => {
+                    return Err(Error::InvalidRequest {
+                        endpoint: request.endpoint.clone(),
+                        reason: "the API returned the same cursor twice; stopping".to_owned(),
+                    });
+                }
+                (Some(next), true) => Some((request, Some(next.clone()))),
+                _ => None,
+            };
+            Ok(Some((page, next)))
+        }))
+    }
+
+    /// Every record of every page, in order.
+    pub fn items(self) -> BoxStream<'static, Result<T>> {
+        Box::pin(
+            self.pages()
+                .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
+                .try_flatten(),
+        )
+    }
+
+    /// Every record, collected (for small lists).
+    pub async fn all(self) -> Result<Vec<T>> {
+        self.items().try_collect().await
+    }
+
+    /// The records whose id is in `ids`, fetched with `id in [...]` filters in chunks of
+    /// at most [`MAX_IDS_PER_REQUEST`] (one request per chunk), on top of this request's
+    /// own filters. Ids that no longer exist are simply absent from the result.
+    pub fn by_ids(self, ids: impl IntoIterator<Item = i64>) -> BoxStream<'static, Result<T>> {
+        let ids: Vec<i64> = ids.into_iter().collect();
+        let chunk = (self.max_limit as usize).clamp(1, MAX_IDS_PER_REQUEST);
+        let chunks: Vec<Vec<i64>> = ids.chunks(chunk).map(<[i64]>::to_vec).collect();
+        let limit = chunk as u32;
+        Box::pin(
+            stream::iter(chunks)
+                .map(move |ids| {
+                    self.clone()
+                        .limit(limit)
+                        .filter(Filter::is_in("id", ids))
+                        .items()
+                })
+                .flatten(),
+        )
+    }
+}
+
+/// Decodes a page, each record on its own so that an error names its id and field.
+pub(crate) fn decode_page<T: DeserializeOwned>(resource: &str, body: &[u8]) -> Result<Page<T>> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let raw: RawPage<'_> =
+        serde_path_to_error::deserialize(&mut de).map_err(|error| Error::Decode {
+            resource: resource.to_owned(),
+            id: None,
+            path: error.path().to_string(),
+            source: error.into_inner(),
+        })?;
+    let mut items = Vec::with_capacity(raw.items.len());
+    for item in raw.items {
+        items.push(decode_record(resource, item.get())?);
+    }
+    Ok(Page {
+        items,
+        has_more: raw.has_more,
+        next_cursor: raw.next_cursor,
+        server_time: None,
+    })
+}
+
+/// Decodes one record; an error names the resource, the record's `id` if it has
+/// one, and the path of the failing field.
+pub fn decode_record<T: DeserializeOwned>(resource: &str, json: &str) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(&mut de).map_err(|error| {
+        #[derive(Deserialize)]
+        struct WithId {
+            id: Option<serde_json::Value>,
+        }
+        let id = serde_json::from_str::<WithId>(json)
+            .ok()
+            .and_then(|r| r.id)
+            .and_then(|id| id.as_i64().or_else(|| id.as_str()?.parse().ok()));
+        Error::Decode {
+            resource: resource.to_owned(),
+            id,
+            path: error.path().to_string(),
+            source: error.into_inner(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> ListRequest<serde_json::Value> {
+        let client = Client::builder().token("t").build().expect("client");
+        ListRequest::new(client, "/customers", "customers", MAX_LIMIT)
+    }
+
+    #[test]
+    fn query_carries_filters_sort_and_cursor() {
+        let req = request()
+            .limit(50)
+            .filter(Filter::eq("customer_type", "company"))
+            .sort("id");
+        let q = req.query(Some("abc")).expect("valid");
+        assert_eq!(
+            q,
+            vec![
+                ("limit".to_owned(), "50".to_owned()),
+                (
+                    "filter".to_owned(),
+                    r#"[{"field":"customer_type","operator":"eq","value":"company"}]"#.to_owned()
+                ),
+                ("sort".to_owned(), "id".to_owned()),
+                ("cursor".to_owned(), "abc".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn limit_out_of_bounds_is_refused() {
+        assert!(matches!(
+            request().limit(101).query(None),
+            Err(Error::InvalidLimit {
+                limit: 101,
+                max: 100,
+                ..
+            })
+        ));
+        assert!(request().limit(0).query(None).is_err());
+        assert!(request().limit(100).query(None).is_ok());
+    }
+
+    #[test]
+    fn a_bad_record_names_its_id_and_field() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Invoice {
+            id: i64,
+            amount: rust_decimal::Decimal,
+        }
+        let body = br#"{"items":[{"id":1,"amount":"1.00"},{"id":7,"amount":"12,00"}],"has_more":false,"next_cursor":null}"#;
+        let err = decode_page::<Invoice>("customer_invoices", body).expect_err("bad amount");
+        match err {
+            Error::Decode {
+                resource, id, path, ..
+            } => {
+                assert_eq!(
+                    (resource.as_str(), id, path.as_str()),
+                    ("customer_invoices", Some(7), "amount")
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

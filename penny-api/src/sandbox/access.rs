@@ -1,0 +1,70 @@
+//! Reading the current state of a record: the overlay first, the generated world else.
+
+use serde_json::Value;
+
+use super::records::{self, RecordMaker};
+use super::resource::Resource;
+use super::store::{CompanyStore, Overlaid};
+use super::world::World;
+
+/// The current JSON of record `id` of a top-level resource (`None`: unknown or deleted).
+pub(crate) fn record(
+    w: &World,
+    store: &CompanyStore,
+    resource: Resource,
+    id: i64,
+) -> Option<Value> {
+    match store.get(resource, id) {
+        Some(Overlaid::Present { record, .. }) => Some(record.clone()),
+        Some(Overlaid::Deleted) => None,
+        None if resource.parent().is_none() => {
+            let index = records::index_of(w, resource, id)?;
+            Some(RecordMaker::default().record(w, resource, index))
+        }
+        None => None,
+    }
+}
+
+/// The current records of sub-collection `child` of parent record `parent_id`
+/// (`None`: the parent is unknown or deleted).
+pub(crate) fn children(
+    w: &World,
+    store: &CompanyStore,
+    child: Resource,
+    parent_id: i64,
+) -> Option<Vec<Value>> {
+    let parent = child.parent()?;
+    record_exists(w, store, parent, parent_id)?;
+    let mut out = Vec::new();
+    if let Some(k) = records::index_of(w, parent, parent_id) {
+        let generated = match child {
+            Resource::CustomerInvoiceLines | Resource::SupplierInvoiceLines => {
+                records::invoice_lines(w, child, k)
+            }
+            _ => records::invoice_payments(w, child, k),
+        };
+        out.extend(generated.into_iter().filter(|v| {
+            let id = v.get("id").and_then(Value::as_i64).unwrap_or(0);
+            store.get(child, id).is_none()
+        }));
+    }
+    for state in store.overlay(child).into_iter().flat_map(|o| o.values()) {
+        if let Overlaid::Present {
+            record,
+            parent: Some(p),
+        } = state
+            && *p == parent_id
+        {
+            out.push(record.clone());
+        }
+    }
+    Some(out)
+}
+
+fn record_exists(w: &World, store: &CompanyStore, resource: Resource, id: i64) -> Option<()> {
+    match store.get(resource, id) {
+        Some(Overlaid::Present { .. }) => Some(()),
+        Some(Overlaid::Deleted) => None,
+        None => records::index_of(w, resource, id).map(|_| ()),
+    }
+}
