@@ -7,15 +7,7 @@ use crate::error::LoadError;
 /// are silently truncated by the server, so they are refused here instead.
 pub const MAX_IDENTIFIER_BYTES: usize = 63;
 
-/// `name` as a quoted identifier: `"name"`, inner quotes doubled.
-pub(crate) fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// `"schema"."table"`.
-pub(crate) fn qualified(schema: &str, table: &str) -> String {
-    format!("{}.{}", quote(schema), quote(table))
-}
+pub(crate) use penny_transform::ident::{qualified, quote_ident as quote};
 
 /// Refuses names PostgreSQL would change or reject.
 pub(crate) fn check(what: &'static str, name: &str) -> Result<(), LoadError> {
@@ -78,12 +70,6 @@ fn prefix(text: &str, bytes: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotes_and_qualifies() {
-        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
-        assert_eq!(qualified("penny", "t"), "\"penny\".\"t\"");
-    }
 
     #[test]
     fn refuses_names_postgres_would_change() {

@@ -246,36 +246,7 @@ pub(crate) fn to_sql_text(value: &Value) -> Option<String> {
     })
 }
 
-/// Quotes an identifier (schema, table or column name) for SQL: wrapped in double
-/// quotes, inner double quotes doubled. Every identifier this crate sends goes
-/// through here, so reserved words (`table`, `order`, `user`) and odd names are safe.
-///
-/// ```
-/// use penny_redshift::quote_ident;
-/// assert_eq!(quote_ident("order"), r#""order""#);
-/// assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
-/// ```
-pub fn quote_ident(name: &str) -> String {
-    let mut quoted = String::with_capacity(name.len() + 2);
-    quoted.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            quoted.push('"');
-        }
-        // A NUL cannot be part of a PostgreSQL identifier; drop it rather than
-        // let it cut the statement.
-        if c != '\0' {
-            quoted.push(c);
-        }
-    }
-    quoted.push('"');
-    quoted
-}
-
-/// `"schema"."table"`.
-pub(crate) fn qualified(schema: &str, table: &str) -> String {
-    format!("{}.{}", quote_ident(schema), quote_ident(table))
-}
+pub use penny_transform::ident::{qualified, quote_ident};
 
 #[cfg(test)]
 mod tests {

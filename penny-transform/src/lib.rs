@@ -49,6 +49,7 @@ pub mod batch;
 pub mod canonical;
 pub mod driver;
 pub mod error;
+pub mod ident;
 pub mod pcg;
 pub mod position;
 pub mod quality;
