@@ -1,0 +1,368 @@
+//! `penny demo`: the whole pipeline on a generated company, with nothing to set up.
+//!
+//! 1. starts Pennylane's stand-in, the sandbox of `penny-api`, in the process, on
+//!    127.0.0.1, serving a generated French company (rate limit off);
+//! 2. syncs every stream in full into PostgreSQL (`DATABASE_URL`, when set and
+//!    reachable) or else into a folder of CSV files, then rebuilds the canonical model;
+//! 3. makes a few changes in the sandbox (a new customer, an invoice paid, a supplier
+//!    renamed, an entry relabelled, an invoice deleted) and syncs again, incrementally;
+//! 4. prints what it wrote and what to do next.
+
+use std::io::Write;
+
+use futures_util::TryStreamExt;
+use penny_api::sandbox::{Resource, Sandbox, SandboxConfig};
+use penny_api::{Client, ListRequest};
+use penny_transform::Source;
+use penny_transform::driver::SyncOptions;
+use secrecy::ExposeSecret;
+use serde_json::Value as Json;
+
+use crate::cli::DemoArgs;
+use crate::commands::sync::{Targets, run_with};
+use crate::config::Config;
+use crate::exit::{CliError, ExitCode, chain};
+use crate::pipeline::RunSummary;
+
+const COMPANY: i64 = 1;
+
+fn sandbox_error(e: penny_api::sandbox::SandboxError) -> CliError {
+    CliError::new(ExitCode::Internal, &e)
+}
+
+/// What the demo changed in the sandbox between the two syncs.
+pub struct Changes(pub Vec<String>);
+
+async fn first_items(client: &Client, endpoint: &str, n: usize) -> Result<Vec<Json>, CliError> {
+    let request: ListRequest<Json> = ListRequest::new(client.clone(), endpoint, endpoint, 100);
+    request
+        .items()
+        .take_while_n(n)
+        .await
+        .map_err(|e| crate::commands::api::api_error(&e))
+}
+
+trait TakeN {
+    async fn take_while_n(self, n: usize) -> Result<Vec<Json>, penny_api::Error>;
+}
+
+impl<S> TakeN for S
+where
+    S: futures_util::Stream<Item = Result<Json, penny_api::Error>> + Unpin,
+{
+    async fn take_while_n(mut self, n: usize) -> Result<Vec<Json>, penny_api::Error> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            match self.try_next().await? {
+                Some(v) => out.push(v),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn id_of(v: &Json) -> Option<i64> {
+    v.get("id").and_then(Json::as_i64)
+}
+
+/// Makes the demo's changes in the sandbox (after moving its clock past the last read).
+pub async fn mutate(sandbox: &Sandbox, client: &Client) -> Result<Changes, CliError> {
+    let mut changes = Vec::new();
+    // Changes happen after the full read's position.
+    sandbox.advance_clock(chrono::Duration::minutes(10));
+    let id = sandbox
+        .create_customer(COMPANY, "Nouvelle Boulangerie SARL")
+        .map_err(sandbox_error)?;
+    changes.push(format!("customer {id} created"));
+
+    let invoices = first_items(client, "/customer_invoices", 100).await?;
+    let unpaid: Vec<i64> = invoices
+        .iter()
+        .filter(|i| i.get("paid") == Some(&Json::Bool(false)))
+        .filter_map(id_of)
+        .collect();
+    if let Some(&invoice) = unpaid.first() {
+        sandbox
+            .pay_customer_invoice(COMPANY, invoice)
+            .map_err(sandbox_error)?;
+        changes.push(format!("customer invoice {invoice} paid"));
+    }
+    if let Some(&invoice) = unpaid.get(1) {
+        sandbox
+            .delete(COMPANY, Resource::CustomerInvoices, invoice)
+            .map_err(sandbox_error)?;
+        changes.push(format!(
+            "customer invoice {invoice} deleted (with its entry)"
+        ));
+    }
+    if let Some(supplier) = first_items(client, "/suppliers", 1)
+        .await?
+        .first()
+        .and_then(id_of)
+    {
+        sandbox
+            .update(
+                COMPANY,
+                Resource::Suppliers,
+                supplier,
+                serde_json::json!({ "name": "Fournitures Durand et Fils" }),
+            )
+            .map_err(sandbox_error)?;
+        changes.push(format!("supplier {supplier} renamed"));
+    }
+    if let Some(entry) = first_items(client, "/ledger_entries", 1)
+        .await?
+        .first()
+        .and_then(id_of)
+    {
+        sandbox
+            .relabel_ledger_entry(COMPANY, entry, "Ecriture corrigee")
+            .map_err(sandbox_error)?;
+        changes.push(format!("ledger entry {entry} relabelled"));
+    }
+    sandbox.advance_clock(chrono::Duration::minutes(1));
+    Ok(Changes(changes))
+}
+
+/// Where the demo writes.
+enum Place {
+    Postgres { url: String },
+    Csv,
+}
+
+async fn choose_targets(
+    args: &DemoArgs,
+    config: &Config,
+    source: &dyn Source,
+) -> Result<(Targets, Place), CliError> {
+    if let (false, Some(url)) = (args.csv, &config.target.database_url) {
+        let url = url.expose_secret();
+        match Targets::postgres(
+            url,
+            &config.target.raw_schema,
+            &config.target.star_schema,
+            source,
+        )
+        .await
+        {
+            Ok(t) => {
+                return Ok((t, Place::Postgres { url: redact(url) }));
+            }
+            Err(e) if e.class() == penny_transform::ErrorClass::Busy => {
+                return Err(CliError::classed(e.class(), &e));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "DATABASE_URL is set but PostgreSQL cannot be used ({}); writing CSV files instead",
+                    chain(&e)
+                );
+            }
+        }
+    }
+    Ok((Targets::csv(&args.out, args.bom)?, Place::Csv))
+}
+
+/// A URL without its password.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn check_run(summary: &RunSummary, what: &str) -> Result<(), CliError> {
+    match summary.error() {
+        Some(mut e) => {
+            e.message = format!("the demo's {what} failed: {}", e.message);
+            Err(e)
+        }
+        None => Ok(()),
+    }
+}
+
+/// `penny demo`.
+pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Result<(), CliError> {
+    let config = Config::load(config_path)?;
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: args.seed,
+        ledger_lines: args.ledger_lines,
+        rate_limit: None,
+        // The sandbox clock starts at the real time: the API source positions its
+        // change logs by the server's `Date` header, which is the real clock.
+        start: chrono::Utc::now(),
+        ..SandboxConfig::default()
+    })
+    .await
+    .map_err(sandbox_error)?;
+    let client = Client::builder()
+        .base_url(sandbox.base_url())
+        .token(sandbox.token(COMPANY))
+        .no_rate_limit()
+        .build()
+        .map_err(|e| CliError::new(ExitCode::Internal, &e))?;
+    let source = penny_api::source::PennylaneSource::new(client.clone())
+        .with_batch_rows(config.sync.batch_rows);
+    let mut out = std::io::stdout().lock();
+    let say = |out: &mut std::io::StdoutLock<'_>, text: String| {
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    };
+    say(
+        &mut out,
+        format!(
+            "penny demo: a generated company (seed {}, about {} ledger lines) served by a local Pennylane sandbox at {}",
+            args.seed,
+            args.ledger_lines,
+            sandbox.base_url()
+        ),
+    );
+    let (targets, place) = choose_targets(args, &config, &source).await?;
+    say(&mut out, format!("Writing to {}", targets.raw.describe()));
+
+    let concurrency = config.sync.concurrency;
+    let full = run_with(
+        &source,
+        &targets,
+        &[],
+        SyncOptions { full: true },
+        concurrency,
+        true,
+        config.sync.batch_rows,
+    )
+    .await?;
+    check_run(&full, "full sync")?;
+    say(&mut out, format!("1. Full sync: {}", full.line()));
+
+    let changes = mutate(&sandbox, &client).await?;
+    say(
+        &mut out,
+        format!("2. Changes made in the sandbox: {}", changes.0.join(", ")),
+    );
+
+    let incremental = run_with(
+        &source,
+        &targets,
+        &[],
+        SyncOptions { full: false },
+        concurrency,
+        true,
+        config.sync.batch_rows,
+    )
+    .await?;
+    check_run(&incremental, "incremental sync")?;
+    say(
+        &mut out,
+        format!("3. Incremental sync: {}", incremental.line()),
+    );
+    let requests = sandbox.total_requests();
+    say(&mut out, format!("   ({requests} API requests in all)"));
+
+    let tables: Vec<(String, u64)> = match &place {
+        Place::Csv => {
+            let csv = crate::targets::CsvTarget::tables_in(&args.out)?;
+            csv.into_iter()
+                .map(|(t, n)| (format!("{t}.csv"), n))
+                .collect()
+        }
+        Place::Postgres { .. } => {
+            let mut all = Vec::new();
+            for schema in [&config.target.raw_schema, &config.target.star_schema] {
+                let listed = crate::targets::PgTarget::list(
+                    config
+                        .target
+                        .database_url
+                        .as_ref()
+                        .map(|u| u.expose_secret().to_owned())
+                        .unwrap_or_default()
+                        .as_str(),
+                    schema,
+                )
+                .await
+                .map_err(|e| CliError::classed(e.class(), &e))?;
+                all.extend(
+                    listed
+                        .into_iter()
+                        .map(|(t, n)| (format!("{schema}.{t}"), n)),
+                );
+            }
+            all
+        }
+    };
+    say(&mut out, String::new());
+    match &place {
+        Place::Csv => say(
+            &mut out,
+            format!(
+                "Wrote {} tables as CSV files (UTF-8{}, comma-separated, decimal point) into {}:",
+                tables.len(),
+                if args.bom { " with BOM" } else { "" },
+                args.out.display()
+            ),
+        ),
+        Place::Postgres { url } => say(
+            &mut out,
+            format!("Wrote {} tables into PostgreSQL {url}:", tables.len()),
+        ),
+    }
+    let width = tables
+        .iter()
+        .map(|(t, _)| t.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    say(&mut out, format!("  {:<width$}  {:>8}", "table", "rows"));
+    for (t, n) in &tables {
+        say(&mut out, format!("  {t:<width$}  {n:>8}"));
+    }
+    say(&mut out, String::new());
+    say(&mut out, "Next:".into());
+    match &place {
+        Place::Csv => {
+            say(
+                &mut out,
+                format!(
+                    "  - Power BI: Get Data > Text/CSV on the star schema files of {}: fact_ledger_lines.csv (the general ledger), fact_invoices.csv, ... and dim_*.csv, related on their *_key columns.",
+                    args.out.display()
+                ),
+            );
+            say(&mut out, "  - For a database instead: set DATABASE_URL=postgres://user:password@localhost:5433/penny (docker compose up -d gives one) and run penny demo again.".into());
+        }
+        Place::Postgres { .. } => {
+            say(
+                &mut out,
+                format!(
+                    "  - Power BI: Get Data > PostgreSQL database, schema {}: the star schema (fact_* and dim_* tables, related on their *_key columns); {} holds the raw tables.",
+                    config.target.star_schema, config.target.raw_schema
+                ),
+            );
+        }
+    }
+    say(&mut out, "  - Your own data: copy penny.example.toml to penny.toml, set PENNY_API_TOKEN (Pennylane > Settings > Developers), run penny doctor, then penny sync.".into());
+    say(
+        &mut out,
+        "  - Keep it fresh: penny schedule --every 10m".into(),
+    );
+    drop(sandbox);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            redact("postgres://penny:s3cret@localhost:5433/penny"),
+            "postgres://penny:***@localhost:5433/penny"
+        );
+        assert_eq!(redact("postgres://localhost/db"), "postgres://localhost/db");
+    }
+}

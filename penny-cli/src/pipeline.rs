@@ -1,0 +1,271 @@
+//! One sync run: the selected streams of a source into a target, concurrently.
+//!
+//! Each stream runs through [`penny_transform::driver::sync_stream`] with its own sink
+//! handle (a PostgreSQL connection, a CSV folder handle) opened by a [`SinkFactory`];
+//! the streams share the one source (and so its client and rate limiter). A failing
+//! stream does not stop the others: what they committed stays committed, and the run
+//! reports every failure.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use penny_transform::driver::{StreamReport, SyncError, SyncOptions, sync_stream};
+use penny_transform::{CommitStats, ErrorClass, Sink, SinkError, Source, SourceError};
+
+use crate::exit::{CliError, ExitCode, chain};
+use crate::output::{ProgressSink, StreamProgress};
+
+/// Opens sink handles on the run's target, one per concurrent stream.
+#[async_trait::async_trait]
+pub trait SinkFactory: Send + Sync {
+    /// A handle on the target.
+    async fn open(&self) -> Result<Box<dyn Sink>, SinkError>;
+    /// The target, for messages (`PostgreSQL schema pennylane_raw`, `folder ./penny-out`).
+    fn describe(&self) -> String;
+    /// The raw tables read back, when this target can (for the canonical rebuild).
+    fn raw_tables(&self) -> Option<&dyn crate::transform::RawTables> {
+        None
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// The streams that completed, in the order they were asked for.
+    pub reports: Vec<StreamReport>,
+    /// The streams that failed, with why.
+    pub failures: Vec<(String, SyncError)>,
+    /// The canonical rebuild after the raw load, when it ran.
+    pub transform: Option<crate::transform::TransformReport>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl RunSummary {
+    /// The commits' counts over every stream.
+    pub fn totals(&self) -> CommitStats {
+        let mut t = CommitStats::default();
+        for r in &self.reports {
+            t.add(r.stats);
+        }
+        t
+    }
+
+    /// The most serious failure as a command error (`None` when all succeeded).
+    pub fn error(&self) -> Option<CliError> {
+        let rank = |c: ErrorClass| match c {
+            ErrorClass::Config => 0,
+            ErrorClass::Auth => 1,
+            ErrorClass::Busy => 2,
+            ErrorClass::Data => 3,
+            ErrorClass::Unavailable => 4,
+        };
+        let (_, worst) = self.failures.iter().min_by_key(|(_, e)| rank(e.class()))?;
+        let lines: Vec<String> = self
+            .failures
+            .iter()
+            .map(|(s, e)| format!("stream `{s}`: {}", chain(e)))
+            .collect();
+        let ok = self.reports.len();
+        Some(CliError::msg(
+            ExitCode::from_class(worst.class()),
+            format!(
+                "{} of {} streams failed ({ok} committed):\n  {}",
+                self.failures.len(),
+                self.failures.len() + ok,
+                lines.join("\n  ")
+            ),
+        ))
+    }
+
+    /// The one-line summary of the run.
+    pub fn line(&self) -> String {
+        let t = self.totals();
+        let transform = match &self.transform {
+            Some(t) => format!(
+                "; canonical model and star schema rebuilt ({} door): {} rows in {} tables",
+                t.door,
+                t.rows(),
+                t.tables.len()
+            ),
+            None => String::new(),
+        };
+        format!(
+            "{} streams synced{}, {} inserted, {} updated, {} deleted, in {}{transform}",
+            self.reports.len(),
+            if self.failures.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} failed)", self.failures.len())
+            },
+            t.inserted,
+            t.updated,
+            t.deleted,
+            crate::duration::format_duration(self.duration),
+        )
+    }
+}
+
+/// The streams to run: `requested` (or every stream of the source when empty),
+/// checked against what the source offers.
+pub async fn select_streams(
+    source: &dyn Source,
+    requested: &[String],
+) -> Result<Vec<String>, CliError> {
+    let offered = source
+        .streams()
+        .await
+        .map_err(|e| CliError::classed(e.class(), &e))?;
+    let names: Vec<String> = offered.iter().map(|s| s.name().to_owned()).collect();
+    if requested.is_empty() {
+        return Ok(names);
+    }
+    let unknown: Vec<&String> = requested.iter().filter(|r| !names.contains(r)).collect();
+    if !unknown.is_empty() {
+        let e = SourceError::UnknownStream {
+            stream: unknown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            available: names.join(", "),
+        };
+        return Err(CliError::classed(e.class(), &e));
+    }
+    Ok(requested.to_vec())
+}
+
+/// Runs `streams` of `source` into handles from `sinks`, `concurrency` at a time.
+pub async fn sync_streams(
+    source: &dyn Source,
+    sinks: &dyn SinkFactory,
+    streams: &[String],
+    options: SyncOptions,
+    concurrency: usize,
+) -> RunSummary {
+    let started = Instant::now();
+    let runs = futures_util::stream::iter(streams.iter().enumerate().map(|(i, stream)| {
+        let stream = stream.clone();
+        async move {
+            let progress = StreamProgress::start(&stream);
+            let result = async {
+                let inner = sinks.open().await.map_err(SyncError::Sink)?;
+                let mut sink = ProgressSink::new(inner, progress.clone());
+                sync_stream(source, &mut sink, &stream, options).await
+            }
+            .await;
+            match &result {
+                Ok(r) => {
+                    progress.finish(&format!(
+                        "done: +{} ~{} -{}",
+                        r.stats.inserted, r.stats.updated, r.stats.deleted
+                    ));
+                    tracing::info!(
+                        stream = %stream,
+                        kind = ?r.kind,
+                        inserted = r.stats.inserted,
+                        updated = r.stats.updated,
+                        deleted = r.stats.deleted,
+                        seconds = r.duration.as_secs_f64(),
+                        "stream synced"
+                    );
+                }
+                Err(e) => {
+                    progress.finish("failed");
+                    tracing::error!(stream = %stream, error = %chain(e), "stream failed");
+                }
+            }
+            (i, stream, result)
+        }
+    }))
+    .buffer_unordered(concurrency.max(1));
+    let mut done: Vec<_> = runs.collect().await;
+    done.sort_by_key(|(i, _, _)| *i);
+    let mut summary = RunSummary::default();
+    for (_, stream, result) in done {
+        match result {
+            Ok(r) => summary.reports.push(r),
+            Err(e) => summary.failures.push((stream, e)),
+        }
+    }
+    summary.duration = started.elapsed();
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv_sink::{CsvOptions, CsvSink};
+    use std::sync::Mutex;
+
+    /// Hands out handles on one CSV folder.
+    struct CsvFolder(Mutex<CsvSink>);
+
+    #[async_trait::async_trait]
+    impl SinkFactory for CsvFolder {
+        async fn open(&self) -> Result<Box<dyn Sink>, SinkError> {
+            Ok(Box::new(self.0.lock().unwrap().handle()))
+        }
+        fn describe(&self) -> String {
+            "a test folder".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_stream_lands_and_a_failure_is_reported_with_its_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = penny_transform::testing::MemorySource::example();
+        let schema = penny_transform::Schema::new(
+            "accounts",
+            vec![
+                penny_transform::Column::required("id", penny_transform::LogicalType::Int64),
+                penny_transform::Column::nullable("label", penny_transform::LogicalType::Text),
+            ],
+            ["id"],
+        )
+        .unwrap();
+        source.add_table(penny_transform::StreamInfo::new(
+            schema,
+            penny_transform::SyncMode::FullOnly,
+        ));
+        for id in 0..5 {
+            source
+                .upsert(
+                    "accounts",
+                    vec![
+                        penny_transform::Value::Int64(id),
+                        penny_transform::Value::Text(format!("account {id}")),
+                    ],
+                )
+                .unwrap();
+        }
+        let sinks = CsvFolder(Mutex::new(
+            CsvSink::open(dir.path(), CsvOptions::default()).unwrap(),
+        ));
+        let streams = select_streams(&source, &[]).await.unwrap();
+        assert!(streams.len() >= 2, "{streams:?}");
+        let run = sync_streams(&source, &sinks, &streams, SyncOptions::default(), 4).await;
+        assert!(run.failures.is_empty());
+        assert_eq!(run.reports.len(), streams.len());
+        for s in &streams {
+            assert!(dir.path().join(format!("{s}.csv")).exists(), "{s}");
+        }
+        assert!(
+            run.line()
+                .contains(&format!("{} streams synced", streams.len()))
+        );
+
+        let err = select_streams(&source, &["nope".to_owned()])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ExitCode::Config);
+        assert!(err.message.contains("nope"), "{}", err.message);
+
+        source.fail_next_read_after(0);
+        let run = sync_streams(&source, &sinks, &streams, SyncOptions { full: true }, 1).await;
+        assert_eq!(run.failures.len(), 1);
+        let err = run.error().unwrap();
+        assert_ne!(err.code, ExitCode::Success);
+        assert!(err.message.contains("1 of"), "{}", err.message);
+    }
+}

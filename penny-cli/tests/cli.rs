@@ -1,0 +1,823 @@
+//! The real `penny` binary, run as users run it: exit codes, output, files.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use penny_api::sandbox::{Sandbox, SandboxConfig};
+use penny_cli::output::is_console_safe;
+use secrecy::ExposeSecret;
+
+/// `penny` with a clean environment (no settings inherited from the developer's shell),
+/// run in `dir`.
+fn penny(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_penny"));
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PENNY_") || k == "DATABASE_URL" || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        ledger_lines: 300,
+        rate_limit: None,
+        start: chrono::Utc::now(),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[test]
+fn demo_without_a_database_writes_csv_files_and_says_what_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = penny(dir.path())
+        .args(["demo", "--ledger-lines", "400"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1. Full sync: 18 streams synced"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3. Incremental sync:"), "{stdout}");
+    assert!(stdout.contains("canonical_ledger_lines.csv"), "{stdout}");
+    assert!(
+        stdout.contains("fact_ledger_lines.csv") && stdout.contains("dim_date.csv"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Next:"), "{stdout}");
+    assert!(
+        is_console_safe(&stdout) && is_console_safe(&stderr),
+        "no emoji"
+    );
+    let folder = dir.path().join("penny-out");
+    let lines = std::fs::read_to_string(folder.join("canonical_ledger_lines.csv")).unwrap();
+    assert!(
+        lines.lines().count() > 350,
+        "{} lines",
+        lines.lines().count()
+    );
+    let customers = std::fs::read_to_string(folder.join("customers.csv")).unwrap();
+    assert!(
+        customers.contains("Nouvelle Boulangerie SARL"),
+        "the incremental sync brought the new customer"
+    );
+    assert!(folder.join("_penny_state.json").exists());
+    assert!(!folder.join("_penny.lock").exists(), "the lock is released");
+}
+
+#[test]
+fn demo_with_an_unreachable_database_falls_back_to_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = penny(dir.path())
+        .args(["demo", "--ledger-lines", "200", "--out", "here"])
+        .env("DATABASE_URL", "postgres://penny@127.0.0.1:1/nothing")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stderr.contains("writing CSV files instead"), "{stderr}");
+    assert!(dir.path().join("here/journals.csv").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_with_a_database_writes_the_raw_tables_and_the_canonical_model() {
+    let db = penny_testdb::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url().to_owned();
+    let path = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        penny(&path)
+            .args(["demo", "--ledger-lines", "300"])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("into PostgreSQL"), "{stdout}");
+    assert!(
+        !stdout.contains("penny_sync_state"),
+        "state tables are not listed: {stdout}"
+    );
+    let client = db.connect().await;
+    let raw: i64 = client
+        .query_one("SELECT count(*) FROM pennylane_raw.ledger_entry_lines", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let canonical: i64 = client
+        .query_one("SELECT count(*) FROM pennylane.canonical_ledger_lines", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(raw > 250, "{raw} raw lines");
+    assert_eq!(raw, canonical);
+    let fact: i64 = client
+        .query_one("SELECT count(*) FROM pennylane.fact_ledger_lines", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(raw, fact);
+    let balance: rust_decimal::Decimal = client
+        .query_one("SELECT sum(amount) FROM pennylane.fact_ledger_lines", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(balance.is_zero(), "the ledger balances: {balance}");
+    let new: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pennylane_raw.customers WHERE name = 'Nouvelle Boulangerie SARL'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(new, 1);
+
+    // The FEC export reads the raw tables back from PostgreSQL.
+    let (path, url) = (dir.path().to_owned(), db.url().to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        penny(&path)
+            .args([
+                "export",
+                "fec",
+                "--fiscal-year",
+                &chrono::Datelike::year(&chrono::Utc::now()).to_string(),
+                "--to",
+                "fec",
+                "--siren",
+                "123456789",
+            ])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("records") && stdout.contains("all checks passed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_secret_in_the_config_file_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("penny.toml"), "[api]\ntoken = \"abc\"\n").unwrap();
+    let out = penny(dir.path()).arg("sync").output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("api.token") && stderr.contains("PENNY_API_TOKEN"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn a_missing_token_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = penny(dir.path())
+        .args(["sync"])
+        .env("PENNY_TARGET_KIND", "csv")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("PENNY_API_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn a_wrong_environment_override_names_the_key_and_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = penny(dir.path())
+        .args(["sync"])
+        .env("PENNY_SYNC_BATCH_ROWS", "lots")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("sync.batch_rows") && stderr.contains("PENNY_SYNC_BATCH_ROWS"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = sandbox.base_url();
+    let token = sandbox.token(1).expose_secret().to_owned();
+    let run = |args: &'static [&'static str]| {
+        let path = dir.path().to_owned();
+        let (base, token) = (base.clone(), token.clone());
+        tokio::task::spawn_blocking(move || {
+            penny(&path)
+                .args(args)
+                .env("PENNY_API_BASE_URL", base)
+                .env("PENNY_API_TOKEN", token)
+                .env("PENNY_TARGET_KIND", "csv")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(&["sync", "--streams", "journals,customers"])
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 streams synced"), "{stdout}");
+    assert!(dir.path().join("penny-out/customers.csv").exists());
+
+    // An unknown stream names itself and the available ones.
+    let out = run(&["sync", "--streams", "customerz"]).await.unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("customerz") && stderr.contains("ledger_entry_lines"),
+        "{stderr}"
+    );
+
+    // Another live process holds the folder: busy (7), and the message says who.
+    std::fs::write(
+        dir.path().join("penny-out/_penny.lock"),
+        std::process::id().to_string(),
+    )
+    .unwrap();
+    let out = run(&["sync", "--streams", "journals"]).await.unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains(&std::process::id().to_string()), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_token_is_an_authentication_error_with_a_hint() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = sandbox.base_url();
+    let path = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        penny(&path)
+            .args(["api", "customers", "--limit", "2"])
+            .env("PENNY_API_BASE_URL", base)
+            .env("PENNY_API_TOKEN", "not-a-token")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("401") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_prints_records_as_json_csv_or_a_table() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = sandbox.base_url();
+    let token = sandbox.token(1).expose_secret().to_owned();
+    let run = |args: Vec<&'static str>| {
+        let path = dir.path().to_owned();
+        let (base, token) = (base.clone(), token.clone());
+        tokio::task::spawn_blocking(move || {
+            penny(&path)
+                .args(args)
+                .env("PENNY_API_BASE_URL", base)
+                .env("PENNY_API_TOKEN", token)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(vec!["api", "customers", "--limit", "3", "--format", "json"])
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().all(|r| r["id"].is_i64()));
+
+    let out = run(vec!["api", "journals", "--format", "csv"])
+        .await
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.starts_with("id,") || stdout.contains(",code,") || stdout.contains("code"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        6,
+        "a header and 5 journals: {stdout}"
+    );
+
+    let out = run(vec![
+        "api",
+        "journals",
+        "--filter",
+        "id:in:1,2",
+        "--format",
+        "table",
+    ])
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("rows)"), "{stdout}");
+
+    let out = run(vec!["api", "customerz"]).await.unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("customerz"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_runs_cycles_one_at_a_time_and_stops_cleanly_on_sigterm() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = penny(dir.path())
+        .args(["schedule", "--every", "1s", "--log-format", "json"])
+        .env("PENNY_API_BASE_URL", sandbox.base_url())
+        .env("PENNY_API_TOKEN", sandbox.token(1).expose_secret())
+        .env("PENNY_TARGET_KIND", "csv")
+        .env("PENNY_SOURCE_STREAMS", "journals,ledger_accounts,customers")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let runs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("next run:"))
+        })
+        .collect();
+    assert!(
+        runs.len() >= 3,
+        "at least 3 cycles in 3.5 s at 1 s: {stderr}"
+    );
+    // Numbered one after another, each finished before the next started.
+    let numbers: Vec<i64> = runs.iter().map(|r| r["run"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>());
+    let summary = runs[0]["message"].as_str().unwrap();
+    assert!(
+        summary.contains("3 streams synced") && summary.contains("inserted"),
+        "{summary}"
+    );
+    assert!(stderr.contains("stop requested"), "{stderr}");
+    assert!(stderr.contains("scheduler stopped"), "{stderr}");
+    assert!(!dir.path().join("penny-out/_penny.lock").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_with_a_good_token_and_a_database() {
+    let sandbox = sandbox().await;
+    let db = penny_testdb::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, base, token, url) = (
+        dir.path().to_owned(),
+        sandbox.base_url(),
+        sandbox.token(1).expose_secret().to_owned(),
+        db.url().to_owned(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        penny(&path)
+            .arg("doctor")
+            .env("PENNY_API_BASE_URL", base)
+            .env("PENNY_API_TOKEN", token)
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for line in [
+        "[ ok ] configuration",
+        "[ ok ] api token: company 1",
+        "[ ok ] api scopes",
+        "[skip] data sharing",
+        "[ ok ] postgres: connected",
+        "[ ok ] postgres rights",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    // The rights check left nothing behind.
+    let client = db.connect().await;
+    let schemas: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name IN ('pennylane_raw', 'pennylane')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(schemas, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_what_fails_and_how_to_fix_it() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let limited = sandbox
+        .token_with_scopes(1, &["customers:readonly", "journals:readonly"])
+        .unwrap();
+    let run = |token: String| {
+        let (path, base) = (dir.path().to_owned(), sandbox.base_url());
+        tokio::task::spawn_blocking(move || {
+            penny(&path)
+                .arg("doctor")
+                .env("PENNY_API_BASE_URL", base)
+                .env("PENNY_API_TOKEN", token)
+                .env("DATABASE_URL", "postgres://penny@127.0.0.1:1/nothing")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(limited.expose_secret().to_owned()).await.unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(8), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[ ok ] api token"), "{stdout}");
+    assert!(stdout.contains("[FAIL] api scopes"), "{stdout}");
+    let scopes = stdout
+        .lines()
+        .find(|l| l.contains("[FAIL] api scopes"))
+        .unwrap();
+    let (granted, missing) = scopes.split_once("missing:").unwrap();
+    assert!(granted.contains("customers:readonly"), "{scopes}");
+    assert!(
+        !missing.contains("customers:readonly") && !missing.contains(" journals:readonly"),
+        "{scopes}"
+    );
+    assert!(missing.contains("ledger:readonly"), "{scopes}");
+    assert!(stdout.contains("[FAIL] postgres"), "{stdout}");
+    assert!(
+        stdout.contains("fix: check that PostgreSQL runs"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("2 check(s) failed"), "{stderr}");
+
+    let out = run("wrong".into()).await.unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(8));
+    assert!(
+        stdout.contains("[FAIL] api token") && stdout.contains("refused"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn export_fec_from_the_csv_folder_of_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = penny(dir.path())
+        .args(["-q", "demo", "--ledger-lines", "300"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let export = |year: &str| {
+        penny(dir.path())
+            .args([
+                "export",
+                "fec",
+                "--fiscal-year",
+                year,
+                "--to",
+                "fec",
+                "--siren",
+                "123456789",
+            ])
+            .env("PENNY_TARGET_KIND", "csv")
+            .output()
+            .unwrap()
+    };
+    let year = chrono::Datelike::year(&chrono::Utc::now()).to_string();
+    let out = export(&year);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    let file = dir.path().join(format!("fec/123456789FEC{year}1231.txt"));
+    let fec = std::fs::read_to_string(&file).unwrap();
+    let records = penny_transform::reports::fec::parse_fec(&fec).unwrap();
+    assert!(records.len() > 50, "{} records", records.len());
+    assert!(penny_transform::reports::fec::validate(&records).is_empty());
+
+    // A year that is not loaded names the years that are.
+    let out = export("1999");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("no fiscal year ending in 1999") && stderr.contains(&year),
+        "{stderr}"
+    );
+
+    // Nothing loaded at all.
+    let empty = tempfile::tempdir().unwrap();
+    let out = penny(empty.path())
+        .args(["export", "fec", "--fiscal-year", &year, "--to", "fec"])
+        .env("PENNY_TARGET_KIND", "csv")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("penny sync"), "{stderr}");
+}
+
+/// The local PostgreSQL standing in for the Data Sharing warehouse: TLS verified
+/// against the server's own certificate (issued to `localhost`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redshift_commands_against_a_local_stand_in() {
+    let db = penny_testdb::TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "CREATE SCHEMA etl; CREATE TABLE etl.general_ledger (id bigint PRIMARY KEY, label text, debit numeric(12,2)); \
+             INSERT INTO etl.general_ledger VALUES (1, 'Vente, client \"A\"', 120.50), (2, 'Achat', 0.00), (3, NULL, 9.99);",
+        )
+        .await
+        .unwrap();
+    let cert: String = client
+        .query_one("SHOW ssl_cert_file", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let cert = if cert.starts_with('/') {
+        cert
+    } else {
+        let data: String = client
+            .query_one("SHOW data_directory", &[])
+            .await
+            .unwrap()
+            .get(0);
+        format!("{data}/{cert}")
+    };
+    let url = url_parts(db.url());
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: Vec<&'static str>| {
+        let (path, cert, url) = (dir.path().to_owned(), cert.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            penny(&path)
+                .args(args)
+                .env("PENNY_SOURCE_KIND", "redshift")
+                .env("PENNY_REDSHIFT_HOST", "localhost")
+                .env("PENNY_REDSHIFT_PORT", url.1)
+                .env("PENNY_REDSHIFT_DATABASE", url.2)
+                .env("PENNY_REDSHIFT_USER", url.0)
+                .env("PENNY_REDSHIFT_PASSWORD", "unused-with-trust-auth")
+                .env("PENNY_REDSHIFT_CA_FILE", cert)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(vec!["redshift", "tables"]).await.unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("general_ledger"), "{stdout}");
+
+    let out = run(vec!["redshift", "describe", "general_ledger"])
+        .await
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("debit") && stdout.contains("decimal"),
+        "{stdout}"
+    );
+
+    let out = run(vec!["redshift", "count", "general_ledger"])
+        .await
+        .unwrap();
+    assert_eq!(text(&out).0.trim(), "3");
+
+    let out = run(vec![
+        "redshift",
+        "preview",
+        "general_ledger",
+        "--limit",
+        "2",
+    ])
+    .await
+    .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("(2 rows)") && stdout.contains("120.50"),
+        "{stdout}"
+    );
+
+    let out = run(vec![
+        "redshift",
+        "export",
+        "general_ledger",
+        "--to",
+        "gl.csv",
+    ])
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("3 rows written"), "{stdout}");
+    let csv = std::fs::read_to_string(dir.path().join("gl.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("id,label,debit"));
+    assert!(csv.contains("\"Vente, client \"\"A\"\"\",120.50"), "{csv}");
+
+    let out = run(vec![
+        "redshift",
+        "export",
+        "general_ledger",
+        "--to",
+        "gl.jsonl",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(dir.path().join("gl.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["id"], 1);
+
+    let out = run(vec!["redshift", "count", "missing_table"])
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("missing_table"), "{stderr}");
+}
+
+/// (user, port, database) of a `postgres://user@host:port/database` URL.
+fn url_parts(url: &str) -> (String, String, String) {
+    let rest = url.split("://").nth(1).unwrap();
+    let (user_host, database) = rest.split_once('/').unwrap();
+    let (user, host) = user_host.split_once('@').unwrap();
+    let user = user.split(':').next().unwrap().to_owned();
+    let port = host.split(':').nth(1).unwrap_or("5432").to_owned();
+    (user, port, database.split('?').next().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_from_a_data_sharing_stand_in_builds_the_canonical_ledger() {
+    let db = penny_testdb::TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "CREATE SCHEMA etl;
+             CREATE TABLE etl.general_ledger (company_id bigint, company_name varchar, id bigint, date date,
+               lettering bigint, label varchar, debit numeric(14,2), credit numeric(14,2),
+               plan_item_number varchar, plan_item_label varchar, journal_code varchar, journal_label varchar,
+               document_id bigint, deleted_at timestamptz, synchronised_at timestamptz, PRIMARY KEY (company_id, id));
+             INSERT INTO etl.general_ledger VALUES
+               (7, 'Boulangerie', 1, '2026-03-01', NULL, 'Vente', 120.00, 0, '411DUPONT', 'Dupont', 'VT', 'Ventes', 10, NULL, now()),
+               (7, 'Boulangerie', 2, '2026-03-01', NULL, 'Vente', 0, 100.00, '706000', 'Ventes', 'VT', 'Ventes', 10, NULL, now()),
+               (7, 'Boulangerie', 3, '2026-03-01', NULL, 'Vente', 0, 20.00, '445710', 'TVA', 'VT', 'Ventes', 10, NULL, now());",
+        )
+        .await
+        .unwrap();
+    let cert: String = client
+        .query_one("SHOW ssl_cert_file", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let cert = if cert.starts_with('/') {
+        cert
+    } else {
+        let data: String = client
+            .query_one("SHOW data_directory", &[])
+            .await
+            .unwrap()
+            .get(0);
+        format!("{data}/{cert}")
+    };
+    let (user, port, database) = url_parts(db.url());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        penny(&path)
+            .args(["sync"])
+            .env("PENNY_SOURCE_KIND", "redshift")
+            .env("PENNY_REDSHIFT_HOST", "localhost")
+            .env("PENNY_REDSHIFT_PORT", port)
+            .env("PENNY_REDSHIFT_DATABASE", database)
+            .env("PENNY_REDSHIFT_USER", user)
+            .env("PENNY_REDSHIFT_PASSWORD", "unused-with-trust-auth")
+            .env("PENNY_REDSHIFT_CA_FILE", cert)
+            .env("PENNY_TARGET_KIND", "csv")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("data sharing door"), "{stdout}");
+    let lines =
+        std::fs::read_to_string(dir.path().join("penny-out/canonical_ledger_lines.csv")).unwrap();
+    assert_eq!(lines.lines().count(), 4, "{lines}");
+    assert!(lines.contains("706000"), "{lines}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_into_postgres_and_busy_while_another_sync_holds_the_lock() {
+    let sandbox = sandbox().await;
+    let db = penny_testdb::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let (path, base, token, url) = (
+            dir.path().to_owned(),
+            sandbox.base_url(),
+            sandbox.token(1).expose_secret().to_owned(),
+            db.url().to_owned(),
+        );
+        tokio::task::spawn_blocking(move || {
+            penny(&path)
+                .args(["sync", "--streams", "journals,ledger_accounts,customers"])
+                .env("PENNY_API_BASE_URL", base)
+                .env("PENNY_API_TOKEN", token)
+                .env("DATABASE_URL", url)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run().await.unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 streams synced"), "{stdout}");
+    let client = db.connect().await;
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM pennylane_raw.customers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n > 0);
+
+    // Another sync holds the loader's advisory lock on the raw schema.
+    let config = penny_load::PgConfig::from_url(db.url())
+        .unwrap()
+        .with_schema("pennylane_raw");
+    let lock = penny_load::TargetLock::acquire(&config).await.unwrap();
+    let out = run().await.unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("busy") && stderr.contains("another penny sync"),
+        "{stderr}"
+    );
+    drop(lock);
+}
