@@ -20,17 +20,17 @@
 //! is given, so call it once per chunk of lines to keep memory flat. Columns are listed
 //! in `docs/src/data-model.md`.
 
-use std::sync::{Arc, OnceLock};
-
 use chrono::{Datelike, NaiveDate};
 
-use crate::batch::{Batch, BatchBuilder, BatchError, Row};
-use crate::canonical::tables::{MONEY, fixed_schema, opt, req};
-use crate::canonical::{Books, LedgerLine, ThirdPartyKind, ThirdPartyRef};
+use crate::batch::{Batch, BatchError};
+use crate::canonical::tables::{MONEY, QUANTITY, build, fixed_table, opt, req};
+use crate::canonical::{
+    Account, BankTransaction, Books, Company, FiscalYear, Invoice, InvoiceLine, Journal,
+    LedgerLine, ThirdParty, ThirdPartyKind, ThirdPartyRef,
+};
 use crate::pcg;
 use crate::reports::{month_end, month_index, month_start};
-use crate::schema::{LogicalType, Schema};
-use crate::value::Value;
+use crate::schema::LogicalType;
 
 use LogicalType::{Bool, Date, Int64, Text};
 
@@ -58,375 +58,229 @@ fn invoice_key(company_id: i64, kind: ThirdPartyKind, id: i64) -> String {
     format!("{company_id}|{}|{id}", kind.as_str())
 }
 
-fn build(
-    schema: Arc<Schema>,
-    rows: impl Iterator<Item = Row>,
-    batch_rows: usize,
-) -> Result<Vec<Batch>, BatchError> {
-    let mut b = BatchBuilder::upsert(schema, batch_rows);
-    let mut out = Vec::new();
-    for row in rows {
-        if let Some(batch) = b.push(row)? {
-            out.push(batch);
-        }
-    }
-    out.extend(b.finish()?);
-    Ok(out)
+fixed_table! {
+    /// The schema of `fact_ledger_lines`.
+    pub fn fact_ledger_lines_schema, fn ledger_line_fact(l: &LedgerLine) =
+        "fact_ledger_lines", ["company_id", "line_id"];
+    let c = l.company_id;
+    req("company_id", Int64) => c,
+    req("line_id", Int64) => l.line_id,
+    req("entry_id", Int64) => l.entry_id,
+    req("date", Date) => l.date,
+    req("date_key", Text) => date_key(c, l.date),
+    req("journal_code", Text) => l.journal_code.to_string(),
+    req("journal_key", Text) => key(c, &l.journal_code),
+    req("account_number", Text) => l.account_number.to_string(),
+    req("account_key", Text) => key(c, &l.account_number),
+    req("label", Text) => l.label.clone(),
+    req("debit", MONEY) => l.debit,
+    req("credit", MONEY) => l.credit,
+    req("amount", MONEY) => l.debit - l.credit,
+    opt("third_party_kind", Text) => l.third_party.map(|t| t.kind.as_str()),
+    opt("third_party_id", Int64) => l.third_party.map(|t| t.id),
+    opt("third_party_key", Text) => l.third_party.map(|t| third_party_key(c, t)),
+    opt("document_ref", Text) => l.document_ref.clone(),
+    opt("due_date", Date) => l.due_date,
+    opt("lettering", Text) => l.lettering.clone(),
+    req("is_lettered", Bool) => l.lettering.is_some(),
 }
 
-macro_rules! star_schema {
-    ($fn:ident, $name:literal, [$($col:expr),* $(,)?], [$($key:literal),*]) => {
-        #[doc = concat!("The schema of `", $name, "`.")]
-        pub fn $fn() -> Arc<Schema> {
-            static S: OnceLock<Arc<Schema>> = OnceLock::new();
-            fixed_schema(&S, $name, || vec![$($col),*], &[$($key),*])
-        }
-    };
+fixed_table! {
+    /// The schema of `fact_invoices`.
+    pub fn fact_invoices_schema, fn invoice_fact(i: &Invoice) =
+        "fact_invoices", ["company_id", "kind", "invoice_id"];
+    let c = i.company_id;
+    req("company_id", Int64) => c,
+    req("kind", Text) => i.kind.as_str(),
+    req("invoice_id", Int64) => i.id,
+    req("invoice_key", Text) => invoice_key(c, i.kind, i.id),
+    opt("number", Text) => i.number.clone(),
+    opt("label", Text) => i.label.clone(),
+    opt("third_party_id", Int64) => i.third_party_id,
+    opt("third_party_key", Text) => i
+        .third_party_id
+        .map(|id| third_party_key(c, ThirdPartyRef { kind: i.kind, id })),
+    req("date", Date) => i.date,
+    req("date_key", Text) => date_key(c, i.date),
+    opt("due_date", Date) => i.due_date,
+    opt("currency", Text) => i.currency.clone(),
+    req("amount_ht", MONEY) => i.amount_ht,
+    req("vat", MONEY) => i.vat,
+    req("amount_ttc", MONEY) => i.amount_ttc,
+    opt("paid", Bool) => i.paid,
+    req("remaining", MONEY) => i.remaining,
+    opt("status", Text) => i.status.clone(),
+    opt("entry_id", Int64) => i.entry_id,
 }
 
-star_schema!(
-    fact_ledger_lines_schema,
-    "fact_ledger_lines",
-    [
-        req("company_id", Int64),
-        req("line_id", Int64),
-        req("entry_id", Int64),
-        req("date", Date),
-        req("date_key", Text),
-        req("journal_code", Text),
-        req("journal_key", Text),
-        req("account_number", Text),
-        req("account_key", Text),
-        req("label", Text),
-        req("debit", MONEY),
-        req("credit", MONEY),
-        req("amount", MONEY),
-        opt("third_party_kind", Text),
-        opt("third_party_id", Int64),
-        opt("third_party_key", Text),
-        opt("document_ref", Text),
-        opt("due_date", Date),
-        opt("lettering", Text),
-        req("is_lettered", Bool),
-    ],
-    ["company_id", "line_id"]
-);
+fixed_table! {
+    /// The schema of `fact_invoice_lines`.
+    pub fn fact_invoice_lines_schema, fn invoice_line_fact(l: &InvoiceLine) =
+        "fact_invoice_lines", ["company_id", "kind", "line_id"];
+    let c = l.company_id;
+    req("company_id", Int64) => c,
+    req("kind", Text) => l.kind.as_str(),
+    req("line_id", Int64) => l.id,
+    req("invoice_id", Int64) => l.invoice_id,
+    req("invoice_key", Text) => invoice_key(c, l.kind, l.invoice_id),
+    opt("label", Text) => l.label.clone(),
+    opt("quantity", QUANTITY) => l.quantity,
+    req("amount_ht", MONEY) => l.amount_ht,
+    req("vat", MONEY) => l.vat,
+    req("amount_ttc", MONEY) => l.amount_ttc,
+    opt("vat_rate", Text) => l.vat_rate.clone(),
+    opt("account_number", Text) => l.account_number.clone(),
+    opt("account_key", Text) => l.account_number.as_deref().map(|a| key(c, a)),
+}
 
-star_schema!(
-    fact_invoices_schema,
-    "fact_invoices",
-    [
-        req("company_id", Int64),
-        req("kind", Text),
-        req("invoice_id", Int64),
-        req("invoice_key", Text),
-        opt("number", Text),
-        opt("label", Text),
-        opt("third_party_id", Int64),
-        opt("third_party_key", Text),
-        req("date", Date),
-        req("date_key", Text),
-        opt("due_date", Date),
-        opt("currency", Text),
-        req("amount_ht", MONEY),
-        req("vat", MONEY),
-        req("amount_ttc", MONEY),
-        opt("paid", Bool),
-        req("remaining", MONEY),
-        opt("status", Text),
-        opt("entry_id", Int64),
-    ],
-    ["company_id", "kind", "invoice_id"]
-);
+fixed_table! {
+    /// The schema of `fact_bank_transactions`.
+    pub fn fact_bank_transactions_schema, fn bank_transaction_fact(t: &BankTransaction) =
+        "fact_bank_transactions", ["company_id", "transaction_id"];
+    req("company_id", Int64) => t.company_id,
+    req("transaction_id", Int64) => t.id,
+    req("date", Date) => t.date,
+    req("date_key", Text) => date_key(t.company_id, t.date),
+    opt("label", Text) => t.label.clone(),
+    req("amount", MONEY) => t.amount,
+    opt("currency", Text) => t.currency.clone(),
+    opt("bank_account_id", Int64) => t.bank_account_id,
+}
 
-star_schema!(
-    fact_invoice_lines_schema,
-    "fact_invoice_lines",
-    [
-        req("company_id", Int64),
-        req("kind", Text),
-        req("line_id", Int64),
-        req("invoice_id", Int64),
-        req("invoice_key", Text),
-        opt("label", Text),
-        opt("quantity", LogicalType::Decimal { scale: 6 }),
-        req("amount_ht", MONEY),
-        req("vat", MONEY),
-        req("amount_ttc", MONEY),
-        opt("vat_rate", Text),
-        opt("account_number", Text),
-        opt("account_key", Text),
-    ],
-    ["company_id", "kind", "line_id"]
-);
+fixed_table! {
+    /// The schema of `dim_company`.
+    pub fn dim_company_schema, fn company_dim(c: &Company) = "dim_company", ["company_id"];
+    req("company_id", Int64) => c.company_id,
+    req("name", Text) => c.name.clone(),
+    opt("siren", Text) => c.siren.clone(),
+    opt("vat_number", Text) => c.vat_number.clone(),
+}
 
-star_schema!(
-    fact_bank_transactions_schema,
-    "fact_bank_transactions",
-    [
-        req("company_id", Int64),
-        req("transaction_id", Int64),
-        req("date", Date),
-        req("date_key", Text),
-        opt("label", Text),
-        req("amount", MONEY),
-        opt("currency", Text),
-        opt("bank_account_id", Int64),
-    ],
-    ["company_id", "transaction_id"]
-);
+fixed_table! {
+    /// The schema of `dim_account`.
+    pub fn dim_account_schema, fn account_dim(a: &Account) =
+        "dim_account", ["company_id", "account_number"];
+    let n = a.number.as_str();
+    let class = pcg::class(n);
+    req("company_id", Int64) => a.company_id,
+    req("account_number", Text) => n,
+    req("account_key", Text) => key(a.company_id, n),
+    req("label", Text) => a.label.clone(),
+    opt("class", Int64) => class.map(i64::from),
+    req("class_name", Text) => pcg::class_name(class.unwrap_or(0)),
+    req("group2", Text) => pcg::group(n, 2),
+    req("group3", Text) => pcg::group(n, 3),
+    req("nature", Text) => pcg::nature(n).as_str(),
+    req("normal_side", Text) => pcg::normal_side(n).as_str(),
+    req("is_auxiliary", Bool) => pcg::is_auxiliary(n),
+    req("root_account", Text) => pcg::auxiliary_root(n),
+}
 
-star_schema!(
-    dim_company_schema,
-    "dim_company",
-    [
-        req("company_id", Int64),
-        req("name", Text),
-        opt("siren", Text),
-        opt("vat_number", Text),
-    ],
-    ["company_id"]
-);
+fixed_table! {
+    /// The schema of `dim_journal`.
+    pub fn dim_journal_schema, fn journal_dim(j: &Journal) =
+        "dim_journal", ["company_id", "journal_code"];
+    req("company_id", Int64) => j.company_id,
+    req("journal_code", Text) => j.code.clone(),
+    req("journal_key", Text) => key(j.company_id, &j.code),
+    req("label", Text) => j.label.clone(),
+}
 
-star_schema!(
-    dim_account_schema,
-    "dim_account",
-    [
-        req("company_id", Int64),
-        req("account_number", Text),
-        req("account_key", Text),
-        req("label", Text),
-        opt("class", Int64),
-        req("class_name", Text),
-        req("group2", Text),
-        req("group3", Text),
-        req("nature", Text),
-        req("normal_side", Text),
-        req("is_auxiliary", Bool),
-        req("root_account", Text),
-    ],
-    ["company_id", "account_number"]
-);
+fixed_table! {
+    /// The schema of `dim_third_party`.
+    pub fn dim_third_party_schema, fn third_party_dim(t: &ThirdParty) =
+        "dim_third_party", ["company_id", "kind", "third_party_id"];
+    req("company_id", Int64) => t.company_id,
+    req("kind", Text) => t.third_party.kind.as_str(),
+    req("third_party_id", Int64) => t.third_party.id,
+    req("third_party_key", Text) => third_party_key(t.company_id, t.third_party),
+    req("name", Text) => t.name.clone(),
+    opt("registration_number", Text) => t.registration_number.clone(),
+    opt("vat_number", Text) => t.vat_number.clone(),
+    opt("account_number", Text) => t.account_number.clone(),
+}
 
-star_schema!(
-    dim_journal_schema,
-    "dim_journal",
-    [
-        req("company_id", Int64),
-        req("journal_code", Text),
-        req("journal_key", Text),
-        req("label", Text),
-    ],
-    ["company_id", "journal_code"]
-);
-
-star_schema!(
-    dim_third_party_schema,
-    "dim_third_party",
-    [
-        req("company_id", Int64),
-        req("kind", Text),
-        req("third_party_id", Int64),
-        req("third_party_key", Text),
-        req("name", Text),
-        opt("registration_number", Text),
-        opt("vat_number", Text),
-        opt("account_number", Text),
-    ],
-    ["company_id", "kind", "third_party_id"]
-);
-
-star_schema!(
-    dim_date_schema,
-    "dim_date",
-    [
-        req("company_id", Int64),
-        req("date", Date),
-        req("date_key", Text),
-        req("year", Int64),
-        req("quarter", Int64),
-        req("month", Int64),
-        req("day", Int64),
-        req("iso_year", Int64),
-        req("iso_week", Int64),
-        req("day_of_week", Int64),
-        req("month_start", Date),
-        req("is_month_end", Bool),
-        opt("fiscal_year_start", Date),
-        opt("fiscal_year_end", Date),
-        opt("fiscal_year", Int64),
-        opt("fiscal_period", Int64),
-    ],
-    ["company_id", "date"]
-);
+fixed_table! {
+    /// The schema of `dim_date`.
+    pub fn dim_date_schema, fn date_dim(day: (i64, NaiveDate, Option<&FiscalYear>)) =
+        "dim_date", ["company_id", "date"];
+    let (c, d, fy) = day;
+    let iso = d.iso_week();
+    req("company_id", Int64) => c,
+    req("date", Date) => d,
+    req("date_key", Text) => date_key(c, d),
+    req("year", Int64) => i64::from(d.year()),
+    req("quarter", Int64) => i64::from((d.month() - 1) / 3 + 1),
+    req("month", Int64) => i64::from(d.month()),
+    req("day", Int64) => i64::from(d.day()),
+    req("iso_year", Int64) => i64::from(iso.year()),
+    req("iso_week", Int64) => i64::from(iso.week()),
+    req("day_of_week", Int64) => i64::from(d.weekday().number_from_monday()),
+    req("month_start", Date) => month_start(d),
+    req("is_month_end", Bool) => d == month_end(d),
+    opt("fiscal_year_start", Date) => fy.map(|f| f.start),
+    opt("fiscal_year_end", Date) => fy.map(|f| f.end),
+    opt("fiscal_year", Int64) => fy.map(|f| i64::from(f.end.year())),
+    opt("fiscal_period", Int64) => fy.map(|f| month_index(f.start, d) + 1),
+}
 
 /// `fact_ledger_lines` rows for the given lines (`amount` = debit − credit).
 pub fn fact_ledger_lines<'a>(
     lines: impl IntoIterator<Item = &'a LedgerLine>,
     batch_rows: usize,
 ) -> Result<Vec<Batch>, BatchError> {
-    let rows = lines.into_iter().map(|l| {
-        let c = l.company_id;
-        vec![
-            Value::Int64(c),
-            Value::Int64(l.line_id),
-            Value::Int64(l.entry_id),
-            Value::Date(l.date),
-            Value::Text(date_key(c, l.date)),
-            Value::Text(l.journal_code.to_string()),
-            Value::Text(key(c, &l.journal_code)),
-            Value::Text(l.account_number.to_string()),
-            Value::Text(key(c, &l.account_number)),
-            Value::Text(l.label.clone()),
-            Value::Decimal(l.debit),
-            Value::Decimal(l.credit),
-            Value::Decimal(l.debit - l.credit),
-            l.third_party.map(|t| t.kind.as_str()).into(),
-            l.third_party.map(|t| t.id).into(),
-            l.third_party.map(|t| third_party_key(c, t)).into(),
-            l.document_ref.clone().into(),
-            l.due_date.into(),
-            l.lettering.clone().into(),
-            Value::Bool(l.lettering.is_some()),
-        ]
-    });
+    let rows = lines.into_iter().map(ledger_line_fact);
     build(fact_ledger_lines_schema(), rows, batch_rows)
 }
 
 /// `fact_invoices` from the books' invoices.
 pub fn fact_invoices(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.invoices.iter().map(|i| {
-        let c = i.company_id;
-        vec![
-            c.into(),
-            i.kind.as_str().into(),
-            i.id.into(),
-            invoice_key(c, i.kind, i.id).into(),
-            i.number.clone().into(),
-            i.label.clone().into(),
-            i.third_party_id.into(),
-            i.third_party_id
-                .map(|id| third_party_key(c, ThirdPartyRef { kind: i.kind, id }))
-                .into(),
-            i.date.into(),
-            date_key(c, i.date).into(),
-            i.due_date.into(),
-            i.currency.clone().into(),
-            i.amount_ht.into(),
-            i.vat.into(),
-            i.amount_ttc.into(),
-            i.paid.into(),
-            i.remaining.into(),
-            i.status.clone().into(),
-            i.entry_id.into(),
-        ]
-    });
+    let rows = books.invoices.iter().map(invoice_fact);
     build(fact_invoices_schema(), rows, batch_rows)
 }
 
 /// `fact_invoice_lines` from the books' invoice lines.
 pub fn fact_invoice_lines(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.invoice_lines.iter().map(|l| {
-        let c = l.company_id;
-        vec![
-            c.into(),
-            l.kind.as_str().into(),
-            l.id.into(),
-            l.invoice_id.into(),
-            invoice_key(c, l.kind, l.invoice_id).into(),
-            l.label.clone().into(),
-            l.quantity.into(),
-            l.amount_ht.into(),
-            l.vat.into(),
-            l.amount_ttc.into(),
-            l.vat_rate.clone().into(),
-            l.account_number.clone().into(),
-            l.account_number.as_deref().map(|a| key(c, a)).into(),
-        ]
-    });
+    let rows = books.invoice_lines.iter().map(invoice_line_fact);
     build(fact_invoice_lines_schema(), rows, batch_rows)
 }
 
 /// `fact_bank_transactions` from the books' bank transactions.
 pub fn fact_bank_transactions(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.bank_transactions.iter().map(|t| {
-        vec![
-            t.company_id.into(),
-            t.id.into(),
-            t.date.into(),
-            date_key(t.company_id, t.date).into(),
-            t.label.clone().into(),
-            t.amount.into(),
-            t.currency.clone().into(),
-            t.bank_account_id.into(),
-        ]
-    });
+    let rows = books.bank_transactions.iter().map(bank_transaction_fact);
     build(fact_bank_transactions_schema(), rows, batch_rows)
 }
 
 /// `dim_company`.
 pub fn dim_company(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.companies.iter().map(|c| {
-        vec![
-            c.company_id.into(),
-            c.name.clone().into(),
-            c.siren.clone().into(),
-            c.vat_number.clone().into(),
-        ]
-    });
-    build(dim_company_schema(), rows, batch_rows)
+    build(
+        dim_company_schema(),
+        books.companies.iter().map(company_dim),
+        batch_rows,
+    )
 }
 
 /// `dim_account`: the chart's accounts with their PCG class, groups, nature and side.
 pub fn dim_account(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.accounts.iter().map(|a| {
-        let n = a.number.as_str();
-        let class = pcg::class(n);
-        vec![
-            a.company_id.into(),
-            n.into(),
-            key(a.company_id, n).into(),
-            a.label.clone().into(),
-            class.map(i64::from).into(),
-            pcg::class_name(class.unwrap_or(0)).into(),
-            pcg::group(n, 2).into(),
-            pcg::group(n, 3).into(),
-            pcg::nature(n).as_str().into(),
-            pcg::normal_side(n).as_str().into(),
-            pcg::is_auxiliary(n).into(),
-            pcg::auxiliary_root(n).into(),
-        ]
-    });
-    build(dim_account_schema(), rows, batch_rows)
+    build(
+        dim_account_schema(),
+        books.accounts.iter().map(account_dim),
+        batch_rows,
+    )
 }
 
 /// `dim_journal`.
 pub fn dim_journal(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.journals.iter().map(|j| {
-        vec![
-            j.company_id.into(),
-            j.code.clone().into(),
-            key(j.company_id, &j.code).into(),
-            j.label.clone().into(),
-        ]
-    });
-    build(dim_journal_schema(), rows, batch_rows)
+    build(
+        dim_journal_schema(),
+        books.journals.iter().map(journal_dim),
+        batch_rows,
+    )
 }
 
 /// `dim_third_party`: customers and suppliers.
 pub fn dim_third_party(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.third_parties.iter().map(|t| {
-        vec![
-            t.company_id.into(),
-            t.third_party.kind.as_str().into(),
-            t.third_party.id.into(),
-            third_party_key(t.company_id, t.third_party).into(),
-            t.name.clone().into(),
-            t.registration_number.clone().into(),
-            t.vat_number.clone().into(),
-            t.account_number.clone().into(),
-        ]
-    });
+    let rows = books.third_parties.iter().map(third_party_dim);
     build(dim_third_party_schema(), rows, batch_rows)
 }
 
@@ -456,28 +310,7 @@ pub fn dim_date(
             .collect();
         from.iter_days()
             .take_while(move |d| *d <= to)
-            .map(move |d| {
-                let fy = years.iter().find(|f| f.contains(d));
-                let iso = d.iso_week();
-                vec![
-                    c.into(),
-                    d.into(),
-                    date_key(c, d).into(),
-                    i64::from(d.year()).into(),
-                    i64::from((d.month() - 1) / 3 + 1).into(),
-                    i64::from(d.month()).into(),
-                    i64::from(d.day()).into(),
-                    i64::from(iso.year()).into(),
-                    i64::from(iso.week()).into(),
-                    i64::from(d.weekday().number_from_monday()).into(),
-                    month_start(d).into(),
-                    (d == month_end(d)).into(),
-                    fy.map(|f| f.start).into(),
-                    fy.map(|f| f.end).into(),
-                    fy.map(|f| i64::from(f.end.year())).into(),
-                    fy.map(|f| month_index(f.start, d) + 1).into(),
-                ]
-            })
+            .map(move |d| date_dim((c, d, years.iter().copied().find(|f| f.contains(d)))))
     });
     build(dim_date_schema(), rows, batch_rows)
 }
@@ -485,7 +318,7 @@ pub fn dim_date(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::{Account, FiscalYear};
+    use crate::value::Value;
 
     #[test]
     fn dim_account_classifies() {

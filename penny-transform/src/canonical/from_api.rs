@@ -30,12 +30,48 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::decode::{
+    self, CommonTables, FiscalYearColumns, InvoiceColumns,
+    Raw::{Optional, Required},
+    ThirdPartyColumns,
+};
 use super::read::{MappingError, Reader};
 use super::{
-    Account, BankTransaction, Books, FiscalYear, Interner, Invoice, InvoiceLine, InvoicePayment,
-    Journal, LedgerLine, ThirdParty, ThirdPartyKind, ThirdPartyRef,
+    Account, Books, Interner, InvoiceLine, InvoicePayment, Journal, LedgerLine, ThirdPartyKind,
+    ThirdPartyRef,
 };
 use crate::batch::Batch;
+use ThirdPartyKind::{Customer, Supplier};
+
+/// The tables both doors map alike, under this door's names.
+const TABLES: CommonTables = CommonTables {
+    // The first and last days are `start` and `finish`.
+    fiscal_years: FiscalYearColumns {
+        start: Required("start"),
+        end: Required("finish"),
+        ..FiscalYearColumns::COMMON
+    },
+    // `customer_invoices` and `supplier_invoices`.
+    invoices: InvoiceColumns {
+        customer_id: Optional("customer_id"),
+        supplier_id: Optional("supplier_id"),
+        amount_ht: Optional("currency_amount_before_tax"),
+        remaining: Optional("remaining_amount_with_tax"),
+        entry_id: Optional("ledger_entry_id"),
+        ..InvoiceColumns::COMMON
+    },
+    bank_transactions_table: "transactions",
+};
+
+/// `customers` and `suppliers`: individuals have a first and last name, and the
+/// auxiliary account is named by id (resolved once `ledger_accounts` is mapped).
+const THIRD_PARTIES: ThirdPartyColumns = ThirdPartyColumns {
+    first_name: Optional("first_name"),
+    last_name: Optional("last_name"),
+    registration_number: Optional("reg_no"),
+    account_id: Optional("ledger_account_id"),
+    ..ThirdPartyColumns::COMMON
+};
 
 #[derive(Debug, Clone, Default)]
 struct EntryInfo {
@@ -71,17 +107,13 @@ impl ApiMapper {
             "ledger_accounts" => self.add_ledger_accounts(batch)?,
             "journals" => self.add_journals(batch)?,
             "ledger_entries" => self.add_ledger_entries(batch)?,
-            "fiscal_years" => self.add_fiscal_years(batch)?,
-            "customers" => self.add_third_parties(batch, ThirdPartyKind::Customer)?,
-            "suppliers" => self.add_third_parties(batch, ThirdPartyKind::Supplier)?,
-            "customer_invoices" => self.add_invoices(batch, ThirdPartyKind::Customer)?,
-            "supplier_invoices" => self.add_invoices(batch, ThirdPartyKind::Supplier)?,
-            "customer_invoice_lines" => self.add_invoice_lines(batch, ThirdPartyKind::Customer)?,
-            "supplier_invoice_lines" => self.add_invoice_lines(batch, ThirdPartyKind::Supplier)?,
-            "customer_invoice_payments" => self.add_payments(batch, ThirdPartyKind::Customer)?,
-            "supplier_invoice_payments" => self.add_payments(batch, ThirdPartyKind::Supplier)?,
-            "transactions" => self.add_transactions(batch)?,
-            _ => return Ok(false),
+            "customers" => self.add_third_parties(batch, Customer)?,
+            "suppliers" => self.add_third_parties(batch, Supplier)?,
+            "customer_invoice_lines" => self.add_invoice_lines(batch, Customer)?,
+            "supplier_invoice_lines" => self.add_invoice_lines(batch, Supplier)?,
+            "customer_invoice_payments" => self.add_payments(batch, Customer)?,
+            "supplier_invoice_payments" => self.add_payments(batch, Supplier)?,
+            table => return TABLES.add(table, batch, &mut self.books),
         }
         Ok(true)
     }
@@ -111,49 +143,37 @@ impl ApiMapper {
     }
 
     fn add_ledger_accounts(&mut self, batch: &Batch) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let (company, id, number, label) = (
-            r.col("company_id")?,
-            r.col("id")?,
-            r.col("number")?,
-            r.opt("label"),
-        );
-        for row in 0..r.len() {
-            let company_id = r.cell(row, company).i64()?;
-            let number = r.cell(row, number).text()?;
-            let shared = self.strings.intern(&number);
-            self.accounts
-                .insert((company_id, r.cell(row, id).i64()?), shared);
-            self.books.accounts.push(Account {
-                company_id,
-                number,
-                label: r.cell(row, label).opt_text()?.unwrap_or_default(),
-            });
-        }
-        Ok(())
+        let (ids, accounts) = (&mut self.accounts, &mut self.books.accounts);
+        add_coded(
+            batch,
+            "number",
+            &mut self.strings,
+            ids,
+            |company_id, number, label| {
+                accounts.push(Account {
+                    company_id,
+                    number,
+                    label,
+                })
+            },
+        )
     }
 
     fn add_journals(&mut self, batch: &Batch) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let (company, id, code, label) = (
-            r.col("company_id")?,
-            r.col("id")?,
-            r.col("code")?,
-            r.opt("label"),
-        );
-        for row in 0..r.len() {
-            let company_id = r.cell(row, company).i64()?;
-            let code = r.cell(row, code).text()?;
-            let shared = self.strings.intern(&code);
-            self.journals
-                .insert((company_id, r.cell(row, id).i64()?), shared);
-            self.books.journals.push(Journal {
-                company_id,
-                code,
-                label: r.cell(row, label).opt_text()?.unwrap_or_default(),
-            });
-        }
-        Ok(())
+        let (ids, journals) = (&mut self.journals, &mut self.books.journals);
+        add_coded(
+            batch,
+            "code",
+            &mut self.strings,
+            ids,
+            |company_id, code, label| {
+                journals.push(Journal {
+                    company_id,
+                    code,
+                    label,
+                })
+            },
+        )
     }
 
     fn add_ledger_entries(&mut self, batch: &Batch) -> Result<(), MappingError> {
@@ -182,127 +202,22 @@ impl ApiMapper {
         Ok(())
     }
 
-    fn add_fiscal_years(&mut self, batch: &Batch) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let (company, start, finish, status) = (
-            r.col("company_id")?,
-            r.col("start")?,
-            r.col("finish")?,
-            r.opt("status"),
-        );
-        for row in 0..r.len() {
-            self.books.fiscal_years.push(FiscalYear {
-                company_id: r.cell(row, company).i64()?,
-                start: r.cell(row, start).date()?,
-                end: r.cell(row, finish).date()?,
-                status: r.cell(row, status).opt_text()?,
-            });
-        }
-        Ok(())
-    }
-
+    /// Customers and suppliers name their ledger account by id; the number is resolved
+    /// once `ledger_accounts` is mapped (see [`books`](Self::books)).
     fn add_third_parties(
         &mut self,
         batch: &Batch,
         kind: ThirdPartyKind,
     ) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let (company, id, name, first, last, reg, vat, account) = (
-            r.col("company_id")?,
-            r.col("id")?,
-            r.opt("name"),
-            r.opt("first_name"),
-            r.opt("last_name"),
-            r.opt("reg_no"),
-            r.opt("vat_number"),
-            r.opt("ledger_account_id"),
-        );
-        for row in 0..r.len() {
-            let company_id = r.cell(row, company).i64()?;
-            let third_party = ThirdPartyRef {
-                kind,
-                id: r.cell(row, id).i64()?,
-            };
-            let name = match r.cell(row, name).opt_text()? {
-                Some(n) if !n.is_empty() => n,
-                _ => {
-                    let parts = [
-                        r.cell(row, first).opt_text()?,
-                        r.cell(row, last).opt_text()?,
-                    ];
-                    parts.into_iter().flatten().collect::<Vec<_>>().join(" ")
-                }
-            };
-            let account_id = r.cell(row, account).opt_i64()?;
+        decode::third_parties(batch, kind, &THIRD_PARTIES, |third, account_id| {
             if let Some(account_id) = account_id {
                 self.third_party_accounts
-                    .insert((company_id, account_id), third_party);
+                    .insert((third.company_id, account_id), third.third_party);
                 self.pending_third_party_accounts
                     .push((self.books.third_parties.len(), account_id));
             }
-            self.books.third_parties.push(ThirdParty {
-                company_id,
-                third_party,
-                name,
-                registration_number: r.cell(row, reg).opt_text()?,
-                vat_number: r.cell(row, vat).opt_text()?,
-                account_number: None,
-            });
-        }
-        Ok(())
-    }
-
-    fn add_invoices(&mut self, batch: &Batch, kind: ThirdPartyKind) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let party = match kind {
-            ThirdPartyKind::Customer => "customer_id",
-            ThirdPartyKind::Supplier => "supplier_id",
-        };
-        let c = [
-            r.col("company_id")?,
-            r.col("id")?,
-            r.opt("invoice_number"),
-            r.opt("label"),
-            r.opt(party),
-            r.col("date")?,
-            r.opt("deadline"),
-            r.opt("currency"),
-            r.opt("currency_amount_before_tax"),
-            r.opt("tax"),
-            r.col("amount")?,
-            r.opt("paid"),
-            r.opt("remaining_amount_with_tax"),
-            r.opt_any(&["status", "payment_status"]),
-            r.opt("ledger_entry_id"),
-        ];
-        for row in 0..r.len() {
-            let cell = |i: usize| r.cell(row, c[i]);
-            let amount_ttc = cell(10).money()?;
-            let vat = cell(9).money_or_zero()?;
-            let amount_ht = match cell(8).opt_decimal(super::MONEY_SCALE)? {
-                Some(ht) => ht,
-                None => amount_ttc - vat,
-            };
-            self.books.invoices.push(Invoice {
-                company_id: cell(0).i64()?,
-                kind,
-                id: cell(1).i64()?,
-                number: cell(2).opt_text()?,
-                label: cell(3).opt_text()?,
-                third_party_id: cell(4).opt_i64()?,
-                date: cell(5).date()?,
-                due_date: cell(6).opt_date()?,
-                currency: cell(7).opt_text()?,
-                amount_ht,
-                vat,
-                amount_ttc,
-                paid: cell(11).opt_bool()?,
-                remaining: cell(12).money_or_zero()?,
-                status: cell(13).opt_text()?,
-                entry_id: cell(14).opt_i64()?,
-            });
-        }
-        Ok(())
+            self.books.third_parties.push(third);
+        })
     }
 
     fn add_invoice_lines(
@@ -326,12 +241,7 @@ impl ApiMapper {
         for row in 0..r.len() {
             let cell = |i: usize| r.cell(row, c[i]);
             let company_id = cell(0).i64()?;
-            let amount_ttc = cell(7).money()?;
-            let vat = cell(6).money_or_zero()?;
-            let amount_ht = match cell(5).opt_decimal(super::MONEY_SCALE)? {
-                Some(ht) => ht,
-                None => amount_ttc - vat,
-            };
+            let (amount_ht, vat, amount_ttc) = decode::amounts(cell(5), cell(6), cell(7))?;
             let account_number = match cell(9).opt_i64()? {
                 Some(id) => self.accounts.get(&(company_id, id)).map(|n| n.to_string()),
                 None => None,
@@ -370,32 +280,6 @@ impl ApiMapper {
                 id: r.cell(row, id).i64()?,
                 date: r.cell(row, created).date()?,
                 amount: r.cell(row, amount).money()?,
-            });
-        }
-        Ok(())
-    }
-
-    fn add_transactions(&mut self, batch: &Batch) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let c = [
-            r.col("company_id")?,
-            r.col("id")?,
-            r.col("date")?,
-            r.opt("label"),
-            r.col("amount")?,
-            r.opt("currency"),
-            r.opt("bank_account_id"),
-        ];
-        for row in 0..r.len() {
-            let cell = |i: usize| r.cell(row, c[i]);
-            self.books.bank_transactions.push(BankTransaction {
-                company_id: cell(0).i64()?,
-                id: cell(1).i64()?,
-                date: cell(2).date()?,
-                label: cell(3).opt_text()?,
-                amount: cell(4).money()?,
-                currency: cell(5).opt_text()?,
-                bank_account_id: cell(6).opt_i64()?,
             });
         }
         Ok(())
@@ -482,4 +366,35 @@ impl ApiMapper {
         }
         Ok(out)
     }
+}
+
+/// Reads a table of codes (`ledger_accounts` by `number`, `journals` by `code`): records
+/// each (company, id) -> shared code in `ids`, and hands each row's company, code and
+/// label to `push`.
+fn add_coded(
+    batch: &Batch,
+    code_column: &'static str,
+    strings: &mut Interner,
+    ids: &mut HashMap<(i64, i64), Arc<str>>,
+    mut push: impl FnMut(i64, String, String),
+) -> Result<(), MappingError> {
+    let r = Reader::new(batch)?;
+    let (company, id, code, label) = (
+        r.col("company_id")?,
+        r.col("id")?,
+        r.col(code_column)?,
+        r.opt("label"),
+    );
+    for row in 0..r.len() {
+        let company_id = r.cell(row, company).i64()?;
+        let code = r.cell(row, code).text()?;
+        let shared = strings.intern(&code);
+        ids.insert((company_id, r.cell(row, id).i64()?), shared);
+        push(
+            company_id,
+            code,
+            r.cell(row, label).opt_text()?.unwrap_or_default(),
+        );
+    }
+    Ok(())
 }

@@ -17,12 +17,45 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::decode::{
+    self, CommonTables, FiscalYearColumns, InvoiceColumns,
+    Raw::{AnyOf, Optional, Required},
+    ThirdPartyColumns,
+};
 use super::read::{MappingError, Reader};
 use super::{
-    Account, BankTransaction, Books, Company, FiscalYear, Interner, Invoice, Journal, LedgerLine,
-    ThirdParty, ThirdPartyKind, ThirdPartyRef,
+    Account, Books, Company, Interner, Journal, LedgerLine, ThirdPartyKind, ThirdPartyRef,
 };
 use crate::batch::Batch;
+use ThirdPartyKind::{Customer, Supplier};
+
+/// The tables both doors map alike, under this door's names.
+const TABLES: CommonTables = CommonTables {
+    // The first and last days are `start_date` and `end_date`.
+    fiscal_years: FiscalYearColumns {
+        start: Required("start_date"),
+        end: Required("end_date"),
+        ..FiscalYearColumns::COMMON
+    },
+    // `customer_invoices` and `supplier_invoices`: the third party is `customer_id` or
+    // `supplier_id`, else `thirdparty_id`.
+    invoices: InvoiceColumns {
+        customer_id: AnyOf(&["customer_id", "thirdparty_id"]),
+        supplier_id: AnyOf(&["supplier_id", "thirdparty_id"]),
+        amount_ht: Optional("amount_before_tax"),
+        remaining: Optional("remaining_amount"),
+        entry_id: Optional("entry_id"),
+        ..InvoiceColumns::COMMON
+    },
+    bank_transactions_table: "bank_transactions",
+};
+
+/// `customers` and `suppliers`: one name, and the auxiliary account's number itself.
+const THIRD_PARTIES: ThirdPartyColumns = ThirdPartyColumns {
+    registration_number: Optional("registration_number"),
+    account_number: Optional("plan_item_number"),
+    ..ThirdPartyColumns::COMMON
+};
 
 /// Maps the Data Sharing door's tables.
 #[derive(Debug, Default)]
@@ -49,13 +82,9 @@ impl DataSharingMapper {
     pub fn add(&mut self, batch: &Batch) -> Result<bool, MappingError> {
         match base_table_name(batch.table()) {
             "companies" => self.add_companies(batch)?,
-            "fiscal_years" => self.add_fiscal_years(batch)?,
-            "customers" => self.add_third_parties(batch, ThirdPartyKind::Customer)?,
-            "suppliers" => self.add_third_parties(batch, ThirdPartyKind::Supplier)?,
-            "customer_invoices" => self.add_invoices(batch, ThirdPartyKind::Customer)?,
-            "supplier_invoices" => self.add_invoices(batch, ThirdPartyKind::Supplier)?,
-            "bank_transactions" => self.add_transactions(batch)?,
-            _ => return Ok(false),
+            "customers" => self.add_third_parties(batch, Customer)?,
+            "suppliers" => self.add_third_parties(batch, Supplier)?,
+            table => return TABLES.add(table, batch, &mut self.books),
         }
         Ok(true)
     }
@@ -77,6 +106,17 @@ impl DataSharingMapper {
         self.books
     }
 
+    fn add_third_parties(
+        &mut self,
+        batch: &Batch,
+        kind: ThirdPartyKind,
+    ) -> Result<(), MappingError> {
+        let third_parties = &mut self.books.third_parties;
+        decode::third_parties(batch, kind, &THIRD_PARTIES, |third, _| {
+            third_parties.push(third)
+        })
+    }
+
     fn add_companies(&mut self, batch: &Batch) -> Result<(), MappingError> {
         let r = Reader::new(batch)?;
         let (id, name, reg, vat) = (
@@ -91,134 +131,6 @@ impl DataSharingMapper {
                 name: r.cell(row, name).opt_text()?.unwrap_or_default(),
                 siren: r.cell(row, reg).opt_text()?,
                 vat_number: r.cell(row, vat).opt_text()?,
-            });
-        }
-        Ok(())
-    }
-
-    fn add_fiscal_years(&mut self, batch: &Batch) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let (company, start, end, status) = (
-            r.col("company_id")?,
-            r.col("start_date")?,
-            r.col("end_date")?,
-            r.opt("status"),
-        );
-        for row in 0..r.len() {
-            self.books.fiscal_years.push(FiscalYear {
-                company_id: r.cell(row, company).i64()?,
-                start: r.cell(row, start).date()?,
-                end: r.cell(row, end).date()?,
-                status: r.cell(row, status).opt_text()?,
-            });
-        }
-        Ok(())
-    }
-
-    fn add_third_parties(
-        &mut self,
-        batch: &Batch,
-        kind: ThirdPartyKind,
-    ) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let (company, id, name, reg, vat, account) = (
-            r.col("company_id")?,
-            r.col("id")?,
-            r.opt("name"),
-            r.opt("registration_number"),
-            r.opt("vat_number"),
-            r.opt("plan_item_number"),
-        );
-        for row in 0..r.len() {
-            self.books.third_parties.push(ThirdParty {
-                company_id: r.cell(row, company).i64()?,
-                third_party: ThirdPartyRef {
-                    kind,
-                    id: r.cell(row, id).i64()?,
-                },
-                name: r.cell(row, name).opt_text()?.unwrap_or_default(),
-                registration_number: r.cell(row, reg).opt_text()?,
-                vat_number: r.cell(row, vat).opt_text()?,
-                account_number: r.cell(row, account).opt_text()?,
-            });
-        }
-        Ok(())
-    }
-
-    fn add_invoices(&mut self, batch: &Batch, kind: ThirdPartyKind) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let party = match kind {
-            ThirdPartyKind::Customer => "customer_id",
-            ThirdPartyKind::Supplier => "supplier_id",
-        };
-        let c = [
-            r.col("company_id")?,
-            r.col("id")?,
-            r.opt("invoice_number"),
-            r.opt("label"),
-            r.opt_any(&[party, "thirdparty_id"]),
-            r.col("date")?,
-            r.opt("deadline"),
-            r.opt("currency"),
-            r.opt("amount_before_tax"),
-            r.opt("tax"),
-            r.col("amount")?,
-            r.opt("paid"),
-            r.opt("remaining_amount"),
-            r.opt_any(&["status", "payment_status"]),
-            r.opt("entry_id"),
-        ];
-        for row in 0..r.len() {
-            let cell = |i: usize| r.cell(row, c[i]);
-            let amount_ttc = cell(10).money()?;
-            let vat = cell(9).money_or_zero()?;
-            let amount_ht = match cell(8).opt_decimal(super::MONEY_SCALE)? {
-                Some(ht) => ht,
-                None => amount_ttc - vat,
-            };
-            self.books.invoices.push(Invoice {
-                company_id: cell(0).i64()?,
-                kind,
-                id: cell(1).i64()?,
-                number: cell(2).opt_text()?,
-                label: cell(3).opt_text()?,
-                third_party_id: cell(4).opt_i64()?,
-                date: cell(5).date()?,
-                due_date: cell(6).opt_date()?,
-                currency: cell(7).opt_text()?,
-                amount_ht,
-                vat,
-                amount_ttc,
-                paid: cell(11).opt_bool()?,
-                remaining: cell(12).money_or_zero()?,
-                status: cell(13).opt_text()?,
-                entry_id: cell(14).opt_i64()?,
-            });
-        }
-        Ok(())
-    }
-
-    fn add_transactions(&mut self, batch: &Batch) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let c = [
-            r.col("company_id")?,
-            r.col("id")?,
-            r.col("date")?,
-            r.opt("label"),
-            r.col("amount")?,
-            r.opt("currency"),
-            r.opt("bank_account_id"),
-        ];
-        for row in 0..r.len() {
-            let cell = |i: usize| r.cell(row, c[i]);
-            self.books.bank_transactions.push(BankTransaction {
-                company_id: cell(0).i64()?,
-                id: cell(1).i64()?,
-                date: cell(2).date()?,
-                label: cell(3).opt_text()?,
-                amount: cell(4).money()?,
-                currency: cell(5).opt_text()?,
-                bank_account_id: cell(6).opt_i64()?,
             });
         }
         Ok(())

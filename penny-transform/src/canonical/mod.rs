@@ -21,6 +21,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+mod decode;
 pub mod from_api;
 pub mod from_data_sharing;
 mod read;

@@ -15,8 +15,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::batch::{Batch, BatchBuilder, Row};
+use crate::batch::{Batch, BatchBuilder, BatchError, Row};
 use crate::schema::{Column, LogicalType, Schema};
+use crate::value::Value;
 
 use super::{
     Account, BankTransaction, Company, FiscalYear, Invoice, InvoiceLine, InvoicePayment, Journal,
@@ -36,11 +37,21 @@ pub fn to_batches<'a, T: CanonicalTable + 'a>(
     records: impl IntoIterator<Item = &'a T>,
     batch_rows: usize,
 ) -> Result<Vec<Batch>, MappingError> {
-    let mut builder = BatchBuilder::upsert(T::schema(), batch_rows);
+    let rows = records.into_iter().map(T::to_row);
+    Ok(build(T::schema(), rows, batch_rows)?)
+}
+
+/// The rows as validated upsert batches of `schema`, of at most `batch_rows` rows.
+pub(crate) fn build(
+    schema: Arc<Schema>,
+    rows: impl Iterator<Item = Row>,
+    batch_rows: usize,
+) -> Result<Vec<Batch>, BatchError> {
+    let mut builder = BatchBuilder::upsert(schema, batch_rows);
     let mut out = Vec::new();
-    for record in records {
-        if let Some(b) = builder.push(record.to_row())? {
-            out.push(b);
+    for row in rows {
+        if let Some(batch) = builder.push(row)? {
+            out.push(batch);
         }
     }
     out.extend(builder.finish()?);
@@ -70,349 +81,170 @@ pub(crate) fn fixed_schema(
     .clone()
 }
 
+/// Declares a fixed table from one list of columns, each with the value it takes from a
+/// record: `fn <schema>() -> Arc<Schema>` (built once) and `fn <row>(&T) -> Row`, so a
+/// column and its value cannot drift apart. Optional `let`s before the list are evaluated
+/// once per row (a shared key part, a lookup).
+///
+/// ```text
+/// fixed_table! {
+///     /// The schema of `dim_journal`.
+///     pub fn dim_journal_schema, fn journal_row(j: &Journal) = "dim_journal", ["company_id", "journal_code"];
+///     let c = j.company_id;
+///     req("company_id", Int64) => c,
+///     req("journal_code", Text) => j.code.clone(),
+/// }
+/// ```
+macro_rules! fixed_table {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $schema:ident, fn $row:ident($r:ident: $T:ty) = $name:literal, [$($key:literal),* $(,)?];
+        $(let $p:pat = $e:expr;)*
+        $($column:expr => $value:expr),* $(,)?
+    ) => {
+        $(#[$meta])*
+        $vis fn $schema() -> ::std::sync::Arc<$crate::schema::Schema> {
+            static S: ::std::sync::OnceLock<::std::sync::Arc<$crate::schema::Schema>> =
+                ::std::sync::OnceLock::new();
+            $crate::canonical::tables::fixed_schema(&S, $name, || vec![$($column),*], &[$($key),*])
+        }
+
+        #[doc = concat!("One row of `", $name, "`.")]
+        fn $row($r: $T) -> $crate::batch::Row {
+            $(let $p = $e;)*
+            vec![$($crate::value::Value::from($value)),*]
+        }
+    };
+}
+pub(crate) use fixed_table;
+
+/// Implements [`CanonicalTable`] for a record type from one list of columns, each with
+/// the value it takes from the record (`|r|` names the record), as [`fixed_table!`] does.
+macro_rules! canonical_table {
+    ($T:ident = $name:literal, [$($key:literal),* $(,)?]; |$r:ident| $($column:expr => $value:expr),* $(,)?) => {
+        impl CanonicalTable for $T {
+            fn schema() -> Arc<Schema> {
+                static S: OnceLock<Arc<Schema>> = OnceLock::new();
+                fixed_schema(&S, $name, || vec![$($column),*], &[$($key),*])
+            }
+            fn to_row(&self) -> Row {
+                let $r = self;
+                vec![$(Value::from($value)),*]
+            }
+        }
+    };
+}
+
 use LogicalType::{Bool, Date, Int64, Json, Text};
 
-impl CanonicalTable for Company {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_companies",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("name", Text),
-                    opt("siren", Text),
-                    opt("vat_number", Text),
-                ]
-            },
-            &["company_id"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.name.clone().into(),
-            self.siren.clone().into(),
-            self.vat_number.clone().into(),
-        ]
-    }
-}
+/// Quantities: scale 6.
+pub(crate) const QUANTITY: LogicalType = LogicalType::Decimal { scale: 6 };
 
-impl CanonicalTable for Account {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_accounts",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("number", Text),
-                    req("label", Text),
-                ]
-            },
-            &["company_id", "number"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.number.clone().into(),
-            self.label.clone().into(),
-        ]
-    }
-}
+canonical_table!(Company = "canonical_companies", ["company_id"]; |c|
+    req("company_id", Int64) => c.company_id,
+    req("name", Text) => c.name.clone(),
+    opt("siren", Text) => c.siren.clone(),
+    opt("vat_number", Text) => c.vat_number.clone(),
+);
 
-impl CanonicalTable for Journal {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_journals",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("code", Text),
-                    req("label", Text),
-                ]
-            },
-            &["company_id", "code"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.code.clone().into(),
-            self.label.clone().into(),
-        ]
-    }
-}
+canonical_table!(Account = "canonical_accounts", ["company_id", "number"]; |a|
+    req("company_id", Int64) => a.company_id,
+    req("number", Text) => a.number.clone(),
+    req("label", Text) => a.label.clone(),
+);
 
-impl CanonicalTable for ThirdParty {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_third_parties",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("kind", Text),
-                    req("id", Int64),
-                    req("name", Text),
-                    opt("registration_number", Text),
-                    opt("vat_number", Text),
-                    opt("account_number", Text),
-                ]
-            },
-            &["company_id", "kind", "id"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.third_party.kind.as_str().into(),
-            self.third_party.id.into(),
-            self.name.clone().into(),
-            self.registration_number.clone().into(),
-            self.vat_number.clone().into(),
-            self.account_number.clone().into(),
-        ]
-    }
-}
+canonical_table!(Journal = "canonical_journals", ["company_id", "code"]; |j|
+    req("company_id", Int64) => j.company_id,
+    req("code", Text) => j.code.clone(),
+    req("label", Text) => j.label.clone(),
+);
 
-impl CanonicalTable for FiscalYear {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_fiscal_years",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("start", Date),
-                    req("end", Date),
-                    opt("status", Text),
-                ]
-            },
-            &["company_id", "start"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.start.into(),
-            self.end.into(),
-            self.status.clone().into(),
-        ]
-    }
-}
+canonical_table!(ThirdParty = "canonical_third_parties", ["company_id", "kind", "id"]; |t|
+    req("company_id", Int64) => t.company_id,
+    req("kind", Text) => t.third_party.kind.as_str(),
+    req("id", Int64) => t.third_party.id,
+    req("name", Text) => t.name.clone(),
+    opt("registration_number", Text) => t.registration_number.clone(),
+    opt("vat_number", Text) => t.vat_number.clone(),
+    opt("account_number", Text) => t.account_number.clone(),
+);
 
-impl CanonicalTable for LedgerLine {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_ledger_lines",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("entry_id", Int64),
-                    req("line_id", Int64),
-                    req("date", Date),
-                    req("journal_code", Text),
-                    req("account_number", Text),
-                    req("label", Text),
-                    req("debit", MONEY),
-                    req("credit", MONEY),
-                    opt("third_party_kind", Text),
-                    opt("third_party_id", Int64),
-                    opt("document_ref", Text),
-                    opt("due_date", Date),
-                    opt("lettering", Text),
-                    opt("categories", Json),
-                ]
-            },
-            &["company_id", "line_id"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.entry_id.into(),
-            self.line_id.into(),
-            self.date.into(),
-            (&*self.journal_code).into(),
-            (&*self.account_number).into(),
-            self.label.clone().into(),
-            self.debit.into(),
-            self.credit.into(),
-            self.third_party.map(|t| t.kind.as_str()).into(),
-            self.third_party.map(|t| t.id).into(),
-            self.document_ref.clone().into(),
-            self.due_date.into(),
-            self.lettering.clone().into(),
-            self.categories.clone().into(),
-        ]
-    }
-}
+canonical_table!(FiscalYear = "canonical_fiscal_years", ["company_id", "start"]; |f|
+    req("company_id", Int64) => f.company_id,
+    req("start", Date) => f.start,
+    req("end", Date) => f.end,
+    opt("status", Text) => f.status.clone(),
+);
 
-impl CanonicalTable for Invoice {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_invoices",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("kind", Text),
-                    req("id", Int64),
-                    opt("number", Text),
-                    opt("label", Text),
-                    opt("third_party_id", Int64),
-                    req("date", Date),
-                    opt("due_date", Date),
-                    opt("currency", Text),
-                    req("amount_ht", MONEY),
-                    req("vat", MONEY),
-                    req("amount_ttc", MONEY),
-                    opt("paid", Bool),
-                    req("remaining", MONEY),
-                    opt("status", Text),
-                    opt("entry_id", Int64),
-                ]
-            },
-            &["company_id", "kind", "id"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.kind.as_str().into(),
-            self.id.into(),
-            self.number.clone().into(),
-            self.label.clone().into(),
-            self.third_party_id.into(),
-            self.date.into(),
-            self.due_date.into(),
-            self.currency.clone().into(),
-            self.amount_ht.into(),
-            self.vat.into(),
-            self.amount_ttc.into(),
-            self.paid.into(),
-            self.remaining.into(),
-            self.status.clone().into(),
-            self.entry_id.into(),
-        ]
-    }
-}
+canonical_table!(LedgerLine = "canonical_ledger_lines", ["company_id", "line_id"]; |l|
+    req("company_id", Int64) => l.company_id,
+    req("entry_id", Int64) => l.entry_id,
+    req("line_id", Int64) => l.line_id,
+    req("date", Date) => l.date,
+    req("journal_code", Text) => &*l.journal_code,
+    req("account_number", Text) => &*l.account_number,
+    req("label", Text) => l.label.clone(),
+    req("debit", MONEY) => l.debit,
+    req("credit", MONEY) => l.credit,
+    opt("third_party_kind", Text) => l.third_party.map(|t| t.kind.as_str()),
+    opt("third_party_id", Int64) => l.third_party.map(|t| t.id),
+    opt("document_ref", Text) => l.document_ref.clone(),
+    opt("due_date", Date) => l.due_date,
+    opt("lettering", Text) => l.lettering.clone(),
+    opt("categories", Json) => l.categories.clone(),
+);
 
-impl CanonicalTable for InvoiceLine {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_invoice_lines",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("kind", Text),
-                    req("invoice_id", Int64),
-                    req("id", Int64),
-                    opt("label", Text),
-                    opt("quantity", LogicalType::Decimal { scale: 6 }),
-                    req("amount_ht", MONEY),
-                    req("vat", MONEY),
-                    req("amount_ttc", MONEY),
-                    opt("vat_rate", Text),
-                    opt("account_number", Text),
-                ]
-            },
-            &["company_id", "kind", "id"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.kind.as_str().into(),
-            self.invoice_id.into(),
-            self.id.into(),
-            self.label.clone().into(),
-            self.quantity.into(),
-            self.amount_ht.into(),
-            self.vat.into(),
-            self.amount_ttc.into(),
-            self.vat_rate.clone().into(),
-            self.account_number.clone().into(),
-        ]
-    }
-}
+canonical_table!(Invoice = "canonical_invoices", ["company_id", "kind", "id"]; |i|
+    req("company_id", Int64) => i.company_id,
+    req("kind", Text) => i.kind.as_str(),
+    req("id", Int64) => i.id,
+    opt("number", Text) => i.number.clone(),
+    opt("label", Text) => i.label.clone(),
+    opt("third_party_id", Int64) => i.third_party_id,
+    req("date", Date) => i.date,
+    opt("due_date", Date) => i.due_date,
+    opt("currency", Text) => i.currency.clone(),
+    req("amount_ht", MONEY) => i.amount_ht,
+    req("vat", MONEY) => i.vat,
+    req("amount_ttc", MONEY) => i.amount_ttc,
+    opt("paid", Bool) => i.paid,
+    req("remaining", MONEY) => i.remaining,
+    opt("status", Text) => i.status.clone(),
+    opt("entry_id", Int64) => i.entry_id,
+);
 
-impl CanonicalTable for InvoicePayment {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_invoice_payments",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("kind", Text),
-                    req("invoice_id", Int64),
-                    req("id", Int64),
-                    req("date", Date),
-                    req("amount", MONEY),
-                ]
-            },
-            &["company_id", "kind", "id"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.kind.as_str().into(),
-            self.invoice_id.into(),
-            self.id.into(),
-            self.date.into(),
-            self.amount.into(),
-        ]
-    }
-}
+canonical_table!(InvoiceLine = "canonical_invoice_lines", ["company_id", "kind", "id"]; |l|
+    req("company_id", Int64) => l.company_id,
+    req("kind", Text) => l.kind.as_str(),
+    req("invoice_id", Int64) => l.invoice_id,
+    req("id", Int64) => l.id,
+    opt("label", Text) => l.label.clone(),
+    opt("quantity", QUANTITY) => l.quantity,
+    req("amount_ht", MONEY) => l.amount_ht,
+    req("vat", MONEY) => l.vat,
+    req("amount_ttc", MONEY) => l.amount_ttc,
+    opt("vat_rate", Text) => l.vat_rate.clone(),
+    opt("account_number", Text) => l.account_number.clone(),
+);
 
-impl CanonicalTable for BankTransaction {
-    fn schema() -> Arc<Schema> {
-        static S: OnceLock<Arc<Schema>> = OnceLock::new();
-        fixed_schema(
-            &S,
-            "canonical_bank_transactions",
-            || {
-                vec![
-                    req("company_id", Int64),
-                    req("id", Int64),
-                    req("date", Date),
-                    opt("label", Text),
-                    req("amount", MONEY),
-                    opt("currency", Text),
-                    opt("bank_account_id", Int64),
-                ]
-            },
-            &["company_id", "id"],
-        )
-    }
-    fn to_row(&self) -> Row {
-        vec![
-            self.company_id.into(),
-            self.id.into(),
-            self.date.into(),
-            self.label.clone().into(),
-            self.amount.into(),
-            self.currency.clone().into(),
-            self.bank_account_id.into(),
-        ]
-    }
-}
+canonical_table!(InvoicePayment = "canonical_invoice_payments", ["company_id", "kind", "id"]; |p|
+    req("company_id", Int64) => p.company_id,
+    req("kind", Text) => p.kind.as_str(),
+    req("invoice_id", Int64) => p.invoice_id,
+    req("id", Int64) => p.id,
+    req("date", Date) => p.date,
+    req("amount", MONEY) => p.amount,
+);
+
+canonical_table!(BankTransaction = "canonical_bank_transactions", ["company_id", "id"]; |t|
+    req("company_id", Int64) => t.company_id,
+    req("id", Int64) => t.id,
+    req("date", Date) => t.date,
+    opt("label", Text) => t.label.clone(),
+    req("amount", MONEY) => t.amount,
+    opt("currency", Text) => t.currency.clone(),
+    opt("bank_account_id", Int64) => t.bank_account_id,
+);
 
 #[cfg(test)]
 mod tests {

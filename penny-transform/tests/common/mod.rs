@@ -16,7 +16,8 @@
 #![allow(
     dead_code,
     clippy::inconsistent_digit_grouping,
-    clippy::type_complexity
+    clippy::type_complexity,
+    clippy::too_many_arguments
 )]
 
 use std::sync::Arc;
@@ -79,255 +80,106 @@ pub struct Entry {
     pub piece: &'static str,
     pub label: &'static str,
     pub due: Option<NaiveDate>,
-    /// (line id, account number, debit cents, credit cents, lettering)
-    pub lines: Vec<(i64, &'static str, i64, i64, Option<i64>)>,
+    pub lines: Vec<EntryLine>,
 }
 
+/// (line id, account number, debit cents, credit cents, lettering)
+pub type EntryLine = (i64, &'static str, i64, i64, Option<i64>);
+
+#[rustfmt::skip]
 pub fn entries() -> Vec<Entry> {
     let e = |id, date, journal, piece, label, due, lines| Entry {
-        id,
-        date,
-        journal,
-        piece,
-        label,
-        due,
-        lines,
+        id, date, journal, piece, label, due, lines,
     };
     vec![
-        e(
-            1,
-            d(1, 1),
-            "AN",
-            "AN2026",
-            "A-nouveaux",
-            None,
-            vec![
-                (101, "512000", 10_000_00, 0, None),
-                (102, "101000", 0, 10_000_00, None),
-            ],
-        ),
-        e(
-            2,
-            d(1, 10),
-            "VT",
-            "F2026-001",
-            "Facture Dupont",
-            Some(d(2, 9)),
-            vec![
-                (201, "411DUPONT", 1_200_00, 0, Some(9001)),
-                (202, "707000", 0, 1_000_00, None),
-                (203, "445710", 0, 200_00, None),
-            ],
-        ),
-        e(
-            3,
-            d(1, 15),
-            "HA",
-            "FA-778",
-            "Facture Acme",
-            Some(d(2, 14)),
-            vec![
-                (301, "607000", 500_00, 0, None),
-                (302, "445660", 100_00, 0, None),
-                (303, "401ACME", 0, 600_00, Some(9002)),
-            ],
-        ),
-        e(
-            4,
-            d(1, 31),
-            "BQ",
-            "LOY-01",
-            "Loyer janvier",
-            None,
-            vec![
-                (401, "613200", 800_00, 0, None),
-                (402, "512000", 0, 800_00, None),
-            ],
-        ),
-        e(
-            5,
-            d(2, 5),
-            "BQ",
-            "VIR-DUPONT",
-            "Règlement F2026-001",
-            None,
-            vec![
-                (501, "512000", 1_200_00, 0, None),
-                (502, "411DUPONT", 0, 1_200_00, Some(9001)),
-            ],
-        ),
-        e(
-            6,
-            d(2, 12),
-            "VT",
-            "F2026-002",
-            "Facture Martin",
-            Some(d(3, 14)),
-            vec![
-                (601, "411MARTIN", 2_400_00, 0, None),
-                (602, "706000", 0, 2_000_00, None),
-                (603, "445710", 0, 400_00, None),
-            ],
-        ),
-        e(
-            7,
-            d(2, 28),
-            "OD",
-            "SAL-02",
-            "Salaires février",
-            None,
-            vec![
-                (701, "641000", 1_500_00, 0, None),
-                (702, "645000", 600_00, 0, None),
-                (703, "512000", 0, 2_100_00, None),
-            ],
-        ),
-        e(
-            8,
-            d(3, 10),
-            "BQ",
-            "VIR-ACME",
-            "Paiement FA-778",
-            None,
-            vec![
-                (801, "401ACME", 600_00, 0, Some(9002)),
-                (802, "512000", 0, 600_00, None),
-            ],
-        ),
-        e(
-            9,
-            d(3, 20),
-            "VT",
-            "F2026-003",
-            "Facture Dupont",
-            Some(d(4, 19)),
-            vec![
-                (901, "411DUPONT", 360_00, 0, None),
-                (902, "707000", 0, 300_00, None),
-                (903, "445710", 0, 60_00, None),
-            ],
-        ),
-        e(
-            10,
-            d(3, 31),
-            "BQ",
-            "INT-03",
-            "Intérêts emprunt",
-            None,
-            vec![
-                (1001, "661100", 50_00, 0, None),
-                (1002, "512000", 0, 50_00, None),
-            ],
-        ),
-        e(
-            11,
-            d(3, 25),
-            "HA",
-            "FA-812",
-            "Facture Acme",
-            Some(d(4, 24)),
-            vec![
-                (1101, "607000", 250_00, 0, None),
-                (1102, "445660", 50_00, 0, None),
-                (1103, "401ACME", 0, 300_00, None),
-            ],
-        ),
+        e(1, d(1, 1), "AN", "AN2026", "A-nouveaux", None, vec![
+            (101, "512000", 10_000_00, 0, None),
+            (102, "101000", 0, 10_000_00, None),
+        ]),
+        e(2, d(1, 10), "VT", "F2026-001", "Facture Dupont", Some(d(2, 9)), vec![
+            (201, "411DUPONT", 1_200_00, 0, Some(9001)),
+            (202, "707000", 0, 1_000_00, None),
+            (203, "445710", 0, 200_00, None),
+        ]),
+        e(3, d(1, 15), "HA", "FA-778", "Facture Acme", Some(d(2, 14)), vec![
+            (301, "607000", 500_00, 0, None),
+            (302, "445660", 100_00, 0, None),
+            (303, "401ACME", 0, 600_00, Some(9002)),
+        ]),
+        e(4, d(1, 31), "BQ", "LOY-01", "Loyer janvier", None, vec![
+            (401, "613200", 800_00, 0, None),
+            (402, "512000", 0, 800_00, None),
+        ]),
+        e(5, d(2, 5), "BQ", "VIR-DUPONT", "Règlement F2026-001", None, vec![
+            (501, "512000", 1_200_00, 0, None),
+            (502, "411DUPONT", 0, 1_200_00, Some(9001)),
+        ]),
+        e(6, d(2, 12), "VT", "F2026-002", "Facture Martin", Some(d(3, 14)), vec![
+            (601, "411MARTIN", 2_400_00, 0, None),
+            (602, "706000", 0, 2_000_00, None),
+            (603, "445710", 0, 400_00, None),
+        ]),
+        e(7, d(2, 28), "OD", "SAL-02", "Salaires février", None, vec![
+            (701, "641000", 1_500_00, 0, None),
+            (702, "645000", 600_00, 0, None),
+            (703, "512000", 0, 2_100_00, None),
+        ]),
+        e(8, d(3, 10), "BQ", "VIR-ACME", "Paiement FA-778", None, vec![
+            (801, "401ACME", 600_00, 0, Some(9002)),
+            (802, "512000", 0, 600_00, None),
+        ]),
+        e(9, d(3, 20), "VT", "F2026-003", "Facture Dupont", Some(d(4, 19)), vec![
+            (901, "411DUPONT", 360_00, 0, None),
+            (902, "707000", 0, 300_00, None),
+            (903, "445710", 0, 60_00, None),
+        ]),
+        e(10, d(3, 31), "BQ", "INT-03", "Intérêts emprunt", None, vec![
+            (1001, "661100", 50_00, 0, None),
+            (1002, "512000", 0, 50_00, None),
+        ]),
+        e(11, d(3, 25), "HA", "FA-812", "Facture Acme", Some(d(4, 24)), vec![
+            (1101, "607000", 250_00, 0, None),
+            (1102, "445660", 50_00, 0, None),
+            (1103, "401ACME", 0, 300_00, None),
+        ]),
     ]
 }
 
-/// (kind, id, number, third party id, date, due, ht, vat, ttc, remaining, entry id)
-#[allow(clippy::type_complexity)]
-pub fn invoices() -> Vec<(
-    &'static str,
-    i64,
-    &'static str,
-    i64,
-    NaiveDate,
-    NaiveDate,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-)> {
+/// An invoice of the fixture (amounts in cents).
+pub struct InvoiceFixture {
+    pub kind: &'static str,
+    pub id: i64,
+    pub number: &'static str,
+    pub third_party: i64,
+    pub date: NaiveDate,
+    pub due: NaiveDate,
+    pub ht: i64,
+    pub vat: i64,
+    pub ttc: i64,
+    pub remaining: i64,
+    pub entry: i64,
+}
+
+#[rustfmt::skip]
+pub fn invoices() -> Vec<InvoiceFixture> {
+    let i = |kind, id, number, third_party, date, due, ht, vat, ttc, remaining, entry| InvoiceFixture {
+        kind, id, number, third_party, date, due, ht, vat, ttc, remaining, entry,
+    };
     vec![
-        (
-            "customer",
-            1001,
-            "F2026-001",
-            7,
-            d(1, 10),
-            d(2, 9),
-            1_000_00,
-            200_00,
-            1_200_00,
-            0,
-            2,
-        ),
-        (
-            "customer",
-            1002,
-            "F2026-002",
-            8,
-            d(2, 12),
-            d(3, 14),
-            2_000_00,
-            400_00,
-            2_400_00,
-            2_400_00,
-            6,
-        ),
-        (
-            "customer",
-            1003,
-            "F2026-003",
-            7,
-            d(3, 20),
-            d(4, 19),
-            300_00,
-            60_00,
-            360_00,
-            360_00,
-            9,
-        ),
-        (
-            "supplier",
-            2001,
-            "FA-778",
-            5,
-            d(1, 15),
-            d(2, 14),
-            500_00,
-            100_00,
-            600_00,
-            0,
-            3,
-        ),
-        (
-            "supplier",
-            2002,
-            "FA-812",
-            5,
-            d(3, 25),
-            d(4, 24),
-            250_00,
-            50_00,
-            300_00,
-            300_00,
-            11,
-        ),
+        i("customer", 1001, "F2026-001", 7, d(1, 10), d(2, 9), 1_000_00, 200_00, 1_200_00, 0, 2),
+        i("customer", 1002, "F2026-002", 8, d(2, 12), d(3, 14), 2_000_00, 400_00, 2_400_00, 2_400_00, 6),
+        i("customer", 1003, "F2026-003", 7, d(3, 20), d(4, 19), 300_00, 60_00, 360_00, 360_00, 9),
+        i("supplier", 2001, "FA-778", 5, d(1, 15), d(2, 14), 500_00, 100_00, 600_00, 0, 3),
+        i("supplier", 2002, "FA-812", 5, d(3, 25), d(4, 24), 250_00, 50_00, 300_00, 300_00, 11),
     ]
 }
 
 /// (kind, line id, invoice id, ht, vat, ttc, rate, account id)
+#[rustfmt::skip]
 pub fn invoice_lines() -> Vec<(&'static str, i64, i64, i64, i64, i64, &'static str, i64)> {
     vec![
-        (
-            "customer", 1, 1001, 1_000_00, 200_00, 1_200_00, "FR_200", 14,
-        ),
-        (
-            "customer", 2, 1002, 1_500_00, 300_00, 1_800_00, "FR_200", 13,
-        ),
+        ("customer", 1, 1001, 1_000_00, 200_00, 1_200_00, "FR_200", 14),
+        ("customer", 2, 1002, 1_500_00, 300_00, 1_800_00, "FR_200", 13),
         ("customer", 3, 1002, 500_00, 100_00, 600_00, "FR_200", 13),
         ("customer", 4, 1003, 300_00, 60_00, 360_00, "FR_200", 14),
         ("supplier", 5, 2001, 500_00, 100_00, 600_00, "FR_200", 8),
@@ -361,26 +213,78 @@ pub fn company() -> Company {
     }
 }
 
-fn table(name: &str, cols: Vec<Column>, rows: Vec<Vec<Value>>) -> Batch {
-    let key = if cols.iter().any(|c| c.name == "company_id") {
-        vec!["company_id", "id"]
-    } else {
-        vec!["id"]
-    };
-    let schema = Arc::new(Schema::new(name, cols, key).expect("valid test schema"));
-    Batch::upsert(schema, rows).expect("valid test batch")
-}
-
-fn c(name: &str, t: LogicalType) -> Column {
-    Column::nullable(name, t)
-}
-
-fn k(name: &str, t: LogicalType) -> Column {
-    Column::required(name, t)
-}
-
 use LogicalType::{Bool, Date, Int64, Json, Text};
-const M2: LogicalType = LogicalType::Decimal { scale: 2 };
+
+/// A raw table built column by column, each column with the value it takes from a record.
+/// Its key is (`company_id`, `id`), or `id` alone when it has no `company_id`.
+struct RawTable<'a, T> {
+    name: String,
+    records: &'a [T],
+    columns: Vec<(Column, Box<dyn Fn(&T) -> Value + 'a>)>,
+}
+
+fn raw<'a, T>(name: impl Into<String>, records: &'a [T]) -> RawTable<'a, T> {
+    RawTable {
+        name: name.into(),
+        records,
+        columns: Vec::new(),
+    }
+}
+
+impl<'a, T> RawTable<'a, T> {
+    /// A required column.
+    fn key(mut self, name: &str, t: LogicalType, value: impl Fn(&T) -> Value + 'a) -> Self {
+        self.columns
+            .push((Column::required(name, t), Box::new(value)));
+        self
+    }
+
+    /// A nullable column.
+    fn col(mut self, name: &str, t: LogicalType, value: impl Fn(&T) -> Value + 'a) -> Self {
+        self.columns
+            .push((Column::nullable(name, t), Box::new(value)));
+        self
+    }
+
+    /// The fixture's company as the required `company_id`.
+    fn company(self) -> Self {
+        self.key("company_id", Int64, |_| COMPANY.into())
+    }
+
+    fn batch(self) -> Batch {
+        let rows = self
+            .records
+            .iter()
+            .map(|r| self.columns.iter().map(|(_, value)| value(r)).collect())
+            .collect();
+        let cols: Vec<Column> = self.columns.into_iter().map(|(c, _)| c).collect();
+        let key = if cols.iter().any(|c| c.name == "company_id") {
+            vec!["company_id", "id"]
+        } else {
+            vec!["id"]
+        };
+        let schema = Arc::new(Schema::new(self.name, cols, key).expect("valid test schema"));
+        Batch::upsert(schema, rows).expect("valid test batch")
+    }
+}
+
+/// How a door types amounts: the API in cents (`numeric(p, 2)`), the warehouse as
+/// `numeric(p, 4)`.
+#[derive(Clone, Copy)]
+struct Money {
+    logical_type: LogicalType,
+    cents: fn(i64) -> Value,
+}
+
+const API_MONEY: Money = Money {
+    logical_type: LogicalType::Decimal { scale: 2 },
+    cents: |cents| eur(cents).into(),
+};
+
+const WAREHOUSE_MONEY: Money = Money {
+    logical_type: LogicalType::Decimal { scale: 4 },
+    cents: |cents| Value::Decimal(Decimal::new(cents * 100, 4)),
+};
 
 fn account_id(number: &str) -> i64 {
     ACCOUNTS
@@ -403,481 +307,253 @@ fn third_party_of_account(number: &str) -> Option<i64> {
     THIRD_PARTIES.iter().find(|t| t.3 == id).map(|t| t.1)
 }
 
+/// Every line of the entries, with its entry.
+fn entry_lines(entries: &[Entry]) -> Vec<(&Entry, &EntryLine)> {
+    entries
+        .iter()
+        .flat_map(|e| e.lines.iter().map(move |l| (e, l)))
+        .collect()
+}
+
+/// The one open fiscal year 2026, its dates under the door's names.
+fn fiscal_years(start: &str, end: &str) -> Batch {
+    raw("fiscal_years", &[()])
+        .company()
+        .key("id", Int64, |_| 1.into())
+        .col(start, Date, |_| d(1, 1).into())
+        .col(end, Date, |_| d(12, 31).into())
+        .col("status", Text, |_| "open".into())
+        .batch()
+}
+
+/// The raw invoice columns whose names differ between the doors.
+struct InvoiceNames {
+    before_tax: &'static str,
+    remaining: &'static str,
+    entry: &'static str,
+}
+
+/// The invoices of `kind` (`customer` or `supplier`).
+fn invoice_table(kind: &str, names: InvoiceNames, money: Money) -> Batch {
+    let m = money.logical_type;
+    let invoices: Vec<_> = invoices().into_iter().filter(|i| i.kind == kind).collect();
+    raw(format!("{kind}_invoices"), &invoices)
+        .company()
+        .key("id", Int64, |i| i.id.into())
+        .col("invoice_number", Text, |i| i.number.into())
+        .col("currency", Text, |_| "EUR".into())
+        .col("amount", m, move |i| (money.cents)(i.ttc))
+        .col(names.before_tax, m, move |i| (money.cents)(i.ht))
+        .col("tax", m, move |i| (money.cents)(i.vat))
+        .col("date", Date, |i| i.date.into())
+        .col("deadline", Date, |i| i.due.into())
+        .col("paid", Bool, |i| (i.remaining == 0).into())
+        .col(names.remaining, m, move |i| (money.cents)(i.remaining))
+        .col(&format!("{kind}_id"), Int64, |i| i.third_party.into())
+        .col(names.entry, Int64, |i| i.entry.into())
+        .batch()
+}
+
+/// The bank transactions, under the door's table name.
+fn transaction_table(name: &str, money: Money) -> Batch {
+    raw(name, &transactions())
+        .company()
+        .key("id", Int64, |t| t.0.into())
+        .col("label", Text, |t| t.2.into())
+        .col("date", Date, |t| t.1.into())
+        .col("amount", money.logical_type, move |t| (money.cents)(t.3))
+        .col("currency", Text, |_| "EUR".into())
+        .col("bank_account_id", Int64, |_| 1.into())
+        .batch()
+}
+
 /// The API door's raw tables, small tables first, `ledger_entry_lines` last.
 pub fn api_tables() -> Vec<Batch> {
-    let co = || Value::Int64(COMPANY);
+    let m2 = API_MONEY.logical_type;
+    let entries = entries();
     let mut out = vec![
-        table(
-            "journals",
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("code", Text),
-                c("label", Text),
-                c("type", Text),
-            ],
-            JOURNALS
-                .iter()
-                .map(|(id, code, label)| {
-                    vec![
-                        co(),
-                        (*id).into(),
-                        (*code).into(),
-                        (*label).into(),
-                        "other".into(),
-                    ]
-                })
-                .collect(),
-        ),
-        table(
-            "ledger_accounts",
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("number", Text),
-                c("label", Text),
-                c("vat_rate", Text),
-                c("letterable", Bool),
-            ],
-            ACCOUNTS
-                .iter()
-                .map(|(id, n, l)| {
-                    vec![
-                        co(),
-                        (*id).into(),
-                        (*n).into(),
-                        (*l).into(),
-                        Value::Null,
-                        n.starts_with('4').into(),
-                    ]
-                })
-                .collect(),
-        ),
-        table(
-            "fiscal_years",
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("start", Date),
-                c("finish", Date),
-                c("status", Text),
-            ],
-            vec![vec![
-                co(),
-                1.into(),
-                d(1, 1).into(),
-                d(12, 31).into(),
-                "open".into(),
-            ]],
-        ),
-        table(
-            "ledger_entries",
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("label", Text),
-                c("piece_number", Text),
-                c("date", Date),
-                c("due_date", Date),
-                c("invoice_number", Text),
-                c("journal_id", Int64),
-            ],
-            entries()
-                .iter()
-                .map(|e| {
-                    vec![
-                        co(),
-                        e.id.into(),
-                        e.label.into(),
-                        e.piece.into(),
-                        e.date.into(),
-                        e.due.into(),
-                        Value::Null,
-                        journal_id(e.journal).into(),
-                    ]
-                })
-                .collect(),
-        ),
+        raw("journals", JOURNALS)
+            .company()
+            .key("id", Int64, |j| j.0.into())
+            .col("code", Text, |j| j.1.into())
+            .col("label", Text, |j| j.2.into())
+            .col("type", Text, |_| "other".into())
+            .batch(),
+        raw("ledger_accounts", ACCOUNTS)
+            .company()
+            .key("id", Int64, |a| a.0.into())
+            .col("number", Text, |a| a.1.into())
+            .col("label", Text, |a| a.2.into())
+            .col("vat_rate", Text, |_| Value::Null)
+            .col("letterable", Bool, |a| a.1.starts_with('4').into())
+            .batch(),
+        fiscal_years("start", "finish"),
+        raw("ledger_entries", &entries)
+            .company()
+            .key("id", Int64, |e| e.id.into())
+            .col("label", Text, |e| e.label.into())
+            .col("piece_number", Text, |e| e.piece.into())
+            .col("date", Date, |e| e.date.into())
+            .col("due_date", Date, |e| e.due.into())
+            .col("invoice_number", Text, |_| Value::Null)
+            .col("journal_id", Int64, |e| journal_id(e.journal).into())
+            .batch(),
     ];
     for kind in ["customer", "supplier"] {
-        let mut cols = vec![k("company_id", Int64), k("id", Int64)];
+        let parties: Vec<_> = THIRD_PARTIES.iter().filter(|t| t.0 == kind).collect();
+        let mut parties = raw(format!("{kind}s"), &parties)
+            .company()
+            .key("id", Int64, |t| t.1.into());
         if kind == "customer" {
-            cols.push(c("customer_type", Text));
+            parties = parties.col("customer_type", Text, |_| "company".into());
         }
-        cols.extend([
-            c("name", Text),
-            c("reg_no", Text),
-            c("vat_number", Text),
-            c("ledger_account_id", Int64),
-        ]);
-        let rows = THIRD_PARTIES
-            .iter()
-            .filter(|t| t.0 == kind)
-            .map(|(_, id, name, account)| {
-                let mut r = vec![co(), (*id).into()];
-                if kind == "customer" {
-                    r.push("company".into());
-                }
-                r.extend([(*name).into(), Value::Null, Value::Null, (*account).into()]);
-                r
-            })
-            .collect();
-        out.push(table(&format!("{kind}s"), cols, rows));
-        let party = format!("{kind}_id");
-        out.push(table(
-            &format!("{kind}_invoices"),
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("invoice_number", Text),
-                c("currency", Text),
-                c("amount", M2),
-                c("currency_amount_before_tax", M2),
-                c("tax", M2),
-                c("date", Date),
-                c("deadline", Date),
-                c("paid", Bool),
-                c("remaining_amount_with_tax", M2),
-                c(&party, Int64),
-                c("ledger_entry_id", Int64),
-            ],
-            invoices()
-                .into_iter()
-                .filter(|i| i.0 == kind)
-                .map(|(_, id, num, tp, date, due, ht, vat, ttc, rem, entry)| {
-                    vec![
-                        co(),
-                        id.into(),
-                        num.into(),
-                        "EUR".into(),
-                        eur(ttc).into(),
-                        eur(ht).into(),
-                        eur(vat).into(),
-                        date.into(),
-                        due.into(),
-                        (rem == 0).into(),
-                        eur(rem).into(),
-                        tp.into(),
-                        entry.into(),
-                    ]
-                })
-                .collect(),
-        ));
-        out.push(table(
-            &format!("{kind}_invoice_lines"),
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("invoice_id", Int64),
-                c("label", Text),
-                c("quantity", LogicalType::Decimal { scale: 6 }),
-                c("amount", M2),
-                c("currency_amount_before_tax", M2),
-                c("tax", M2),
-                c("vat_rate", Text),
-                c("ledger_account_id", Int64),
-            ],
-            invoice_lines()
-                .into_iter()
-                .filter(|l| l.0 == kind)
-                .map(|(_, id, inv, ht, vat, ttc, rate, acc)| {
-                    vec![
-                        co(),
-                        id.into(),
-                        inv.into(),
-                        "Ligne".into(),
-                        Decimal::new(1, 0).into(),
-                        eur(ttc).into(),
-                        eur(ht).into(),
-                        eur(vat).into(),
-                        rate.into(),
-                        acc.into(),
-                    ]
-                })
-                .collect(),
-        ));
-        out.push(table(
-            &format!("{kind}_invoice_payments"),
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("invoice_id", Int64),
-                c("label", Text),
-                c("currency_amount", M2),
-                c("status", Text),
-                c("created_at", LogicalType::TimestampTz),
-            ],
-            payments()
-                .into_iter()
-                .filter(|p| p.0 == kind)
-                .map(|(_, id, inv, date, amount)| {
-                    let at = date.and_hms_opt(10, 0, 0).expect("time").and_utc();
-                    vec![
-                        co(),
-                        id.into(),
-                        inv.into(),
-                        "Paiement".into(),
-                        eur(amount).into(),
-                        "paid".into(),
-                        at.into(),
-                    ]
-                })
-                .collect(),
-        ));
-    }
-    out.push(table(
-        "transactions",
-        vec![
-            k("company_id", Int64),
-            k("id", Int64),
-            c("label", Text),
-            c("date", Date),
-            c("amount", M2),
-            c("currency", Text),
-            c("bank_account_id", Int64),
-        ],
-        transactions()
+        out.push(
+            parties
+                .col("name", Text, |t| t.2.into())
+                .col("reg_no", Text, |_| Value::Null)
+                .col("vat_number", Text, |_| Value::Null)
+                .col("ledger_account_id", Int64, |t| t.3.into())
+                .batch(),
+        );
+        let names = InvoiceNames {
+            before_tax: "currency_amount_before_tax",
+            remaining: "remaining_amount_with_tax",
+            entry: "ledger_entry_id",
+        };
+        out.push(invoice_table(kind, names, API_MONEY));
+        let lines: Vec<_> = invoice_lines()
             .into_iter()
-            .map(|(id, date, label, amount)| {
-                vec![
-                    co(),
-                    id.into(),
-                    label.into(),
-                    date.into(),
-                    eur(amount).into(),
-                    "EUR".into(),
-                    1.into(),
-                ]
-            })
-            .collect(),
-    ));
-    let mut lines = Vec::new();
-    for e in entries() {
-        for (id, number, debit, credit, lettering) in &e.lines {
-            let categories = if *number == "613200" {
-                serde_json::json!([{"label": "Magasin", "weight": "1.0"}]).into()
-            } else {
-                Value::Null
-            };
-            lines.push(vec![
-                co(),
-                (*id).into(),
-                e.id.into(),
-                e.date.into(),
-                e.label.into(),
-                eur(*debit).into(),
-                eur(*credit).into(),
-                journal_id(e.journal).into(),
-                account_id(number).into(),
-                (*number).into(),
-                lettering.map(|l| l.to_string()).into(),
-                categories,
-            ]);
-        }
+            .filter(|l| l.0 == kind)
+            .collect();
+        out.push(
+            raw(format!("{kind}_invoice_lines"), &lines)
+                .company()
+                .key("id", Int64, |l| l.1.into())
+                .col("invoice_id", Int64, |l| l.2.into())
+                .col("label", Text, |_| "Ligne".into())
+                .col("quantity", LogicalType::Decimal { scale: 6 }, |_| {
+                    Decimal::new(1, 0).into()
+                })
+                .col("amount", m2, |l| eur(l.5).into())
+                .col("currency_amount_before_tax", m2, |l| eur(l.3).into())
+                .col("tax", m2, |l| eur(l.4).into())
+                .col("vat_rate", Text, |l| l.6.into())
+                .col("ledger_account_id", Int64, |l| l.7.into())
+                .batch(),
+        );
+        let paid: Vec<_> = payments().into_iter().filter(|p| p.0 == kind).collect();
+        out.push(
+            raw(format!("{kind}_invoice_payments"), &paid)
+                .company()
+                .key("id", Int64, |p| p.1.into())
+                .col("invoice_id", Int64, |p| p.2.into())
+                .col("label", Text, |_| "Paiement".into())
+                .col("currency_amount", m2, |p| eur(p.4).into())
+                .col("status", Text, |_| "paid".into())
+                .col("created_at", LogicalType::TimestampTz, |p| {
+                    p.3.and_hms_opt(10, 0, 0).expect("time").and_utc().into()
+                })
+                .batch(),
+        );
     }
-    out.push(table(
-        "ledger_entry_lines",
-        vec![
-            k("company_id", Int64),
-            k("id", Int64),
-            c("ledger_entry_id", Int64),
-            c("date", Date),
-            c("label", Text),
-            c("debit", M2),
-            c("credit", M2),
-            c("journal_id", Int64),
-            c("ledger_account_id", Int64),
-            c("ledger_account_number", Text),
-            c("lettering", Text),
-            c("categories", Json),
-        ],
-        lines,
-    ));
+    out.push(transaction_table("transactions", API_MONEY));
+    let lines = entry_lines(&entries);
+    out.push(
+        raw("ledger_entry_lines", &lines)
+            .company()
+            .key("id", Int64, |(_, l)| l.0.into())
+            .col("ledger_entry_id", Int64, |(e, _)| e.id.into())
+            .col("date", Date, |(e, _)| e.date.into())
+            .col("label", Text, |(e, _)| e.label.into())
+            .col("debit", m2, |(_, l)| eur(l.2).into())
+            .col("credit", m2, |(_, l)| eur(l.3).into())
+            .col("journal_id", Int64, |(e, _)| journal_id(e.journal).into())
+            .col("ledger_account_id", Int64, |(_, l)| account_id(l.1).into())
+            .col("ledger_account_number", Text, |(_, l)| l.1.into())
+            .col("lettering", Text, |(_, l)| {
+                l.4.map(|l| l.to_string()).into()
+            })
+            .col("categories", Json, |(_, l)| {
+                if l.1 == "613200" {
+                    serde_json::json!([{"label": "Magasin", "weight": "1.0"}]).into()
+                } else {
+                    Value::Null
+                }
+            })
+            .batch(),
+    );
     out
 }
 
 /// The Data Sharing door's tables (`etl` schema names), `general_ledger` last. Amounts
 /// come as `numeric(p, 4)`, as a warehouse may deliver them.
 pub fn data_sharing_tables() -> Vec<Batch> {
-    let co = || Value::Int64(COMPANY);
-    let m4 = LogicalType::Decimal { scale: 4 };
-    let eur4 = |cents: i64| Value::Decimal(Decimal::new(cents * 100, 4));
+    let m4 = WAREHOUSE_MONEY.logical_type;
+    let eur4 = WAREHOUSE_MONEY.cents;
     let mut out = vec![
-        table(
-            "companies",
-            vec![
-                k("id", Int64),
-                c("name", Text),
-                c("registration_number", Text),
-                c("vat_number", Text),
-            ],
-            vec![vec![
-                co(),
-                "Négoce Martin SAS".into(),
-                "123456789".into(),
-                "FR12123456789".into(),
-            ]],
-        ),
-        table(
-            "fiscal_years",
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("start_date", Date),
-                c("end_date", Date),
-                c("status", Text),
-            ],
-            vec![vec![
-                co(),
-                1.into(),
-                d(1, 1).into(),
-                d(12, 31).into(),
-                "open".into(),
-            ]],
-        ),
+        raw("companies", &[company()])
+            .key("id", Int64, |c| c.company_id.into())
+            .col("name", Text, |c| c.name.clone().into())
+            .col("registration_number", Text, |c| c.siren.clone().into())
+            .col("vat_number", Text, |c| c.vat_number.clone().into())
+            .batch(),
+        fiscal_years("start_date", "end_date"),
     ];
     for kind in ["customer", "supplier"] {
-        out.push(table(
-            &format!("{kind}s"),
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("name", Text),
-                c("registration_number", Text),
-                c("vat_number", Text),
-                c("plan_item_number", Text),
-            ],
-            THIRD_PARTIES
-                .iter()
-                .filter(|t| t.0 == kind)
-                .map(|(_, id, name, account)| {
-                    let number = ACCOUNTS.iter().find(|a| a.0 == *account).map(|a| a.1);
-                    vec![
-                        co(),
-                        (*id).into(),
-                        (*name).into(),
-                        Value::Null,
-                        Value::Null,
-                        number.into(),
-                    ]
+        let parties: Vec<_> = THIRD_PARTIES.iter().filter(|t| t.0 == kind).collect();
+        out.push(
+            raw(format!("{kind}s"), &parties)
+                .company()
+                .key("id", Int64, |t| t.1.into())
+                .col("name", Text, |t| t.2.into())
+                .col("registration_number", Text, |_| Value::Null)
+                .col("vat_number", Text, |_| Value::Null)
+                .col("plan_item_number", Text, |t| {
+                    ACCOUNTS.iter().find(|a| a.0 == t.3).map(|a| a.1).into()
                 })
-                .collect(),
-        ));
-        out.push(table(
-            &format!("{kind}_invoices"),
-            vec![
-                k("company_id", Int64),
-                k("id", Int64),
-                c("invoice_number", Text),
-                c("currency", Text),
-                c("date", Date),
-                c("deadline", Date),
-                c("amount", m4),
-                c("amount_before_tax", m4),
-                c("tax", m4),
-                c("remaining_amount", m4),
-                c("paid", Bool),
-                c(&format!("{kind}_id"), Int64),
-                c("entry_id", Int64),
-            ],
-            invoices()
-                .into_iter()
-                .filter(|i| i.0 == kind)
-                .map(|(_, id, num, tp, date, due, ht, vat, ttc, rem, entry)| {
-                    vec![
-                        co(),
-                        id.into(),
-                        num.into(),
-                        "EUR".into(),
-                        date.into(),
-                        due.into(),
-                        eur4(ttc),
-                        eur4(ht),
-                        eur4(vat),
-                        eur4(rem),
-                        (rem == 0).into(),
-                        tp.into(),
-                        entry.into(),
-                    ]
-                })
-                .collect(),
-        ));
+                .batch(),
+        );
+        let names = InvoiceNames {
+            before_tax: "amount_before_tax",
+            remaining: "remaining_amount",
+            entry: "entry_id",
+        };
+        out.push(invoice_table(kind, names, WAREHOUSE_MONEY));
     }
-    out.push(table(
-        "bank_transactions",
-        vec![
-            k("company_id", Int64),
-            k("id", Int64),
-            c("label", Text),
-            c("date", Date),
-            c("amount", m4),
-            c("currency", Text),
-            c("bank_account_id", Int64),
-        ],
-        transactions()
-            .into_iter()
-            .map(|(id, date, label, amount)| {
-                vec![
-                    co(),
-                    id.into(),
-                    label.into(),
-                    date.into(),
-                    eur4(amount),
-                    "EUR".into(),
-                    1.into(),
-                ]
+    out.push(transaction_table("bank_transactions", WAREHOUSE_MONEY));
+    let entries = entries();
+    let lines = entry_lines(&entries);
+    out.push(
+        raw("general_ledger", &lines)
+            .company()
+            .col("company_name", Text, |_| "Négoce Martin SAS".into())
+            .key("id", Int64, |(_, l)| l.0.into())
+            .col("date", Date, |(e, _)| e.date.into())
+            .col("lettering", Int64, |(_, l)| l.4.into())
+            .col("label", Text, |(e, _)| e.label.into())
+            .col("debit", m4, move |(_, l)| eur4(l.2))
+            .col("credit", m4, move |(_, l)| eur4(l.3))
+            .col("plan_item_number", Text, |(_, l)| l.1.into())
+            .col("plan_item_label", Text, |(_, l)| {
+                ACCOUNTS.iter().find(|a| a.1 == l.1).map(|a| a.2).into()
             })
-            .collect(),
-    ));
-    let mut lines = Vec::new();
-    for e in entries() {
-        for (id, number, debit, credit, lettering) in &e.lines {
-            let label = ACCOUNTS.iter().find(|a| a.1 == *number).map(|a| a.2);
-            let journal = JOURNALS.iter().find(|j| j.1 == e.journal).map(|j| j.2);
-            lines.push(vec![
-                co(),
-                "Négoce Martin SAS".into(),
-                (*id).into(),
-                e.date.into(),
-                (*lettering).into(),
-                e.label.into(),
-                eur4(*debit),
-                eur4(*credit),
-                (*number).into(),
-                label.into(),
-                e.journal.into(),
-                journal.into(),
-                Value::Null,
-                e.id.into(),
-                third_party_of_account(number).into(),
-                e.piece.into(),
-                e.due.into(),
-            ]);
-        }
-    }
-    out.push(table(
-        "general_ledger",
-        vec![
-            k("company_id", Int64),
-            c("company_name", Text),
-            k("id", Int64),
-            c("date", Date),
-            c("lettering", Int64),
-            c("label", Text),
-            c("debit", m4),
-            c("credit", m4),
-            c("plan_item_number", Text),
-            c("plan_item_label", Text),
-            c("journal_code", Text),
-            c("journal_label", Text),
-            c("document_id", Int64),
-            c("entry_id", Int64),
-            c("thirdparty_id", Int64),
-            c("document_number", Text),
-            c("due_date", Date),
-        ],
-        lines,
-    ));
+            .col("journal_code", Text, |(e, _)| e.journal.into())
+            .col("journal_label", Text, |(e, _)| {
+                JOURNALS
+                    .iter()
+                    .find(|j| j.1 == e.journal)
+                    .map(|j| j.2)
+                    .into()
+            })
+            .col("document_id", Int64, |_| Value::Null)
+            .col("entry_id", Int64, |(e, _)| e.id.into())
+            .col("thirdparty_id", Int64, |(_, l)| {
+                third_party_of_account(l.1).into()
+            })
+            .col("document_number", Text, |(e, _)| e.piece.into())
+            .col("due_date", Date, |(e, _)| e.due.into())
+            .batch(),
+    );
     out
 }
 
