@@ -219,33 +219,12 @@ impl<T: DeserializeOwned + Send + 'static> ListRequest<T> {
 
     /// Every page, in order; filters and sort are sent again with each cursor.
     pub fn pages(self) -> BoxStream<'static, Result<Page<T>>> {
-        let start: Option<(Self, Option<String>)> = Some((self, None));
-        Box::pin(stream::try_unfold(start, |state| async move {
-            let Some((request, cursor)) = state else {
-                return Ok(None);
-            };
-            let page = request.page(cursor.as_deref()).await?;
-            let next = match (&page.next_cursor, page.has_more) {
-                (Some(next), true) if cursor.as_ref() == Some(next) => {
-                    return Err(Error::InvalidRequest {
-                        endpoint: request.endpoint.clone(),
-                        reason: "the API returned the same cursor twice; stopping".to_owned(),
-                    });
-                }
-                (Some(next), true) => Some((request, Some(next.clone()))),
-                _ => None,
-            };
-            Ok(Some((page, next)))
-        }))
+        paginate(self)
     }
 
     /// Every record of every page, in order.
     pub fn items(self) -> BoxStream<'static, Result<T>> {
-        Box::pin(
-            self.pages()
-                .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
-                .try_flatten(),
-        )
+        items_of(self.pages())
     }
 
     /// Every record, collected (for small lists).
@@ -272,6 +251,68 @@ impl<T: DeserializeOwned + Send + 'static> ListRequest<T> {
                 .flatten(),
         )
     }
+}
+
+/// A request that fetches the page after a cursor: what [`paginate`] follows. Both list
+/// requests and change-log reads are one, so the cursor loop is written once.
+pub(crate) trait CursorPages: Send + Sync + Sized + 'static {
+    /// The records of a page.
+    type Item: Send + 'static;
+
+    /// The endpoint's path, for errors.
+    fn endpoint_path(&self) -> String;
+
+    /// Fetches the page after `cursor` (the first page when `None`).
+    fn fetch_page(
+        &self,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<Self::Item>>> + Send;
+}
+
+impl<T: DeserializeOwned + Send + 'static> CursorPages for ListRequest<T> {
+    type Item = T;
+
+    fn endpoint_path(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    fn fetch_page(&self, cursor: Option<&str>) -> impl Future<Output = Result<Page<T>>> + Send {
+        self.page(cursor)
+    }
+}
+
+/// Every page of `request`, in order, following `next_cursor` while `has_more`; a cursor
+/// returned twice in a row stops the stream with an error instead of looping.
+pub(crate) fn paginate<R: CursorPages>(request: R) -> BoxStream<'static, Result<Page<R::Item>>> {
+    let start: Option<(R, Option<String>)> = Some((request, None));
+    Box::pin(stream::try_unfold(start, |state| async move {
+        let Some((request, cursor)) = state else {
+            return Ok(None);
+        };
+        let page = request.fetch_page(cursor.as_deref()).await?;
+        let next = match (&page.next_cursor, page.has_more) {
+            (Some(next), true) if cursor.as_ref() == Some(next) => {
+                return Err(Error::InvalidRequest {
+                    endpoint: request.endpoint_path(),
+                    reason: "the API returned the same cursor twice; stopping".to_owned(),
+                });
+            }
+            (Some(next), true) => Some((request, Some(next.clone()))),
+            _ => None,
+        };
+        Ok(Some((page, next)))
+    }))
+}
+
+/// The records of `pages`, in order.
+pub(crate) fn items_of<T: Send + 'static>(
+    pages: BoxStream<'static, Result<Page<T>>>,
+) -> BoxStream<'static, Result<T>> {
+    Box::pin(
+        pages
+            .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
+            .try_flatten(),
+    )
 }
 
 /// Decodes a page, each record on its own so that an error names its id and field.

@@ -5,38 +5,23 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use penny_api::models::{CustomerInvoiceStatus, JournalType};
-use penny_api::{ChangelogResource, ChangelogStart, Client, Error, Filter, RateLimit, RetryPolicy};
+use penny_api::{ChangelogResource, ChangelogStart, Client, Error, Filter, RateLimit};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+mod common;
+
+use common::fast_retries;
+use common::mock::{client_builder, page};
+
 const TOKEN: &str = "tok_9f8e7d6c5b4a-very-secret";
 
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 3,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(2),
-    }
-}
-
 fn client(server: &MockServer) -> Client {
-    Client::builder()
-        .base_url(format!("{}/api/external/v2", server.uri()))
-        .token(TOKEN)
-        .no_rate_limit()
+    client_builder(server, TOKEN)
         .retry(fast_retries())
         .build()
         .expect("client")
-}
-
-fn page(items: serde_json::Value, next: Option<&str>) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "items": items,
-        "has_more": next.is_some(),
-        "next_cursor": next,
-    }))
 }
 
 fn query_of(request: &wiremock::Request, name: &str) -> Option<String> {
@@ -403,10 +388,7 @@ async fn changelogs_send_start_date_then_cursors_never_both() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(format!("{}/api/external/v2", server.uri()))
-        .token(TOKEN)
-        .no_rate_limit()
+    let client = client_builder(&server, TOKEN)
         .changelog_retention(None)
         .build()
         .expect("client");
@@ -457,10 +439,7 @@ async fn a_changelog_start_out_of_retention_needs_a_full_resync() {
         "{err}"
     );
     // Left to the server: its 422 means the same.
-    let lenient = Client::builder()
-        .base_url(format!("{}/api/external/v2", server.uri()))
-        .token(TOKEN)
-        .no_rate_limit()
+    let lenient = client_builder(&server, TOKEN)
         .changelog_retention(None)
         .build()
         .expect("client");
@@ -512,9 +491,7 @@ async fn clones_share_one_rate_limiter() {
         .respond_with(page(json!([]), None))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(format!("{}/api/external/v2", server.uri()))
-        .token(TOKEN)
+    let client = client_builder(&server, TOKEN)
         .rate_limit(RateLimit::new(20, Duration::from_secs(1))) // one per 50 ms
         .build()
         .expect("client");

@@ -7,16 +7,16 @@ use penny_api::sandbox::{Sandbox, SandboxConfig};
 use penny_api::{ChangelogResource, ChangelogStart, Client, RateLimit};
 use rust_decimal::Decimal;
 
+mod common;
+
+use common::sandbox;
+
 async fn sandbox_client(config: SandboxConfig, rate: Option<RateLimit>) -> (Sandbox, Client) {
-    let sandbox = Sandbox::start(config).await.expect("sandbox");
-    let company = sandbox.company_ids()[0];
-    let builder = Client::builder()
-        .base_url(sandbox.base_url())
-        .token(sandbox.token(company))
-        .changelog_retention(None);
+    let sandbox = sandbox::start(config).await;
+    let builder = sandbox::client_builder(&sandbox).changelog_retention(None);
     let builder = match rate {
         Some(rate) => builder.rate_limit(rate),
-        None => builder.no_rate_limit(),
+        None => builder,
     };
     (sandbox, builder.build().expect("client"))
 }
@@ -146,24 +146,12 @@ async fn the_client_rides_out_the_sandbox_faults() {
     use penny_api::{Error, RetryPolicy};
     use std::time::Duration;
 
-    let sandbox = Sandbox::start(SandboxConfig {
-        rate_limit: None,
-        ledger_lines: 200,
-        ..SandboxConfig::default()
-    })
-    .await
-    .expect("sandbox");
-    let company = sandbox.company_ids()[0];
-    let client = Client::builder()
-        .base_url(sandbox.base_url())
-        .token(sandbox.token(company))
-        .no_rate_limit()
+    let sandbox = sandbox::start(sandbox::quiet_config(200)).await;
+    let client = sandbox::client_builder(&sandbox)
         .timeout(Duration::from_millis(400))
         .retry(RetryPolicy {
             max_retries: 5,
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(2),
+            ..common::fast_retries()
         })
         .build()
         .expect("client");

@@ -4,21 +4,15 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Duration;
-use penny_api::sandbox::{Resource, Sandbox, SandboxConfig};
+use penny_api::sandbox::{Resource, Sandbox};
 use rust_decimal::Decimal;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+mod common;
+
 async fn get(sandbox: &Sandbox, path: &str, query: &[(&str, String)]) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", sandbox.base_url()))
-        .bearer_auth(sandbox.token(1).expose_secret())
-        .query(query)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let answer = common::sandbox::get(sandbox, path, query).await;
+    (answer.status, answer.json())
 }
 
 fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -50,13 +44,7 @@ async fn events_since(sandbox: &Sandbox, resource: &str, start: String) -> Vec<V
 
 #[tokio::test]
 async fn mutations_appear_in_changelogs_and_lists() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        rate_limit: None,
-        ledger_lines: 2_000,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = common::sandbox::start(common::sandbox::quiet_config(2_000)).await;
     sandbox.advance_clock(Duration::hours(2));
     let since = sandbox.now();
     sandbox.advance_clock(Duration::minutes(1));
@@ -203,13 +191,7 @@ async fn mutations_appear_in_changelogs_and_lists() {
 
 #[tokio::test]
 async fn changelog_windows_respect_retention_and_refuse_start_date_with_cursor() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        rate_limit: None,
-        ledger_lines: 20_000,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = common::sandbox::start(common::sandbox::quiet_config(20_000)).await;
     let now = sandbox.now();
     // Generated records created within the retention show as inserts, in order.
     let (status, body) = get(

@@ -11,44 +11,9 @@ use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-fn config(lines: usize) -> SandboxConfig {
-    SandboxConfig {
-        ledger_lines: lines,
-        rate_limit: None,
-        ..Default::default()
-    }
-}
+mod common;
 
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-}
-
-async fn get_with(sandbox: &Sandbox, token: &str, path: &str, query: &[(&str, String)]) -> Answer {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", sandbox.base_url()))
-        .bearer_auth(token)
-        .query(query)
-        .send()
-        .await
-        .unwrap();
-    Answer {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        text: response.text().await.unwrap(),
-    }
-}
-
-async fn get(sandbox: &Sandbox, path: &str, query: &[(&str, String)]) -> Answer {
-    get_with(sandbox, sandbox.token(1).expose_secret(), path, query).await
-}
+use common::sandbox::{get, get_with, quiet_config as config};
 
 /// Every item of `path`, following cursors (replaying `extra` on every page).
 async fn all_items(sandbox: &Sandbox, path: &str, extra: &[(&str, String)]) -> Vec<Value> {
@@ -247,51 +212,18 @@ async fn limits_out_of_bounds_and_bad_requests_are_400() {
         assert_eq!(a.status, 400, "limit {limit}");
         assert!(a.json()["message"].as_str().unwrap().contains("limit"));
     }
-    assert_eq!(
-        get(&sandbox, "/customers", &[("limit", "100".into())])
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        get(
-            &sandbox,
-            "/changelogs/customers",
-            &[("limit", "1000".into())]
-        )
-        .await
-        .status,
-        200
-    );
-    assert_eq!(
-        get(
-            &sandbox,
-            "/changelogs/customers",
-            &[("limit", "1001".into())]
-        )
-        .await
-        .status,
-        400
-    );
-    assert_eq!(
-        get(&sandbox, "/customers", &[("cursor", "garbage".into())])
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        get(&sandbox, "/customers", &[("sort", "name".into())])
-            .await
-            .status,
-        400
-    );
     let bad_field = json!([{"field": "colour", "operator": "eq", "value": "red"}]).to_string();
-    assert_eq!(
-        get(&sandbox, "/customers", &[("filter", bad_field)])
-            .await
-            .status,
-        400
-    );
+    for (path, name, value, status) in [
+        ("/customers", "limit", "100".to_owned(), 200),
+        ("/changelogs/customers", "limit", "1000".to_owned(), 200),
+        ("/changelogs/customers", "limit", "1001".to_owned(), 400),
+        ("/customers", "cursor", "garbage".to_owned(), 400),
+        ("/customers", "sort", "name".to_owned(), 400),
+        ("/customers", "filter", bad_field, 400),
+    ] {
+        let answer = get(&sandbox, path, &[(name, value.clone())]).await;
+        assert_eq!(answer.status, status, "{path}?{name}={value}");
+    }
     assert_eq!(get(&sandbox, "/trial_balance", &[]).await.status, 400);
     assert_eq!(get(&sandbox, "/nothing_here", &[]).await.status, 404);
 }

@@ -4,13 +4,16 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Duration;
-use penny_api::Client;
-use penny_api::sandbox::{Resource, Sandbox, SandboxConfig};
+use penny_api::sandbox::{Resource, Sandbox};
 use penny_api::source::PennylaneSource;
 use penny_transform::driver::{SyncOptions, sync_stream};
 use penny_transform::testing::MemorySink;
 use penny_transform::{Row, Value};
 use serde_json::json;
+
+mod common;
+
+use common::sandbox;
 
 const STREAMS: &[&str] = &[
     "customers",
@@ -22,12 +25,7 @@ const STREAMS: &[&str] = &[
 ];
 
 fn source(sandbox: &Sandbox) -> PennylaneSource {
-    let client = Client::builder()
-        .base_url(sandbox.base_url())
-        .token(sandbox.token(1))
-        .no_rate_limit()
-        .build()
-        .unwrap();
+    let client = sandbox::client_builder(sandbox).build().unwrap();
     PennylaneSource::new(client)
 }
 
@@ -48,13 +46,7 @@ fn id_of(row: &Row) -> Option<i64> {
 
 #[tokio::test]
 async fn incremental_sync_after_mutations_equals_a_fresh_full_sync() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        rate_limit: None,
-        ledger_lines: 800,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = sandbox::start(sandbox::quiet_config(800)).await;
     let source = source(&sandbox);
     let mut synced = MemorySink::default();
     sync_all(&source, &mut synced, true).await;

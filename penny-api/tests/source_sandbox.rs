@@ -4,29 +4,29 @@
 
 use std::sync::Arc;
 
-use penny_api::sandbox::{Resource, Sandbox, SandboxConfig};
+use penny_api::Filter;
+use penny_api::sandbox::{Resource, SandboxConfig};
 use penny_api::source::PennylaneSource;
-use penny_api::{Client, Filter};
 use penny_transform::driver::{SyncOptions, sync_stream};
 use penny_transform::testing::MemorySink;
 use penny_transform::{ReadKind, Value};
 use serde_json::json;
 
+mod common;
+
+use common::sandbox;
+
 #[tokio::test]
 async fn full_then_incremental_sync_of_customers_against_the_sandbox() {
     let sandbox = Arc::new(
-        Sandbox::start(SandboxConfig {
+        sandbox::start(SandboxConfig {
             rate_limit: None,
             ..SandboxConfig::default()
         })
-        .await
-        .expect("sandbox"),
+        .await,
     );
     let company = sandbox.company_ids()[0];
-    let client = Client::builder()
-        .base_url(sandbox.base_url())
-        .token(sandbox.token(company))
-        .no_rate_limit()
+    let client = sandbox::client_builder(&sandbox)
         // The sandbox's clock is simulated: let it judge the retention.
         .changelog_retention(None)
         .build()
@@ -105,18 +105,8 @@ async fn full_then_incremental_sync_of_customers_against_the_sandbox() {
 #[tokio::test]
 async fn every_stream_reads_in_full_from_the_sandbox() {
     use penny_transform::Source;
-    let sandbox = Sandbox::start(SandboxConfig {
-        rate_limit: None,
-        ledger_lines: 300,
-        ..SandboxConfig::default()
-    })
-    .await
-    .expect("sandbox");
-    let company = sandbox.company_ids()[0];
-    let client = Client::builder()
-        .base_url(sandbox.base_url())
-        .token(sandbox.token(company))
-        .no_rate_limit()
+    let sandbox = sandbox::start(sandbox::quiet_config(300)).await;
+    let client = sandbox::client_builder(&sandbox)
         .changelog_retention(None)
         .build()
         .expect("client");

@@ -13,25 +13,21 @@ use serde_json::json;
 use wiremock::matchers::{path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+mod common;
+
+use common::fast_retries;
+use common::mock::{client_builder, page};
+
 fn client(server: &MockServer) -> Client {
-    Client::builder()
-        .base_url(format!("{}/api/external/v2", server.uri()))
-        .token("test-token")
-        .no_rate_limit()
+    client_builder(server, "test-token")
         .retry(RetryPolicy {
             max_retries: 2,
-            initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(10),
             max_retry_after: Duration::from_millis(100),
+            ..fast_retries()
         })
         .build()
         .expect("client")
-}
-
-fn page(items: serde_json::Value, next: Option<&str>) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "items": items, "has_more": next.is_some(), "next_cursor": next,
-    }))
 }
 
 async fn mount_me(server: &MockServer) {
@@ -221,10 +217,7 @@ async fn a_position_older_than_the_retention_reads_in_full() {
         .expect("read");
     assert_eq!(read.kind, ReadKind::Full);
     // Refused by the server (a client that leaves retention to it).
-    let lenient = Client::builder()
-        .base_url(format!("{}/api/external/v2", server.uri()))
-        .token("t")
-        .no_rate_limit()
+    let lenient = client_builder(&server, "t")
         .changelog_retention(None)
         .build()
         .expect("client");

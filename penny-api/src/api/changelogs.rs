@@ -1,12 +1,12 @@
 //! `GET /changelogs/<resource>`: what changed since a date.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::stream::{self, BoxStream, TryStreamExt};
+use futures_util::stream::BoxStream;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::models::ChangelogEvent;
-use crate::page::{MAX_LIMIT_LARGE, Page, decode_page};
+use crate::page::{CursorPages, MAX_LIMIT_LARGE, Page, decode_page, items_of, paginate};
 
 /// The resources that have a change log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,33 +210,27 @@ impl ChangelogRequest {
 
     /// Every page, in order.
     pub fn pages(self) -> BoxStream<'static, Result<Page<ChangelogEvent>>> {
-        let start: Option<(Self, Option<String>)> = Some((self, None));
-        Box::pin(stream::try_unfold(start, |state| async move {
-            let Some((request, cursor)) = state else {
-                return Ok(None);
-            };
-            let page = request.page(cursor.as_deref()).await?;
-            let next = match (&page.next_cursor, page.has_more) {
-                (Some(next), true) if cursor.as_ref() == Some(next) => {
-                    return Err(Error::InvalidRequest {
-                        endpoint: request.resource.path(),
-                        reason: "the API returned the same cursor twice; stopping".to_owned(),
-                    });
-                }
-                (Some(next), true) => Some((request, Some(next.clone()))),
-                _ => None,
-            };
-            Ok(Some((page, next)))
-        }))
+        paginate(self)
     }
 
     /// Every event, in ascending `processed_at` order.
     pub fn events(self) -> BoxStream<'static, Result<ChangelogEvent>> {
-        Box::pin(
-            self.pages()
-                .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
-                .try_flatten(),
-        )
+        items_of(self.pages())
+    }
+}
+
+impl CursorPages for ChangelogRequest {
+    type Item = ChangelogEvent;
+
+    fn endpoint_path(&self) -> String {
+        self.resource.path()
+    }
+
+    fn fetch_page(
+        &self,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<ChangelogEvent>>> + Send {
+        self.page(cursor)
     }
 }
 

@@ -36,135 +36,117 @@ open_enum! {
     }
 }
 
-/// A customer invoice or credit note (`GET /customer_invoices`). Credit notes have
-/// negative amounts and a `credited_invoice`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CustomerInvoice {
-    /// Id.
-    pub id: i64,
-    /// Label.
-    #[serde(default)]
-    pub label: Option<String>,
-    /// Number (empty on drafts).
-    #[serde(default)]
-    pub invoice_number: Option<String>,
-    /// Currency code.
-    #[serde(default)]
-    pub currency: Option<String>,
-    /// Total with tax, in euros.
-    pub amount: Decimal,
-    /// Total with tax, in the invoice's currency.
-    #[serde(default)]
-    pub currency_amount: Option<Decimal>,
-    /// Total before tax, in the invoice's currency.
-    #[serde(default)]
-    pub currency_amount_before_tax: Option<Decimal>,
-    /// Exchange rate.
-    #[serde(default)]
-    pub exchange_rate: Option<Decimal>,
-    /// Tax in the invoice's currency.
-    #[serde(default)]
-    pub currency_tax: Option<Decimal>,
-    /// Tax in euros.
-    #[serde(default)]
-    pub tax: Option<Decimal>,
-    /// Invoice date.
-    pub date: NaiveDate,
-    /// Due date.
-    #[serde(default)]
-    pub deadline: Option<NaiveDate>,
-    /// Whether it is paid.
-    #[serde(default)]
-    pub paid: Option<bool>,
-    /// State.
-    #[serde(default)]
-    pub status: Option<CustomerInvoiceStatus>,
-    /// Whether it is a draft.
-    #[serde(default)]
-    pub draft: Option<bool>,
-    /// Remaining amount with tax.
-    #[serde(default)]
-    pub remaining_amount_with_tax: Option<Decimal>,
-    /// Remaining amount without tax.
-    #[serde(default)]
-    pub remaining_amount_without_tax: Option<Decimal>,
-    /// The customer.
-    #[serde(default)]
-    pub customer: Option<Reference>,
-    /// Its journal entry (none on drafts).
-    #[serde(default)]
-    pub ledger_entry: Option<Reference>,
-    /// The invoice a credit note cancels.
-    #[serde(default)]
-    pub credited_invoice: Option<Reference>,
-    /// Creation time.
-    #[serde(default)]
-    pub created_at: Option<DateTime<Utc>>,
-    /// Last change.
-    #[serde(default)]
-    pub updated_at: Option<DateTime<Utc>>,
+/// Declares an invoice struct: the fields customer and supplier invoices share (`id`
+/// to `paid`, with `$number` as the doc of `invoice_number`), then the kind's own fields,
+/// then `created_at` and `updated_at`. The fields stay plain public fields in this order,
+/// so decoding, errors and field access are those of a struct written out.
+macro_rules! invoice {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            number: $number:literal,
+            $($own:tt)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            /// Id.
+            pub id: i64,
+            /// Label.
+            #[serde(default)]
+            pub label: Option<String>,
+            #[doc = $number]
+            #[serde(default)]
+            pub invoice_number: Option<String>,
+            /// Currency code.
+            #[serde(default)]
+            pub currency: Option<String>,
+            /// Total with tax, in euros.
+            pub amount: Decimal,
+            /// Total with tax, in the invoice's currency.
+            #[serde(default)]
+            pub currency_amount: Option<Decimal>,
+            /// Total before tax, in the invoice's currency.
+            #[serde(default)]
+            pub currency_amount_before_tax: Option<Decimal>,
+            /// Exchange rate.
+            #[serde(default)]
+            pub exchange_rate: Option<Decimal>,
+            /// Tax in the invoice's currency.
+            #[serde(default)]
+            pub currency_tax: Option<Decimal>,
+            /// Tax in euros.
+            #[serde(default)]
+            pub tax: Option<Decimal>,
+            /// Invoice date.
+            pub date: NaiveDate,
+            /// Due date.
+            #[serde(default)]
+            pub deadline: Option<NaiveDate>,
+            /// Whether it is paid.
+            #[serde(default)]
+            pub paid: Option<bool>,
+            $($own)*
+            /// Creation time.
+            #[serde(default)]
+            pub created_at: Option<DateTime<Utc>>,
+            /// Last change.
+            #[serde(default)]
+            pub updated_at: Option<DateTime<Utc>>,
+        }
+    };
 }
 
-/// A supplier invoice (`GET /supplier_invoices`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SupplierInvoice {
-    /// Id.
-    pub id: i64,
-    /// Label.
-    #[serde(default)]
-    pub label: Option<String>,
-    /// Number.
-    #[serde(default)]
-    pub invoice_number: Option<String>,
-    /// Currency code.
-    #[serde(default)]
-    pub currency: Option<String>,
-    /// Total with tax, in euros.
-    pub amount: Decimal,
-    /// Total with tax, in the invoice's currency.
-    #[serde(default)]
-    pub currency_amount: Option<Decimal>,
-    /// Total before tax, in the invoice's currency.
-    #[serde(default)]
-    pub currency_amount_before_tax: Option<Decimal>,
-    /// Exchange rate.
-    #[serde(default)]
-    pub exchange_rate: Option<Decimal>,
-    /// Tax in the invoice's currency.
-    #[serde(default)]
-    pub currency_tax: Option<Decimal>,
-    /// Tax in euros.
-    #[serde(default)]
-    pub tax: Option<Decimal>,
-    /// Invoice date.
-    pub date: NaiveDate,
-    /// Due date.
-    #[serde(default)]
-    pub deadline: Option<NaiveDate>,
-    /// Whether it is paid.
-    #[serde(default)]
-    pub paid: Option<bool>,
-    /// Payment state (open set, kept as text).
-    #[serde(default)]
-    pub payment_status: Option<String>,
-    /// Accounting state (draft, archived, entry, validation_needed, complete...).
-    #[serde(default)]
-    pub accounting_status: Option<String>,
-    /// Remaining amount with tax.
-    #[serde(default)]
-    pub remaining_amount_with_tax: Option<Decimal>,
-    /// The supplier.
-    #[serde(default)]
-    pub supplier: Option<Reference>,
-    /// Its journal entry.
-    #[serde(default)]
-    pub ledger_entry: Option<Reference>,
-    /// Creation time.
-    #[serde(default)]
-    pub created_at: Option<DateTime<Utc>>,
-    /// Last change.
-    #[serde(default)]
-    pub updated_at: Option<DateTime<Utc>>,
+invoice! {
+    /// A customer invoice or credit note (`GET /customer_invoices`). Credit notes have
+    /// negative amounts and a `credited_invoice`.
+    pub struct CustomerInvoice {
+        number: "Number (empty on drafts).",
+        /// State.
+        #[serde(default)]
+        pub status: Option<CustomerInvoiceStatus>,
+        /// Whether it is a draft.
+        #[serde(default)]
+        pub draft: Option<bool>,
+        /// Remaining amount with tax.
+        #[serde(default)]
+        pub remaining_amount_with_tax: Option<Decimal>,
+        /// Remaining amount without tax.
+        #[serde(default)]
+        pub remaining_amount_without_tax: Option<Decimal>,
+        /// The customer.
+        #[serde(default)]
+        pub customer: Option<Reference>,
+        /// Its journal entry (none on drafts).
+        #[serde(default)]
+        pub ledger_entry: Option<Reference>,
+        /// The invoice a credit note cancels.
+        #[serde(default)]
+        pub credited_invoice: Option<Reference>,
+    }
+}
+
+invoice! {
+    /// A supplier invoice (`GET /supplier_invoices`).
+    pub struct SupplierInvoice {
+        number: "Number.",
+        /// Payment state (open set, kept as text).
+        #[serde(default)]
+        pub payment_status: Option<String>,
+        /// Accounting state (draft, archived, entry, validation_needed, complete...).
+        #[serde(default)]
+        pub accounting_status: Option<String>,
+        /// Remaining amount with tax.
+        #[serde(default)]
+        pub remaining_amount_with_tax: Option<Decimal>,
+        /// The supplier.
+        #[serde(default)]
+        pub supplier: Option<Reference>,
+        /// Its journal entry.
+        #[serde(default)]
+        pub ledger_entry: Option<Reference>,
+    }
 }
 
 /// A line of a customer or supplier invoice (`GET /customer_invoices/{id}/invoice_lines`).

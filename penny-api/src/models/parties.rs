@@ -80,66 +80,70 @@ impl<'de> Deserialize<'de> for Customer {
     }
 }
 
-/// A customer that is a company.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CompanyCustomer {
-    /// Id.
-    pub id: i64,
-    /// Company name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Registration number (SIREN).
-    #[serde(default)]
-    pub reg_no: Option<String>,
-    /// Intra-community VAT number.
-    #[serde(default)]
-    pub vat_number: Option<String>,
-    /// The customer's account.
-    #[serde(default)]
-    pub ledger_account: Option<Reference>,
-    /// Emails.
-    #[serde(default)]
-    pub emails: Vec<String>,
-    /// External reference.
-    #[serde(default)]
-    pub external_reference: Option<String>,
-    /// Creation time.
-    #[serde(default)]
-    pub created_at: Option<DateTime<Utc>>,
-    /// Last change.
-    #[serde(default)]
-    pub updated_at: Option<DateTime<Utc>>,
+/// Declares a kind of customer: `id` and `name` (with `$name` as its doc), the kind's
+/// own fields, then the fields every known kind has (`ledger_account` to `updated_at`).
+/// The fields stay plain public fields in this order, so decoding, errors and field
+/// access are those of a struct written out.
+macro_rules! customer_kind {
+    (
+        $(#[$meta:meta])*
+        pub struct $kind:ident {
+            name: $name:literal,
+            $($own:tt)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct $kind {
+            /// Id.
+            pub id: i64,
+            #[doc = $name]
+            #[serde(default)]
+            pub name: Option<String>,
+            $($own)*
+            /// The customer's account.
+            #[serde(default)]
+            pub ledger_account: Option<Reference>,
+            /// Emails.
+            #[serde(default)]
+            pub emails: Vec<String>,
+            /// External reference.
+            #[serde(default)]
+            pub external_reference: Option<String>,
+            /// Creation time.
+            #[serde(default)]
+            pub created_at: Option<DateTime<Utc>>,
+            /// Last change.
+            #[serde(default)]
+            pub updated_at: Option<DateTime<Utc>>,
+        }
+    };
 }
 
-/// A customer that is a person.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IndividualCustomer {
-    /// Id.
-    pub id: i64,
-    /// Display name, when the API sends one.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// First name.
-    #[serde(default)]
-    pub first_name: Option<String>,
-    /// Last name.
-    #[serde(default)]
-    pub last_name: Option<String>,
-    /// The customer's account.
-    #[serde(default)]
-    pub ledger_account: Option<Reference>,
-    /// Emails.
-    #[serde(default)]
-    pub emails: Vec<String>,
-    /// External reference.
-    #[serde(default)]
-    pub external_reference: Option<String>,
-    /// Creation time.
-    #[serde(default)]
-    pub created_at: Option<DateTime<Utc>>,
-    /// Last change.
-    #[serde(default)]
-    pub updated_at: Option<DateTime<Utc>>,
+customer_kind! {
+    /// A customer that is a company.
+    pub struct CompanyCustomer {
+        name: "Company name.",
+        /// Registration number (SIREN).
+        #[serde(default)]
+        pub reg_no: Option<String>,
+        /// Intra-community VAT number.
+        #[serde(default)]
+        pub vat_number: Option<String>,
+    }
+}
+
+customer_kind! {
+    /// A customer that is a person.
+    pub struct IndividualCustomer {
+        name: "Display name, when the API sends one.",
+        /// First name.
+        #[serde(default)]
+        pub first_name: Option<String>,
+        /// Last name.
+        #[serde(default)]
+        pub last_name: Option<String>,
+    }
 }
 
 /// A customer of a kind this version does not know: the fields every customer has.

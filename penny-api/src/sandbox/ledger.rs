@@ -6,7 +6,7 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::chart::{self, AC, AN, BQ, OD, VAT_RATES, VE};
+use super::chart::{self, AC, AN, BQ, OD, VAT_RATES, VE, VatRate};
 use super::names::{PRODUCTS, PURCHASES};
 use super::rng::Dice;
 use super::world::{Document, World};
@@ -250,6 +250,29 @@ fn posting(account: AccountRef, amount: Decimal, debit_side: bool) -> Line {
     }
 }
 
+/// The lines of an invoice's entry: its total on the `third` party's account, on the
+/// debit side when `third_debit` (a sale), and on the other side each line's amount
+/// before tax on its account and each rate's VAT on `vat_account` of that rate.
+fn invoice_postings(
+    inv: &Invoice,
+    third: AccountRef,
+    vat_account: fn(&VatRate) -> &'static str,
+    third_debit: bool,
+) -> Vec<Line> {
+    let mut lines = vec![posting(third, inv.amount, third_debit)];
+    lines.extend(
+        inv.lines
+            .iter()
+            .map(|l| posting(general(l.account), l.amount_before_tax, !third_debit)),
+    );
+    lines.extend(
+        inv.tax_by_rate
+            .iter()
+            .map(|(r, t)| posting(general(vat_account(&VAT_RATES[*r])), *t, !third_debit)),
+    );
+    lines
+}
+
 fn general(number: &str) -> AccountRef {
     AccountRef::General(chart::account(number))
 }
@@ -344,17 +367,8 @@ pub(crate) fn entry(w: &World, e: usize) -> Entry {
         Document::Sale(k) => {
             let inv = sale(w, k);
             let number = sale_number(w, k);
-            let mut lines = vec![posting(AccountRef::Customer(inv.third), inv.amount, true)];
-            lines.extend(
-                inv.lines
-                    .iter()
-                    .map(|l| posting(general(l.account), l.amount_before_tax, false)),
-            );
-            lines.extend(
-                inv.tax_by_rate
-                    .iter()
-                    .map(|(r, t)| posting(general(VAT_RATES[*r].collected), *t, false)),
-            );
+            let third = AccountRef::Customer(inv.third);
+            let lines = invoice_postings(&inv, third, |rate| rate.collected, true);
             Entry {
                 document,
                 journal: VE,
@@ -367,17 +381,8 @@ pub(crate) fn entry(w: &World, e: usize) -> Entry {
         Document::Purchase(k) => {
             let inv = purchase(w, k);
             let number = purchase_number(w, k);
-            let mut lines = vec![posting(AccountRef::Supplier(inv.third), inv.amount, false)];
-            lines.extend(
-                inv.lines
-                    .iter()
-                    .map(|l| posting(general(l.account), l.amount_before_tax, true)),
-            );
-            lines.extend(
-                inv.tax_by_rate
-                    .iter()
-                    .map(|(r, t)| posting(general(VAT_RATES[*r].deductible), *t, true)),
-            );
+            let third = AccountRef::Supplier(inv.third);
+            let lines = invoice_postings(&inv, third, |rate| rate.deductible, false);
             Entry {
                 document,
                 journal: AC,

@@ -12,7 +12,7 @@ use super::query::parse_instant;
 use super::records::{self, amount, timestamp};
 use super::resource::Resource;
 use super::server::State;
-use super::store::{Event, Overlaid};
+use super::store::Overlaid;
 use super::world::World;
 use super::{Sandbox, SandboxError};
 
@@ -306,23 +306,13 @@ fn create_in(
         record.insert("created_at".into(), json!(timestamp(now)));
         record.insert("updated_at".into(), json!(timestamp(now)));
     }
-    store.put(
+    store.change(
         resource,
         id,
-        Overlaid::Present {
-            record: Value::Object(record),
-            parent,
-        },
-    );
-    store.record_event(
-        resource,
-        Event {
-            id,
-            operation: "insert",
-            processed_at: now,
-            created_at: now,
-            updated_at: now,
-        },
+        Overlaid::present(record, parent),
+        "insert",
+        now,
+        now,
     );
     Ok(id)
 }
@@ -376,23 +366,13 @@ fn update_in(
     if resource.has_timestamps() {
         record.insert("updated_at".into(), json!(timestamp(now)));
     }
-    store.put(
+    store.change(
         resource,
         id,
-        Overlaid::Present {
-            record: Value::Object(record),
-            parent,
-        },
-    );
-    store.record_event(
-        resource,
-        Event {
-            id,
-            operation: "update",
-            processed_at: now,
-            created_at: created,
-            updated_at: now,
-        },
+        Overlaid::present(record, parent),
+        "update",
+        created,
+        now,
     );
     Ok(())
 }
@@ -452,17 +432,7 @@ fn delete_in(
     })?;
     let created = created_at_of(&current, now);
     let store = &mut state.stores[(company_id - 1) as usize];
-    store.put(resource, id, Overlaid::Deleted);
-    store.record_event(
-        resource,
-        Event {
-            id,
-            operation: "delete",
-            processed_at: now,
-            created_at: created,
-            updated_at: now,
-        },
-    );
+    store.change(resource, id, Overlaid::Deleted, "delete", created, now);
     match resource {
         Resource::CustomerInvoices | Resource::SupplierInvoices => {
             let store = &state.stores[(company_id - 1) as usize];

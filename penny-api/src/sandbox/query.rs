@@ -62,19 +62,10 @@ pub(crate) struct Cursor {
     pub date: Option<NaiveDate>,
 }
 
-/// A filter operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Eq,
-    NotEq,
-    Lt,
-    Lteq,
-    Gt,
-    Gteq,
-    In,
-    NotIn,
-    StartWith,
-}
+// A filter operator: the client's set of operators. The sandbox reads their spelling
+// with its own table (`parse_op`, written from the API's documentation, not from the
+// client's serialisation), so a client that misspells one still meets a 400 here.
+pub(crate) use crate::filter::Operator as Op;
 
 /// One `{field, operator, value}` of `filter`.
 #[derive(Debug, Clone, PartialEq)]
@@ -372,6 +363,42 @@ mod tests {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// The client's spelling of every operator (its serialisation) is the one the
+    /// sandbox's own table reads, and each names the same operator.
+    #[test]
+    fn the_sandbox_reads_every_operator_the_client_writes() {
+        let every = [
+            Op::Eq,
+            Op::NotEq,
+            Op::Lt,
+            Op::Lteq,
+            Op::Gt,
+            Op::Gteq,
+            Op::In,
+            Op::NotIn,
+            Op::StartWith,
+        ];
+        // A new operator breaks this match: add it to `every` and to `parse_op`.
+        for op in every {
+            match op {
+                Op::Eq
+                | Op::NotEq
+                | Op::Lt
+                | Op::Lteq
+                | Op::Gt
+                | Op::Gteq
+                | Op::In
+                | Op::NotIn
+                | Op::StartWith => {}
+            }
+            let query = crate::Filter::to_query(&[crate::Filter::new("id", op, 1i64)]);
+            let sent: Value = serde_json::from_str(&query).unwrap();
+            let spelled = sent[0]["operator"].as_str().unwrap();
+            assert_eq!(parse_op(spelled), Some(op), "{spelled}");
+        }
+        assert_eq!(parse_op("gte"), None);
     }
 
     #[test]

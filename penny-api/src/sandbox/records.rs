@@ -452,6 +452,26 @@ fn deadline(date: NaiveDate) -> NaiveDate {
     date + chrono::Duration::days(30)
 }
 
+/// `record` with the fields customer and supplier invoices share: currency, amounts (in
+/// euros, so at rate 1), date and deadline.
+fn with_totals(mut record: Value, inv: &ledger::Invoice, date: NaiveDate) -> Value {
+    let totals = json!({
+        "currency": "EUR",
+        "amount": amount(inv.amount),
+        "currency_amount": amount(inv.amount),
+        "currency_amount_before_tax": amount(inv.amount_before_tax),
+        "exchange_rate": "1.0",
+        "currency_tax": amount(inv.tax),
+        "tax": amount(inv.tax),
+        "date": date.to_string(),
+        "deadline": deadline(date).to_string(),
+    });
+    if let (Some(record), Value::Object(totals)) = (record.as_object_mut(), totals) {
+        record.extend(totals);
+    }
+    record
+}
+
 fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let inv = ledger::sale(w, k);
     let e = World::sale_entry(k);
@@ -474,19 +494,10 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
     } else {
         inv.amount_before_tax
     };
-    json!({
+    let record = json!({
         "id": id_of(Resource::CustomerInvoices, k),
         "label": format!("{} - {}", if credit_note { "Avoir" } else { "Facture" }, customer_party(w, inv.third).name),
         "invoice_number": number,
-        "currency": "EUR",
-        "amount": amount(inv.amount),
-        "currency_amount": amount(inv.amount),
-        "currency_amount_before_tax": amount(inv.amount_before_tax),
-        "exchange_rate": "1.0",
-        "currency_tax": amount(inv.tax),
-        "tax": amount(inv.tax),
-        "date": date.to_string(),
-        "deadline": deadline(date).to_string(),
         "language": "fr_FR",
         "paid": paid,
         "status": status,
@@ -513,7 +524,8 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
         "archived_at": null,
         "created_at": created_at,
         "updated_at": updated_at,
-    })
+    });
+    with_totals(record, &inv, date)
 }
 
 fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
@@ -528,19 +540,10 @@ fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String)
         inv.amount_before_tax
     };
     let (supplier_name, _, _) = supplier_party(w, inv.third);
-    json!({
+    let record = json!({
         "id": id_of(Resource::SupplierInvoices, k),
         "label": format!("Facture {supplier_name}"),
         "invoice_number": ledger::purchase_number(w, k),
-        "currency": "EUR",
-        "amount": amount(inv.amount),
-        "currency_amount": amount(inv.amount),
-        "currency_amount_before_tax": amount(inv.amount_before_tax),
-        "exchange_rate": "1.0",
-        "currency_tax": amount(inv.tax),
-        "tax": amount(inv.tax),
-        "date": date.to_string(),
-        "deadline": deadline(date).to_string(),
         "reconciled": paid,
         "accounting_status": "complete",
         "payment_status": if paid { "fully_paid" } else { "to_be_paid" },
@@ -557,7 +560,8 @@ fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String)
         "archived_at": null,
         "created_at": created_at,
         "updated_at": updated_at,
-    })
+    });
+    with_totals(record, &inv, date)
 }
 
 /// Signed amount, label and third party of transaction `k`.

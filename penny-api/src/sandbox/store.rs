@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::resource::Resource;
 
@@ -16,6 +16,16 @@ pub(crate) enum Overlaid {
     Present { record: Value, parent: Option<i64> },
     /// Deleted.
     Deleted,
+}
+
+impl Overlaid {
+    /// `record` as it is now, a child of invoice `parent` for lines and payments.
+    pub(crate) fn present(record: Map<String, Value>, parent: Option<i64>) -> Overlaid {
+        Overlaid::Present {
+            record: Value::Object(record),
+            parent,
+        }
+    }
 }
 
 /// A change event, as `/changelogs/<resource>` reports it.
@@ -60,6 +70,30 @@ impl CompanyStore {
         let n = self.created.entry(resource).or_insert(0);
         *n += 1;
         resource.id_base() + generated as i64 + *n
+    }
+
+    /// Stores `state` for record `id` of `resource` and logs `operation` on it at `now`,
+    /// for a record created at `created_at`: every mutation's two steps.
+    pub(crate) fn change(
+        &mut self,
+        resource: Resource,
+        id: i64,
+        state: Overlaid,
+        operation: &'static str,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        self.put(resource, id, state);
+        self.record_event(
+            resource,
+            Event {
+                id,
+                operation,
+                processed_at: now,
+                created_at,
+                updated_at: now,
+            },
+        );
     }
 
     /// Records a change event (only for resources with a changelog).

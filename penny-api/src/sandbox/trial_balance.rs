@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::chart::GENERAL_ACCOUNTS;
 use super::ledger;
+use super::listing::partition;
 use super::query::{ApiError, decode_opaque, encode_opaque, param, parse_limit};
 use super::records::{self, amount};
 use super::resource::Resource;
@@ -108,19 +109,6 @@ pub(crate) fn compute(w: &World, store: &CompanyStore, period: Period) -> Vec<Ro
         add(text("number"), text("label"), dec("debit"), dec("credit"));
     }
     rows.into_values().collect()
-}
-
-fn partition(n: usize, below: impl Fn(usize) -> bool) -> usize {
-    let (mut lo, mut hi) = (0, n);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if below(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
 }
 
 /// Parses the request's period.

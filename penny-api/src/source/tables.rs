@@ -135,6 +135,32 @@ const ID: ColumnSpec = int("id");
 const CREATED: ColumnSpec = ts("created_at");
 const UPDATED: ColumnSpec = ts("updated_at");
 
+/// The columns of an invoice table: those customer and supplier invoices share, in
+/// their order, around `$own`, the columns of the invoice's kind.
+macro_rules! invoice_columns {
+    ($($own:expr),* $(,)?) => {
+        &[
+            COMPANY,
+            ID,
+            text("label"),
+            text("invoice_number"),
+            text("currency"),
+            amount("amount"),
+            amount("currency_amount"),
+            amount("currency_amount_before_tax"),
+            fine("exchange_rate"),
+            amount("currency_tax"),
+            amount("tax"),
+            date("date"),
+            date("deadline"),
+            $($own,)*
+            ts("archived_at"),
+            CREATED,
+            UPDATED,
+        ]
+    };
+}
+
 const INVOICE_LINE_COLUMNS: &[ColumnSpec] = &[
     COMPANY,
     ID,
@@ -334,20 +360,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
         name: "customer_invoices",
         endpoint: "/customer_invoices",
         mode: Mode::Changelog(ChangelogResource::CustomerInvoices),
-        columns: &[
-            COMPANY,
-            ID,
-            text("label"),
-            text("invoice_number"),
-            text("currency"),
-            amount("amount"),
-            amount("currency_amount"),
-            amount("currency_amount_before_tax"),
-            fine("exchange_rate"),
-            amount("currency_tax"),
-            amount("tax"),
-            date("date"),
-            date("deadline"),
+        columns: invoice_columns![
             text("language"),
             boolean("paid"),
             text("status"),
@@ -361,9 +374,6 @@ pub(crate) const TABLES: &[TableSpec] = &[
             text("external_reference"),
             boolean("factur_x"),
             json("e_invoicing"),
-            ts("archived_at"),
-            CREATED,
-            UPDATED,
         ],
     },
     TableSpec {
@@ -382,20 +392,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
         name: "supplier_invoices",
         endpoint: "/supplier_invoices",
         mode: Mode::Changelog(ChangelogResource::SupplierInvoices),
-        columns: &[
-            COMPANY,
-            ID,
-            text("label"),
-            text("invoice_number"),
-            text("currency"),
-            amount("amount"),
-            amount("currency_amount"),
-            amount("currency_amount_before_tax"),
-            fine("exchange_rate"),
-            amount("currency_tax"),
-            amount("tax"),
-            date("date"),
-            date("deadline"),
+        columns: invoice_columns![
             boolean("paid"),
             text("payment_status"),
             text("accounting_status"),
@@ -405,9 +402,6 @@ pub(crate) const TABLES: &[TableSpec] = &[
             reference("supplier_id", "supplier"),
             reference("ledger_entry_id", "ledger_entry"),
             text("external_reference"),
-            ts("archived_at"),
-            CREATED,
-            UPDATED,
         ],
     },
     TableSpec {
