@@ -134,10 +134,17 @@ pub enum RedshiftCommand {
         /// The table.
         table: String,
     },
-    /// Run a read-only SQL query.
+    /// Run one read-only SQL query (SELECT, WITH, VALUES), streamed through a cursor.
     Query {
-        /// The SQL.
+        /// The SQL: one statement that reads (a trailing `;` is fine).
         sql: String,
+        /// At most this many rows (default: all; 1000 for the table format).
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Output format (default: table on a terminal, csv otherwise). NULL is an
+        /// empty cell in table and csv, `null` in json.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
     /// Export a table to a CSV or JSON-lines file, streaming.
     Export {

@@ -2,9 +2,15 @@
 //!
 //! Every setting has a default, may be set in the file (`[section] key = value`), and
 //! may be overridden by the environment variable `PENNY_<SECTION>_<KEY>` (for example
-//! `PENNY_SYNC_BATCH_ROWS=2000`). Secrets are read **only** from the environment (or a
-//! `.env` file loaded into it): a token, password or database URL in the file is an
-//! error that says which variable to use instead.
+//! `PENNY_SYNC_BATCH_ROWS=2000`). The Pennylane variables documented for every Penny
+//! tool ([`PENNYLANE_ENV_KEYS`]: `PENNYLANE_API_BASE_URL`, `PENNYLANE_DATA_SHARING_HOST`,
+//! `_PORT`, `_DATABASE`, `_USER`) set their key too. Precedence, strongest first:
+//! `PENNY_<SECTION>_<KEY>`, the `PENNYLANE_*` variable, the file, the default.
+//!
+//! Secrets are read **only** from the environment (or a `.env` file loaded into it):
+//! `PENNYLANE_API_TOKEN`, `PENNYLANE_DATA_SHARING_KEY` and `DATABASE_URL`. A token,
+//! password or database URL in the file is an error that says which variable to use
+//! instead.
 //!
 //! A setting that is wrong or missing is an error naming the key, the value, what was
 //! expected and where it was looked for. Unknown sections and keys are errors too, so
@@ -19,10 +25,22 @@ use secrecy::SecretString;
 
 use crate::duration::{format_duration, parse_duration};
 
-/// The environment variable holding the Pennylane API token.
-pub const ENV_API_TOKEN: &str = "PENNY_API_TOKEN";
-/// The environment variable holding the Data Sharing (Redshift) password.
-pub const ENV_REDSHIFT_PASSWORD: &str = "PENNY_REDSHIFT_PASSWORD";
+/// The environment variable holding the Pennylane API token (`PENNYLANE_API_TOKEN`,
+/// the name `penny-api` reads too).
+pub const ENV_API_TOKEN: &str = penny_api::client::TOKEN_ENV;
+/// The environment variable holding the Data Sharing key, the Redshift password
+/// (`PENNYLANE_DATA_SHARING_KEY`, the name `penny-redshift` reads too).
+pub const ENV_DATA_SHARING_KEY: &str = penny_redshift::config::ENV_KEY;
+/// The documented Pennylane variables that also set a (non-secret) key, as
+/// `(section, key, variable)`. A `PENNY_<SECTION>_<KEY>` variable still wins over them;
+/// they win over the file.
+pub const PENNYLANE_ENV_KEYS: &[(&str, &str, &str)] = &[
+    ("api", "base_url", penny_api::client::BASE_URL_ENV),
+    ("redshift", "host", penny_redshift::config::ENV_HOST),
+    ("redshift", "port", penny_redshift::config::ENV_PORT),
+    ("redshift", "database", penny_redshift::config::ENV_DATABASE),
+    ("redshift", "user", penny_redshift::config::ENV_USER),
+];
 /// The environment variable holding the PostgreSQL URL of the target.
 pub const ENV_DATABASE_URL: &str = "DATABASE_URL";
 /// The environment variable naming the configuration file.
@@ -171,7 +189,7 @@ pub struct ApiConfig {
     pub rate_limit_requests: u32,
     /// `api.rate_limit_per`: the rate-limit window.
     pub rate_limit_per: Duration,
-    /// `PENNY_API_TOKEN` (environment only).
+    /// `PENNYLANE_API_TOKEN` (environment only).
     pub token: Option<SecretString>,
 }
 
@@ -204,7 +222,7 @@ pub struct RedshiftConfig {
     pub fetch_rows: u32,
     /// `redshift.ca_file`: a PEM file of CA certificates trusted besides the system's.
     pub ca_file: Option<PathBuf>,
-    /// `PENNY_REDSHIFT_PASSWORD` (environment only).
+    /// `PENNYLANE_DATA_SHARING_KEY` (environment only).
     pub password: Option<SecretString>,
 }
 
@@ -342,7 +360,7 @@ const KEYS: &[Key] = &[
     key("redshift", "database", None),
     key("redshift", "user", None),
     key("redshift", "schema", Some("\"etl\"")),
-    key("redshift", "fetch_rows", Some("10000")),
+    key("redshift", "fetch_rows", Some("1000")),
     key("redshift", "ca_file", None),
     key("target", "kind", Some("\"postgres\"")),
     key("target", "raw_schema", Some("\"pennylane_raw\"")),
@@ -366,9 +384,10 @@ fn secret_env_for(section: &str, key: &str) -> Option<&'static str> {
     if k.contains("token") || k.contains("secret") || k.contains("api_key") {
         return Some(ENV_API_TOKEN);
     }
-    if k.contains("password") || k == "pass" || k == "pwd" {
+    if k.contains("password") || k == "pass" || k == "pwd" || (section == "redshift" && k == "key")
+    {
         return Some(if section == "redshift" {
-            ENV_REDSHIFT_PASSWORD
+            ENV_DATA_SHARING_KEY
         } else {
             ENV_DATABASE_URL
         });
@@ -386,6 +405,19 @@ pub fn env_var_for(section: &str, key: &str) -> String {
         section.to_ascii_uppercase(),
         key.to_ascii_uppercase()
     )
+}
+
+/// The variables that set `section.key`, strongest first, as text for messages:
+/// `PENNY_REDSHIFT_HOST or PENNYLANE_DATA_SHARING_HOST`.
+pub fn env_vars_for(section: &str, key: &str) -> String {
+    let own = env_var_for(section, key);
+    match PENNYLANE_ENV_KEYS
+        .iter()
+        .find(|(s, k, _)| *s == section && *k == key)
+    {
+        Some((_, _, documented)) => format!("{own} or {documented}"),
+        None => own,
+    }
 }
 
 /// A value as found: TOML from the file or a default, or text from the environment.
@@ -536,6 +568,21 @@ impl Layers {
                 }
             }
         }
+        for &(section, key, var) in PENNYLANE_ENV_KEYS {
+            if let Some(text) = env(var).filter(|v| !v.trim().is_empty()) {
+                let k = KEYS
+                    .iter()
+                    .find(|k| k.section == section && k.key == key)
+                    .expect("PENNYLANE_ENV_KEYS names known keys");
+                values.insert(
+                    (k.section, k.key),
+                    Found {
+                        raw: Raw::Text(text),
+                        origin: Origin::Env(var.to_owned()),
+                    },
+                );
+            }
+        }
         for k in KEYS {
             let var = env_var_for(k.section, k.key);
             if let Some(text) = env(&var) {
@@ -552,7 +599,7 @@ impl Layers {
     }
 
     fn looked(&self, section: &str, key: &str) -> String {
-        let var = env_var_for(section, key);
+        let var = env_vars_for(section, key);
         match &self.file {
             Some(p) => format!(
                 "{} ([{section}] {key}) and the environment ({var})",
@@ -782,7 +829,7 @@ impl Layers {
                 schema: self.identifier("redshift", "schema")?,
                 fetch_rows: self.int("redshift", "fetch_rows", 1, 1_000_000)? as u32,
                 ca_file: self.opt_string("redshift", "ca_file")?.map(PathBuf::from),
-                password: secret(ENV_REDSHIFT_PASSWORD),
+                password: secret(ENV_DATA_SHARING_KEY),
             },
             target: TargetConfig {
                 kind: self.choice(
@@ -865,11 +912,11 @@ impl Config {
                 Some(p) => format!(
                     "{} ([redshift] {key}) and the environment ({})",
                     p.display(),
-                    env_var_for("redshift", key)
+                    env_vars_for("redshift", key)
                 ),
                 None => format!(
                     "the environment ({}); no configuration file was found",
-                    env_var_for("redshift", key)
+                    env_vars_for("redshift", key)
                 ),
             },
         })
@@ -998,7 +1045,12 @@ mod tests {
             "{msg}"
         );
         let err = load("[redshift]\npassword = \"x\"\n", &[]).unwrap_err();
-        assert!(err.to_string().contains(ENV_REDSHIFT_PASSWORD));
+        assert!(err.to_string().contains(ENV_DATA_SHARING_KEY));
+        let err = load("[redshift]\nkey = \"x\"\n", &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("PENNYLANE_DATA_SHARING_KEY"),
+            "{err}"
+        );
         let err = load("[target]\ndatabase_url = \"postgres://u:p@h/db\"\n", &[]).unwrap_err();
         assert!(err.to_string().contains(ENV_DATABASE_URL));
 
@@ -1061,8 +1113,48 @@ mod tests {
                 && msg.contains("penny.toml"),
             "{msg}"
         );
+        assert!(msg.contains("PENNYLANE_DATA_SHARING_HOST"), "{msg}");
         let err = c.api_token().unwrap_err();
-        assert!(err.to_string().contains(ENV_API_TOKEN));
+        assert!(err.to_string().contains("PENNYLANE_API_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn the_documented_pennylane_variables_set_their_keys_below_penny_overrides() {
+        let env = [
+            ("PENNYLANE_DATA_SHARING_HOST", "dw.example.com"),
+            ("PENNYLANE_DATA_SHARING_PORT", "5440"),
+            ("PENNYLANE_DATA_SHARING_DATABASE", "pennylane"),
+            ("PENNYLANE_DATA_SHARING_USER", "u_42"),
+            ("PENNYLANE_DATA_SHARING_KEY", "k3y"),
+            (
+                "PENNYLANE_API_BASE_URL",
+                "http://127.0.0.1:9/api/external/v2",
+            ),
+        ];
+        // They win over the file...
+        let c = load(
+            "[redshift]\nhost = \"file.example.com\"\nport = 5439\n",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(c.redshift.host.as_deref(), Some("dw.example.com"));
+        assert_eq!(c.redshift.port, 5440);
+        assert_eq!(c.redshift.database.as_deref(), Some("pennylane"));
+        assert_eq!(c.redshift.user.as_deref(), Some("u_42"));
+        assert_eq!(c.api.base_url, "http://127.0.0.1:9/api/external/v2");
+        assert_eq!(c.redshift.password.as_ref().unwrap().expose_secret(), "k3y");
+        // ...and PENNY_<SECTION>_<KEY> wins over them.
+        let mut env = env.to_vec();
+        env.push(("PENNY_REDSHIFT_HOST", "override.example.com"));
+        let c = load("", &env).unwrap();
+        assert_eq!(c.redshift.host.as_deref(), Some("override.example.com"));
+        // A wrong value names the documented variable it came from.
+        let err = load("", &[("PENNYLANE_DATA_SHARING_PORT", "fivefour")]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("redshift.port") && msg.contains("PENNYLANE_DATA_SHARING_PORT"),
+            "{msg}"
+        );
     }
 
     #[test]

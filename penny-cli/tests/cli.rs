@@ -16,12 +16,39 @@ fn penny(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_penny"));
     cmd.current_dir(dir);
     for (k, _) in std::env::vars() {
-        if k.starts_with("PENNY_") || k == "DATABASE_URL" || k == "RUST_LOG" {
+        if k.starts_with("PENNY_")
+            || k.starts_with("PENNYLANE_")
+            || k == "DATABASE_URL"
+            || k == "RUST_LOG"
+        {
             cmd.env_remove(k);
         }
     }
     cmd.stdin(Stdio::null());
     cmd
+}
+
+/// `penny` in `dir`, reading the sandbox's API with `token` through the documented
+/// variables (`PENNYLANE_API_BASE_URL`, `PENNYLANE_API_TOKEN`).
+fn penny_api(dir: &Path, sandbox: &Sandbox, token: &str) -> Command {
+    let mut cmd = penny(dir);
+    cmd.env("PENNYLANE_API_BASE_URL", sandbox.base_url())
+        .env("PENNYLANE_API_TOKEN", token);
+    cmd
+}
+
+/// Runs a prepared `penny` on a blocking thread (the test's runtime keeps serving the
+/// sandbox meanwhile); await the handle for its output.
+fn spawn(mut cmd: Command) -> tokio::task::JoinHandle<Output> {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+}
+
+/// Standard error of a run, after checking its exit code (the message shows standard
+/// error when the code differs).
+fn exits_with(out: &Output, code: i32) -> String {
+    let (_, stderr) = text(out);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -108,17 +135,10 @@ fn demo_with_an_unreachable_database_falls_back_to_csv() {
 async fn demo_with_a_database_writes_the_raw_tables_and_the_canonical_model() {
     let db = penny_testdb::TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let url = db.url().to_owned();
-    let path = dir.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        penny(&path)
-            .args(["demo", "--ledger-lines", "300"])
-            .env("DATABASE_URL", url)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut cmd = penny(dir.path());
+    cmd.args(["demo", "--ledger-lines", "300"])
+        .env("DATABASE_URL", db.url());
+    let out = spawn(cmd).await.unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(
         out.status.code(),
@@ -166,25 +186,19 @@ async fn demo_with_a_database_writes_the_raw_tables_and_the_canonical_model() {
     assert_eq!(new, 1);
 
     // The FEC export reads the raw tables back from PostgreSQL.
-    let (path, url) = (dir.path().to_owned(), db.url().to_owned());
-    let out = tokio::task::spawn_blocking(move || {
-        penny(&path)
-            .args([
-                "export",
-                "fec",
-                "--fiscal-year",
-                &chrono::Datelike::year(&chrono::Utc::now()).to_string(),
-                "--to",
-                "fec",
-                "--siren",
-                "123456789",
-            ])
-            .env("DATABASE_URL", url)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut cmd = penny(dir.path());
+    cmd.args([
+        "export",
+        "fec",
+        "--fiscal-year",
+        &chrono::Datelike::year(&chrono::Utc::now()).to_string(),
+        "--to",
+        "fec",
+        "--siren",
+        "123456789",
+    ])
+    .env("DATABASE_URL", db.url());
+    let out = spawn(cmd).await.unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
@@ -198,10 +212,9 @@ fn a_secret_in_the_config_file_is_a_configuration_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("penny.toml"), "[api]\ntoken = \"abc\"\n").unwrap();
     let out = penny(dir.path()).arg("sync").output().unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let stderr = exits_with(&out, 3);
     assert!(
-        stderr.contains("api.token") && stderr.contains("PENNY_API_TOKEN"),
+        stderr.contains("api.token") && stderr.contains("PENNYLANE_API_TOKEN"),
         "{stderr}"
     );
     assert!(stderr.contains("hint:"), "{stderr}");
@@ -215,9 +228,8 @@ fn a_missing_token_names_the_variable() {
         .env("PENNY_TARGET_KIND", "csv")
         .output()
         .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("PENNY_API_TOKEN"), "{stderr}");
+    let stderr = exits_with(&out, 3);
+    assert!(stderr.contains("PENNYLANE_API_TOKEN"), "{stderr}");
 }
 
 #[test]
@@ -228,8 +240,7 @@ fn a_wrong_environment_override_names_the_key_and_the_variable() {
         .env("PENNY_SYNC_BATCH_ROWS", "lots")
         .output()
         .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let stderr = exits_with(&out, 3);
     assert!(
         stderr.contains("sync.batch_rows") && stderr.contains("PENNY_SYNC_BATCH_ROWS"),
         "{stderr}"
@@ -240,20 +251,11 @@ fn a_wrong_environment_override_names_the_key_and_the_variable() {
 async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
     let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let base = sandbox.base_url();
-    let token = sandbox.token(1).expose_secret().to_owned();
-    let run = |args: &'static [&'static str]| {
-        let path = dir.path().to_owned();
-        let (base, token) = (base.clone(), token.clone());
-        tokio::task::spawn_blocking(move || {
-            penny(&path)
-                .args(args)
-                .env("PENNY_API_BASE_URL", base)
-                .env("PENNY_API_TOKEN", token)
-                .env("PENNY_TARGET_KIND", "csv")
-                .output()
-                .unwrap()
-        })
+    let token = sandbox.token(1);
+    let run = |args: &[&str]| {
+        let mut cmd = penny_api(dir.path(), &sandbox, token.expose_secret());
+        cmd.args(args).env("PENNY_TARGET_KIND", "csv");
+        spawn(cmd)
     };
     let out = run(&["sync", "--streams", "journals,customers"])
         .await
@@ -265,8 +267,7 @@ async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
 
     // An unknown stream names itself and the available ones.
     let out = run(&["sync", "--streams", "customerz"]).await.unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let stderr = exits_with(&out, 3);
     assert!(
         stderr.contains("customerz") && stderr.contains("ledger_entry_lines"),
         "{stderr}"
@@ -279,8 +280,7 @@ async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
     )
     .unwrap();
     let out = run(&["sync", "--streams", "journals"]).await.unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    let stderr = exits_with(&out, 7);
     assert!(stderr.contains(&std::process::id().to_string()), "{stderr}");
 }
 
@@ -288,20 +288,10 @@ async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
 async fn a_bad_token_is_an_authentication_error_with_a_hint() {
     let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let base = sandbox.base_url();
-    let path = dir.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        penny(&path)
-            .args(["api", "customers", "--limit", "2"])
-            .env("PENNY_API_BASE_URL", base)
-            .env("PENNY_API_TOKEN", "not-a-token")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let mut cmd = penny_api(dir.path(), &sandbox, "not-a-token");
+    cmd.args(["api", "customers", "--limit", "2"]);
+    let out = spawn(cmd).await.unwrap();
+    let stderr = exits_with(&out, 4);
     assert!(
         stderr.contains("401") && stderr.contains("hint:"),
         "{stderr}"
@@ -312,19 +302,11 @@ async fn a_bad_token_is_an_authentication_error_with_a_hint() {
 async fn api_prints_records_as_json_csv_or_a_table() {
     let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let base = sandbox.base_url();
-    let token = sandbox.token(1).expose_secret().to_owned();
-    let run = |args: Vec<&'static str>| {
-        let path = dir.path().to_owned();
-        let (base, token) = (base.clone(), token.clone());
-        tokio::task::spawn_blocking(move || {
-            penny(&path)
-                .args(args)
-                .env("PENNY_API_BASE_URL", base)
-                .env("PENNY_API_TOKEN", token)
-                .output()
-                .unwrap()
-        })
+    let token = sandbox.token(1);
+    let run = |args: Vec<&str>| {
+        let mut cmd = penny_api(dir.path(), &sandbox, token.expose_secret());
+        cmd.args(args);
+        spawn(cmd)
     };
     let out = run(vec!["api", "customers", "--limit", "3", "--format", "json"])
         .await
@@ -367,8 +349,7 @@ async fn api_prints_records_as_json_csv_or_a_table() {
     assert!(stdout.contains("rows)"), "{stdout}");
 
     let out = run(vec!["api", "customerz"]).await.unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = exits_with(&out, 2);
     assert!(stderr.contains("customerz"), "{stderr}");
 }
 
@@ -377,10 +358,8 @@ async fn api_prints_records_as_json_csv_or_a_table() {
 async fn schedule_runs_cycles_one_at_a_time_and_stops_cleanly_on_sigterm() {
     let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let child = penny(dir.path())
+    let child = penny_api(dir.path(), &sandbox, sandbox.token(1).expose_secret())
         .args(["schedule", "--every", "1s", "--log-format", "json"])
-        .env("PENNY_API_BASE_URL", sandbox.base_url())
-        .env("PENNY_API_TOKEN", sandbox.token(1).expose_secret())
         .env("PENNY_TARGET_KIND", "csv")
         .env("PENNY_SOURCE_STREAMS", "journals,ledger_accounts,customers")
         .stdout(Stdio::piped())
@@ -396,8 +375,7 @@ async fn schedule_runs_cycles_one_at_a_time_and_stops_cleanly_on_sigterm() {
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = exits_with(&out, 0);
     let runs: Vec<serde_json::Value> = stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -429,23 +407,9 @@ async fn doctor_passes_with_a_good_token_and_a_database() {
     let sandbox = sandbox().await;
     let db = penny_testdb::TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let (path, base, token, url) = (
-        dir.path().to_owned(),
-        sandbox.base_url(),
-        sandbox.token(1).expose_secret().to_owned(),
-        db.url().to_owned(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        penny(&path)
-            .arg("doctor")
-            .env("PENNY_API_BASE_URL", base)
-            .env("PENNY_API_TOKEN", token)
-            .env("DATABASE_URL", url)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut cmd = penny_api(dir.path(), &sandbox, sandbox.token(1).expose_secret());
+    cmd.arg("doctor").env("DATABASE_URL", db.url());
+    let out = spawn(cmd).await.unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     for line in [
@@ -478,19 +442,13 @@ async fn doctor_names_what_fails_and_how_to_fix_it() {
     let limited = sandbox
         .token_with_scopes(1, &["customers:readonly", "journals:readonly"])
         .unwrap();
-    let run = |token: String| {
-        let (path, base) = (dir.path().to_owned(), sandbox.base_url());
-        tokio::task::spawn_blocking(move || {
-            penny(&path)
-                .arg("doctor")
-                .env("PENNY_API_BASE_URL", base)
-                .env("PENNY_API_TOKEN", token)
-                .env("DATABASE_URL", "postgres://penny@127.0.0.1:1/nothing")
-                .output()
-                .unwrap()
-        })
+    let run = |token: &str| {
+        let mut cmd = penny_api(dir.path(), &sandbox, token);
+        cmd.arg("doctor")
+            .env("DATABASE_URL", "postgres://penny@127.0.0.1:1/nothing");
+        spawn(cmd)
     };
-    let out = run(limited.expose_secret().to_owned()).await.unwrap();
+    let out = run(limited.expose_secret()).await.unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(8), "{stdout}\n{stderr}");
     assert!(stdout.contains("[ ok ] api token"), "{stdout}");
@@ -506,6 +464,14 @@ async fn doctor_names_what_fails_and_how_to_fix_it() {
         "{scopes}"
     );
     assert!(missing.contains("ledger:readonly"), "{scopes}");
+    // Exactly the needed scopes the token lacks are listed.
+    let listed: Vec<&str> = missing.split(',').map(str::trim).collect();
+    let expected: Vec<&str> = penny_cli::commands::doctor::NEEDED_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| !["customers:readonly", "journals:readonly"].contains(s))
+        .collect();
+    assert_eq!(listed, expected, "{scopes}");
     assert!(stdout.contains("[FAIL] postgres"), "{stdout}");
     assert!(
         stdout.contains("fix: check that PostgreSQL runs"),
@@ -513,7 +479,7 @@ async fn doctor_names_what_fails_and_how_to_fix_it() {
     );
     assert!(stderr.contains("2 check(s) failed"), "{stderr}");
 
-    let out = run("wrong".into()).await.unwrap();
+    let out = run("wrong").await.unwrap();
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(8));
     assert!(
@@ -559,8 +525,7 @@ fn export_fec_from_the_csv_folder_of_the_demo() {
 
     // A year that is not loaded names the years that are.
     let out = export("1999");
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    let stderr = exits_with(&out, 6);
     assert!(
         stderr.contains("no fiscal year ending in 1999") && stderr.contains(&year),
         "{stderr}"
@@ -573,8 +538,7 @@ fn export_fec_from_the_csv_folder_of_the_demo() {
         .env("PENNY_TARGET_KIND", "csv")
         .output()
         .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    let stderr = exits_with(&out, 6);
     assert!(stderr.contains("penny sync"), "{stderr}");
 }
 
@@ -591,38 +555,12 @@ async fn redshift_commands_against_a_local_stand_in() {
         )
         .await
         .unwrap();
-    let cert: String = client
-        .query_one("SHOW ssl_cert_file", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let cert = if cert.starts_with('/') {
-        cert
-    } else {
-        let data: String = client
-            .query_one("SHOW data_directory", &[])
-            .await
-            .unwrap()
-            .get(0);
-        format!("{data}/{cert}")
-    };
-    let url = url_parts(db.url());
+    let stand_in = StandIn::of(&db, &client).await;
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: Vec<&'static str>| {
-        let (path, cert, url) = (dir.path().to_owned(), cert.clone(), url.clone());
-        tokio::task::spawn_blocking(move || {
-            penny(&path)
-                .args(args)
-                .env("PENNY_SOURCE_KIND", "redshift")
-                .env("PENNY_REDSHIFT_HOST", "localhost")
-                .env("PENNY_REDSHIFT_PORT", url.1)
-                .env("PENNY_REDSHIFT_DATABASE", url.2)
-                .env("PENNY_REDSHIFT_USER", url.0)
-                .env("PENNY_REDSHIFT_PASSWORD", "unused-with-trust-auth")
-                .env("PENNY_REDSHIFT_CA_FILE", cert)
-                .output()
-                .unwrap()
-        })
+    let run = |args: Vec<&str>| {
+        let mut cmd = stand_in.penny(dir.path());
+        cmd.args(args);
+        spawn(cmd)
     };
     let out = run(vec!["redshift", "tables"]).await.unwrap();
     let (stdout, stderr) = text(&out);
@@ -697,19 +635,153 @@ async fn redshift_commands_against_a_local_stand_in() {
     let out = run(vec!["redshift", "count", "missing_table"])
         .await
         .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    let stderr = exits_with(&out, 6);
     assert!(stderr.contains("missing_table"), "{stderr}");
+
+    // query: one read, streamed as CSV by default when not on a terminal.
+    let out = run(vec![
+        "redshift",
+        "query",
+        "SELECT id, label, debit AS \"Débit\" FROM etl.general_ledger ORDER BY id; -- all",
+    ])
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "id,label,Débit\n1,\"Vente, client \"\"A\"\"\",120.50\n2,Achat,0.00\n3,,9.99\n"
+    );
+    // JSON keeps NULL apart from text; --limit stops the read.
+    let out = run(vec![
+        "redshift",
+        "query",
+        "SELECT id, label FROM etl.general_ledger ORDER BY id DESC",
+        "--format",
+        "json",
+        "--limit",
+        "2",
+    ])
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("{\"id\":\"3\",\"label\":null}"),
+        "{stdout}"
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            serde_json::json!({"id": "3", "label": null}),
+            serde_json::json!({"id": "2", "label": "Achat"}),
+        ]
+    );
+    let out = run(vec![
+        "redshift",
+        "query",
+        "SELECT count(*) AS n FROM etl.general_ledger",
+        "--format",
+        "table",
+    ])
+    .await
+    .unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(stdout, "n\n-\n3\n(1 rows)\n");
+    // The table format holds its rows, so without --limit it shows 1000 and says so.
+    let out = run(vec![
+        "redshift",
+        "query",
+        "SELECT g FROM generate_series(1, 1500) g",
+        "--format",
+        "table",
+    ])
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(stdout.ends_with("1000\n(1000 rows)\n"), "{stdout}");
+    assert!(stderr.contains("showing the first 1000 rows"), "{stderr}");
+    // Not one read: refused before connecting (a usage error), nothing dropped.
+    let out = run(vec![
+        "redshift",
+        "query",
+        "SELECT 1; DROP TABLE etl.general_ledger",
+    ])
+    .await
+    .unwrap();
+    let stderr = exits_with(&out, 2);
+    assert!(stderr.contains("more than one statement"), "{stderr}");
+    let out = run(vec!["redshift", "count", "general_ledger"])
+        .await
+        .unwrap();
+    assert_eq!(text(&out).0.trim(), "3");
+    // The server's refusal names what is wrong.
+    let out = run(vec![
+        "redshift",
+        "query",
+        "SELECT nope FROM etl.general_ledger",
+    ])
+    .await
+    .unwrap();
+    let stderr = exits_with(&out, 6);
+    assert!(stderr.contains("nope"), "{stderr}");
 }
 
-/// (user, port, database) of a `postgres://user@host:port/database` URL.
-fn url_parts(url: &str) -> (String, String, String) {
-    let rest = url.split("://").nth(1).unwrap();
-    let (user_host, database) = rest.split_once('/').unwrap();
-    let (user, host) = user_host.split_once('@').unwrap();
-    let user = user.split(':').next().unwrap().to_owned();
-    let port = host.split(':').nth(1).unwrap_or("5432").to_owned();
-    (user, port, database.split('?').next().unwrap().to_owned())
+/// The local PostgreSQL as the Data Sharing warehouse: its address and the CA file
+/// that verifies its certificate (issued to `localhost`).
+struct StandIn {
+    user: String,
+    port: String,
+    database: String,
+    cert: String,
+}
+
+impl StandIn {
+    async fn of(db: &penny_testdb::TestDb, client: &tokio_postgres::Client) -> StandIn {
+        let cert: String = client
+            .query_one("SHOW ssl_cert_file", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let cert = if cert.starts_with('/') {
+            cert
+        } else {
+            let data: String = client
+                .query_one("SHOW data_directory", &[])
+                .await
+                .unwrap()
+                .get(0);
+            format!("{data}/{cert}")
+        };
+        // postgres://user[:password]@host:port/database
+        let rest = db.url().split("://").nth(1).unwrap();
+        let (user_host, database) = rest.split_once('/').unwrap();
+        let (user, host) = user_host.split_once('@').unwrap();
+        StandIn {
+            user: user.split(':').next().unwrap().to_owned(),
+            port: host.split(':').nth(1).unwrap_or("5432").to_owned(),
+            database: database.split('?').next().unwrap().to_owned(),
+            cert,
+        }
+    }
+
+    /// `penny` in `dir`, reading the stand-in through the documented
+    /// `PENNYLANE_DATA_SHARING_*` variables.
+    fn penny(&self, dir: &Path) -> Command {
+        let mut cmd = penny(dir);
+        cmd.env("PENNY_SOURCE_KIND", "redshift")
+            .env("PENNYLANE_DATA_SHARING_HOST", "localhost")
+            .env("PENNYLANE_DATA_SHARING_PORT", &self.port)
+            .env("PENNYLANE_DATA_SHARING_DATABASE", &self.database)
+            .env("PENNYLANE_DATA_SHARING_USER", &self.user)
+            .env("PENNYLANE_DATA_SHARING_KEY", "unused-with-trust-auth")
+            .env("PENNY_REDSHIFT_CA_FILE", &self.cert);
+        cmd
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -730,40 +802,11 @@ async fn sync_from_a_data_sharing_stand_in_builds_the_canonical_ledger() {
         )
         .await
         .unwrap();
-    let cert: String = client
-        .query_one("SHOW ssl_cert_file", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let cert = if cert.starts_with('/') {
-        cert
-    } else {
-        let data: String = client
-            .query_one("SHOW data_directory", &[])
-            .await
-            .unwrap()
-            .get(0);
-        format!("{data}/{cert}")
-    };
-    let (user, port, database) = url_parts(db.url());
+    let stand_in = StandIn::of(&db, &client).await;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        penny(&path)
-            .args(["sync"])
-            .env("PENNY_SOURCE_KIND", "redshift")
-            .env("PENNY_REDSHIFT_HOST", "localhost")
-            .env("PENNY_REDSHIFT_PORT", port)
-            .env("PENNY_REDSHIFT_DATABASE", database)
-            .env("PENNY_REDSHIFT_USER", user)
-            .env("PENNY_REDSHIFT_PASSWORD", "unused-with-trust-auth")
-            .env("PENNY_REDSHIFT_CA_FILE", cert)
-            .env("PENNY_TARGET_KIND", "csv")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut cmd = stand_in.penny(dir.path());
+    cmd.args(["sync"]).env("PENNY_TARGET_KIND", "csv");
+    let out = spawn(cmd).await.unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("data sharing door"), "{stdout}");
@@ -779,21 +822,10 @@ async fn sync_into_postgres_and_busy_while_another_sync_holds_the_lock() {
     let db = penny_testdb::TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let run = || {
-        let (path, base, token, url) = (
-            dir.path().to_owned(),
-            sandbox.base_url(),
-            sandbox.token(1).expose_secret().to_owned(),
-            db.url().to_owned(),
-        );
-        tokio::task::spawn_blocking(move || {
-            penny(&path)
-                .args(["sync", "--streams", "journals,ledger_accounts,customers"])
-                .env("PENNY_API_BASE_URL", base)
-                .env("PENNY_API_TOKEN", token)
-                .env("DATABASE_URL", url)
-                .output()
-                .unwrap()
-        })
+        let mut cmd = penny_api(dir.path(), &sandbox, sandbox.token(1).expose_secret());
+        cmd.args(["sync", "--streams", "journals,ledger_accounts,customers"])
+            .env("DATABASE_URL", db.url());
+        spawn(cmd)
     };
     let out = run().await.unwrap();
     let (stdout, stderr) = text(&out);
@@ -813,8 +845,7 @@ async fn sync_into_postgres_and_busy_while_another_sync_holds_the_lock() {
         .with_schema("pennylane_raw");
     let lock = penny_load::TargetLock::acquire(&config).await.unwrap();
     let out = run().await.unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    let stderr = exits_with(&out, 7);
     assert!(
         stderr.contains("busy") && stderr.contains("another penny sync"),
         "{stderr}"

@@ -13,6 +13,8 @@
 //! - [`TableCursor`] ([`cursor`]): `DECLARE ... CURSOR` / `FETCH FORWARD n` in a
 //!   read-only transaction, flat memory whatever the table size; text results
 //!   typed by [`types`];
+//! - [`QueryCursor`] ([`query`]): one read-only `SELECT` of the user's, checked
+//!   before it is sent, streamed through a cursor as text rows;
 //! - [`DataSharingSource`] ([`source`]): a [`penny_transform::Source`] with one
 //!   stream per table, incremental by `synchronised_at` in the `etl` schema with
 //!   deletions, surviving the weekly rebuild.
@@ -25,6 +27,7 @@ pub mod config;
 pub mod connect;
 pub mod cursor;
 pub mod error;
+pub mod query;
 pub mod source;
 pub mod types;
 
@@ -33,6 +36,7 @@ pub use config::{DataSharingConfig, TlsOptions, TlsVerification};
 pub use connect::{Connection, connect};
 pub use cursor::{CursorOptions, TableCursor, begin_read_only};
 pub use error::{Error, Stage};
+pub use query::{QueryCursor, QueryError, QueryOptions, TextRow, check_single_select};
 pub use source::{DataSharingSource, SourceOptions, TableMode};
 pub use types::{ColumnInfo, UnknownTypes, logical_type, parse_text, quote_ident};
 

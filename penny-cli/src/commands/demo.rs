@@ -344,7 +344,7 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
             );
         }
     }
-    say(&mut out, "  - Your own data: copy penny.example.toml to penny.toml, set PENNY_API_TOKEN (Pennylane > Settings > Developers), run penny doctor, then penny sync.".into());
+    say(&mut out, "  - Your own data: copy penny.example.toml to penny.toml, set PENNYLANE_API_TOKEN (Pennylane > Settings > Developers), run penny doctor, then penny sync.".into());
     say(
         &mut out,
         "  - Keep it fresh: penny schedule --every 10m".into(),

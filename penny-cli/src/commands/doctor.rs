@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use futures_util::SinkExt;
+use penny_transform::ident::{qualified, quote_ident};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, SourceKind, TargetKind};
@@ -203,7 +204,13 @@ async fn check_data_sharing(config: &Config, report: &mut Report<'_>) {
                 "data sharing",
                 Outcome::Fail(
                     e.message,
-                    "set [redshift] host, database, user and PENNY_REDSHIFT_PASSWORD".into(),
+                    format!(
+                        "set {}, {}, {} and {} (in the environment or .env; or [redshift] host, database, user in penny.toml)",
+                        penny_redshift::config::ENV_HOST,
+                        penny_redshift::config::ENV_DATABASE,
+                        penny_redshift::config::ENV_USER,
+                        crate::config::ENV_DATA_SHARING_KEY
+                    ),
                 ),
             );
             return;
@@ -214,17 +221,18 @@ async fn check_data_sharing(config: &Config, report: &mut Report<'_>) {
         Err(e) => {
             let fix = match e.stage() {
                 Some(penny_redshift::Stage::Tcp) => {
-                    "the host or port cannot be reached: check redshift.host/port and the firewall"
+                    "the host or port cannot be reached: check redshift.host/port (PENNYLANE_DATA_SHARING_HOST/_PORT) and the firewall".to_owned()
                 }
                 Some(penny_redshift::Stage::Tls) => {
-                    "TLS failed: check the host name Pennylane gave (the certificate must match it)"
+                    "TLS failed: check the host name Pennylane gave (the certificate must match it)".to_owned()
                 }
-                Some(penny_redshift::Stage::Auth) => {
-                    "login refused: check redshift.user, redshift.database and PENNY_REDSHIFT_PASSWORD"
-                }
-                _ => "see the message",
+                Some(penny_redshift::Stage::Auth) => format!(
+                    "login refused: check redshift.user, redshift.database and {}",
+                    crate::config::ENV_DATA_SHARING_KEY
+                ),
+                _ => "see the message".to_owned(),
             };
-            report.line("data sharing", Outcome::Fail(chain(&e), fix.into()));
+            report.line("data sharing", Outcome::Fail(chain(&e), fix));
             return;
         }
     };
@@ -308,20 +316,20 @@ async fn check_postgres(config: &Config, report: &mut Report<'_>) {
             client
                 .batch_execute(&format!(
                     "CREATE SCHEMA IF NOT EXISTS {}",
-                    crate::targets::quote_ident(schema)
+                    quote_ident(schema)
                 ))
                 .await?;
         }
         client
             .batch_execute(&format!(
-                "CREATE TABLE {}.penny_doctor (id bigint PRIMARY KEY, label text)",
-                crate::targets::quote_ident(&config.target.raw_schema)
+                "CREATE TABLE {} (id bigint PRIMARY KEY, label text)",
+                qualified(&config.target.raw_schema, "penny_doctor")
             ))
             .await?;
         let sink = client
             .copy_in(&format!(
-                "COPY {}.penny_doctor (id, label) FROM STDIN",
-                crate::targets::quote_ident(&config.target.raw_schema)
+                "COPY {} (id, label) FROM STDIN",
+                qualified(&config.target.raw_schema, "penny_doctor")
             ))
             .await?;
         futures_util::pin_mut!(sink);

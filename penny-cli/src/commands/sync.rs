@@ -23,8 +23,8 @@ pub fn data_sharing_config(config: &Config) -> Result<penny_redshift::DataSharin
     let key = r.password.as_ref().ok_or_else(|| {
         CliError::from(ConfigError::Missing {
             what: format!(
-                "the Data Sharing password ({})",
-                crate::config::ENV_REDSHIFT_PASSWORD
+                "the Data Sharing key ({})",
+                crate::config::ENV_DATA_SHARING_KEY
             ),
             needed_for: "source.kind is \"redshift\" or \"both\"".into(),
             looked: "the environment and ./.env".into(),
