@@ -141,3 +141,26 @@ async fn every_stream_reads_in_full_from_the_sandbox() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_companies_stream_is_the_tokens_company_from_me() {
+    let sandbox = sandbox::start(SandboxConfig {
+        rate_limit: None,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let company = sandbox.company_ids()[0];
+    let client = sandbox::client_builder(&sandbox).build().expect("client");
+    let source = PennylaneSource::new(client);
+    let mut sink = MemorySink::default();
+    let report = sync_stream(&source, &mut sink, "companies", SyncOptions::default())
+        .await
+        .expect("sync");
+    assert_eq!(report.kind, ReadKind::Full);
+    let rows = sink.rows("companies");
+    assert_eq!(rows.len(), 1, "one row: the token's company");
+    assert_eq!(rows[0][0], Value::Int64(company));
+    assert_eq!(rows[0][1], Value::Int64(company));
+    assert!(matches!(&rows[0][2], Value::Text(name) if !name.is_empty()));
+    assert_eq!(rows[0][3], Value::Text(format!("{:09}", 512_000_000 + company)));
+}

@@ -250,7 +250,7 @@ impl Source for PennylaneSource {
         };
         use tables::Mode;
         let (kind, plan) = match (spec.mode, position) {
-            (Mode::Full, _) | (_, None) => (ReadKind::Full, read::Plan::full(&context)),
+            (Mode::Full | Mode::Me, _) | (_, None) => (ReadKind::Full, read::Plan::full(&context)),
             (
                 Mode::UpdatedAt,
                 Some(ApiPosition::UpdatedAt {

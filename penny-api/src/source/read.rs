@@ -120,6 +120,21 @@ fn server_now<T>(page: &Page<T>, clock: Option<&super::Clock>) -> DateTime<Utc> 
     }
 }
 
+/// `GET /me`'s `company` object as a one-record page (the `companies` stream).
+fn me_company_page(client: Client) -> Pages<Json> {
+    futures_util::stream::once(async move {
+        let me = client.me_raw().await?;
+        let company = me.get("company").cloned().unwrap_or(Json::Null);
+        Ok(Page {
+            items: vec![company],
+            has_more: false,
+            next_cursor: None,
+            server_time: None,
+        })
+    })
+    .boxed()
+}
+
 fn raw_list(client: &Client, endpoint: &str, resource: &str) -> ListRequest<Json> {
     ListRequest::new(client.clone(), endpoint, resource, MAX_LIMIT)
 }
@@ -128,13 +143,19 @@ impl Plan {
     /// A full read.
     pub fn full(cx: &Context) -> Plan {
         let position = match cx.spec.mode {
-            Mode::Full => PositionTracker::Full(None),
+            Mode::Full | Mode::Me => PositionTracker::Full(None),
             Mode::UpdatedAt => PositionTracker::UpdatedAt {
                 max: None,
                 started: None,
             },
             Mode::Changelog(_) | Mode::SubCollection(..) => PositionTracker::ChangelogFrom(None),
         };
+        if cx.spec.mode == Mode::Me {
+            return Plan::List {
+                pages: me_company_page(cx.client.clone()),
+                position,
+            };
+        }
         let list = raw_list(&cx.client, cx.spec.endpoint, cx.spec.name);
         match cx.spec.mode {
             Mode::SubCollection(_, kind) => Plan::SubFull {

@@ -44,6 +44,8 @@ impl ColumnSpec {
 pub(crate) enum Mode {
     /// Full reads only (small reference tables).
     Full,
+    /// The token's company, from `GET /me`: one row, read in full every time.
+    Me,
     /// Incremental with an `updated_at >= position` filter; deletions are not seen.
     UpdatedAt,
     /// Incremental through the resource's own change log.
@@ -88,7 +90,7 @@ impl TableSpec {
 
     pub fn sync_mode(&self) -> SyncMode {
         match self.mode {
-            Mode::Full => SyncMode::FullOnly,
+            Mode::Full | Mode::Me => SyncMode::FullOnly,
             Mode::UpdatedAt => SyncMode::Cursor {
                 field: "updated_at".to_owned(),
             },
@@ -199,6 +201,12 @@ const PAYMENT_COLUMNS: &[ColumnSpec] = &[
 
 /// Every stream the source offers.
 pub(crate) const TABLES: &[TableSpec] = &[
+    TableSpec {
+        name: "companies",
+        endpoint: "/me",
+        mode: Mode::Me,
+        columns: &[COMPANY, ID, text("name"), text("reg_no")],
+    },
     TableSpec {
         name: "journals",
         endpoint: "/journals",

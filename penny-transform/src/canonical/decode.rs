@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use super::read::{Cell, Col, MappingError, Reader};
 use super::{
-    BankTransaction, Books, FiscalYear, Invoice, ThirdParty, ThirdPartyKind, ThirdPartyRef,
+    BankTransaction, Books, Company, FiscalYear, Invoice, ThirdParty, ThirdPartyKind, ThirdPartyRef,
 };
 use crate::batch::Batch;
 
@@ -58,6 +58,7 @@ impl CommonTables {
     ) -> Result<bool, MappingError> {
         use ThirdPartyKind::{Customer, Supplier};
         match table {
+            "companies" => companies(batch, &mut books.companies)?,
             "fiscal_years" => fiscal_years(batch, &self.fiscal_years, &mut books.fiscal_years)?,
             "customer_invoices" => invoices(batch, Customer, &self.invoices, &mut books.invoices)?,
             "supplier_invoices" => invoices(batch, Supplier, &self.invoices, &mut books.invoices)?,
@@ -68,6 +69,25 @@ impl CommonTables {
         }
         Ok(true)
     }
+}
+
+/// The companies table: `id`, `name`, the SIREN (`registration_number` or `siren` in
+/// Data Sharing, `reg_no` from the API's `GET /me`) and `vat_number`, all but `id` optional.
+fn companies(batch: &Batch, out: &mut Vec<Company>) -> Result<(), MappingError> {
+    let r = Reader::new(batch)?;
+    let id = Raw::Required("id").resolve(&r)?;
+    let name = Raw::Optional("name").resolve(&r)?;
+    let siren = Raw::AnyOf(&["registration_number", "siren", "reg_no"]).resolve(&r)?;
+    let vat = Raw::Optional("vat_number").resolve(&r)?;
+    for row in 0..r.len() {
+        out.push(Company {
+            company_id: r.cell(row, id).i64()?,
+            name: r.cell(row, name).opt_text()?.unwrap_or_default(),
+            siren: r.cell(row, siren).opt_text()?,
+            vat_number: r.cell(row, vat).opt_text()?,
+        });
+    }
+    Ok(())
 }
 
 /// Amounts before tax, VAT and with tax: with tax is required, VAT null is zero, and a
@@ -400,7 +420,53 @@ mod tests {
         assert_eq!(invoice.third_party_id, Some(9));
         assert_eq!(invoice.entry_id, None);
         assert_eq!(invoice.remaining.to_string(), "0.00");
-        assert!(!TABLES.add("companies", &b, &mut books).expect("not mapped"));
+        assert!(
+            !TABLES
+                .add("analytical_ledger", &b, &mut books)
+                .expect("not mapped")
+        );
+    }
+
+    #[test]
+    fn companies_take_the_siren_from_either_door() {
+        use LogicalType::{Int64, Text};
+        let mut books = Books::default();
+        let api = one_row(
+            "companies",
+            vec![
+                ("company_id", Int64, Value::Int64(7)),
+                ("id", Int64, Value::Int64(7)),
+                ("name", Text, Value::Text("Boulangerie Martin".into())),
+                ("reg_no", Text, Value::Text("552100554".into())),
+            ],
+        );
+        let warehouse = one_row(
+            "companies",
+            vec![
+                ("company_id", Int64, Value::Int64(8)),
+                ("id", Int64, Value::Int64(8)),
+                ("name", Text, Value::Text("Menuiserie Roux".into())),
+                ("registration_number", Text, Value::Text("732829320".into())),
+            ],
+        );
+        assert!(TABLES.add("companies", &api, &mut books).expect("maps"));
+        assert!(
+            TABLES
+                .add("companies", &warehouse, &mut books)
+                .expect("maps")
+        );
+        let sirens: Vec<_> = books
+            .companies
+            .iter()
+            .map(|c| (c.company_id, c.name.as_str(), c.siren.as_deref()))
+            .collect();
+        assert_eq!(
+            sirens,
+            [
+                (7, "Boulangerie Martin", Some("552100554")),
+                (8, "Menuiserie Roux", Some("732829320"))
+            ]
+        );
     }
 
     #[test]

@@ -81,7 +81,6 @@ impl DataSharingMapper {
     /// (use [`ledger_lines`](Self::ledger_lines)).
     pub fn add(&mut self, batch: &Batch) -> Result<bool, MappingError> {
         match base_table_name(batch.table()) {
-            "companies" => self.add_companies(batch)?,
             "customers" => self.add_third_parties(batch, Customer)?,
             "suppliers" => self.add_third_parties(batch, Supplier)?,
             table => return TABLES.add(table, batch, &mut self.books),
@@ -115,25 +114,6 @@ impl DataSharingMapper {
         decode::third_parties(batch, kind, &THIRD_PARTIES, |third, _| {
             third_parties.push(third)
         })
-    }
-
-    fn add_companies(&mut self, batch: &Batch) -> Result<(), MappingError> {
-        let r = Reader::new(batch)?;
-        let (id, name, reg, vat) = (
-            r.col("id")?,
-            r.opt("name"),
-            r.opt_any(&["registration_number", "siren"]),
-            r.opt("vat_number"),
-        );
-        for row in 0..r.len() {
-            self.books.companies.push(Company {
-                company_id: r.cell(row, id).i64()?,
-                name: r.cell(row, name).opt_text()?.unwrap_or_default(),
-                siren: r.cell(row, reg).opt_text()?,
-                vat_number: r.cell(row, vat).opt_text()?,
-            });
-        }
-        Ok(())
     }
 
     /// Maps one batch of `general_ledger`, and records the accounts, journals and
