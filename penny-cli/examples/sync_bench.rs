@@ -38,6 +38,11 @@ async fn main() {
         .map(|a| a.parse().expect("changes"))
         .unwrap_or(1000);
 
+    // `RUST_LOG=info` shows the pipeline's log lines (why a transformation is rebuilt).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let db = penny_testdb::TestDb::new().await;
     let sandbox = Sandbox::start(SandboxConfig {
         ledger_lines: lines,
@@ -53,6 +58,23 @@ async fn main() {
         .no_rate_limit()
         .build()
         .unwrap();
+    // One request first, so the sandbox has built its world: the baseline is the
+    // sandbox's own memory, and the growth over it the sync's.
+    let _ = ListRequest::<serde_json::Value>::new(
+        client.clone(),
+        "/ledger_entries",
+        "ledger_entries",
+        1,
+    )
+    .items()
+    .take(1)
+    .try_collect::<Vec<_>>()
+    .await
+    .unwrap();
+    let baseline = peak_memory_mib().unwrap_or(f64::NAN);
+    println!(
+        "sandbox with {lines} ledger lines started: peak memory {baseline:.0} MiB before syncing (the in-process sandbox holds its world)"
+    );
     let source = penny_api::source::PennylaneSource::new(client.clone()).with_batch_rows(5000);
     let targets = Targets::postgres(db.url(), "pennylane_raw", "pennylane", &source)
         .await
@@ -74,11 +96,12 @@ async fn main() {
     assert!(full.failures.is_empty(), "{:?}", full.error());
     let rows = full.totals().inserted;
     println!(
-        "full sync, {lines} ledger lines: {rows} raw rows in {:.1} s ({:.0} rows/s), {} API requests; peak memory {:.0} MiB",
+        "full sync, {lines} ledger lines: {rows} raw rows in {:.1} s ({:.0} rows/s), {} API requests; peak memory {:.0} MiB (+{:.0} MiB over the sandbox)",
         full_time.as_secs_f64(),
         rows as f64 / full_time.as_secs_f64(),
         sandbox.total_requests(),
-        peak_memory_mib().unwrap_or(f64::NAN)
+        peak_memory_mib().unwrap_or(f64::NAN),
+        peak_memory_mib().unwrap_or(f64::NAN) - baseline
     );
 
     sandbox.advance_clock(chrono::Duration::minutes(10));
@@ -118,20 +141,29 @@ async fn main() {
     assert!(inc.failures.is_empty(), "{:?}", inc.error());
     let t = inc.totals();
     println!(
-        "incremental cycle, {} entries relabelled: {} inserted, {} updated, {} deleted in {:.2} s (raw load and canonical rebuild), {} API requests; peak memory {:.0} MiB",
+        "incremental cycle, {} entries relabelled: {} inserted, {} updated, {} deleted in {:.2} s (raw load and transformation), {} API requests; peak memory {:.0} MiB (+{:.0} MiB over the sandbox)",
         entries.len(),
         t.inserted,
         t.updated,
         t.deleted,
         inc_time.as_secs_f64(),
         sandbox.total_requests() - before,
-        peak_memory_mib().unwrap_or(f64::NAN)
+        peak_memory_mib().unwrap_or(f64::NAN),
+        peak_memory_mib().unwrap_or(f64::NAN) - baseline
     );
     if let Some(tr) = &inc.transform {
         println!(
-            "canonical model: {} rows in {} tables",
+            "transformation ({} door): {:.2} s, {} rows written in {} tables",
+            tr.door,
+            tr.duration.as_secs_f64(),
             tr.rows(),
             tr.tables.len()
         );
+        for (table, rows, stats) in &tr.tables {
+            println!(
+                "  {table}: {rows} rows (+{} ~{} -{})",
+                stats.inserted, stats.updated, stats.deleted
+            );
+        }
     }
 }

@@ -14,14 +14,17 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod csv_sink;
 pub mod duration;
 pub mod exit;
+pub mod incremental;
 pub mod output;
 pub mod pipeline;
+pub mod reports;
 pub mod schedule;
 pub mod sources;
 pub mod targets;

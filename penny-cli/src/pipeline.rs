@@ -82,12 +82,18 @@ impl RunSummary {
     pub fn line(&self) -> String {
         let t = self.totals();
         let transform = match &self.transform {
-            Some(t) => format!(
-                "; canonical model and star schema rebuilt ({} door): {} rows in {} tables",
-                t.door,
-                t.rows(),
-                t.tables.len()
-            ),
+            Some(t) => {
+                let door: &str = &t.door;
+                let (door, verb) = match door.strip_suffix(", incremental") {
+                    Some(door) => (door, "updated incrementally"),
+                    None => (door, "rebuilt"),
+                };
+                format!(
+                    "; canonical model, star schema and reports {verb} ({door} door): {} rows in {} tables",
+                    t.rows(),
+                    t.tables.len()
+                )
+            }
             None => String::new(),
         };
         format!(

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use penny_transform::{Sink, SinkError};
 
+use crate::changes::{ChangeLog, RecordingSink};
 use crate::csv_sink::{CsvOptions, CsvSink};
 use crate::pipeline::SinkFactory;
 
@@ -77,11 +78,20 @@ impl crate::transform::RawTables for CsvTarget {
 
 /// A PostgreSQL schema (`penny-load`'s [`PgSink`](penny_load::PgSink)): the target's
 /// advisory lock is taken once for the run and shared by one connection per stream.
+///
+/// A raw target (one given its streams' schemas by [`with_schemas`](Self::with_schemas))
+/// records what each run's commits changed ([`ChangeLog`]), for the incremental
+/// transformation, and marks the transformed tables stale before its first write (see
+/// [`crate::incremental`]).
 pub struct PgTarget {
     config: penny_load::PgConfig,
     lock: std::sync::Arc<penny_load::TargetLock>,
     source: String,
     schemas: Vec<std::sync::Arc<penny_transform::Schema>>,
+    changes: ChangeLog,
+    /// `Some(refs)` once this run's first write marked the transformation stale: the
+    /// references saved until then (`None` inside: there were none).
+    refs_at_start: tokio::sync::Mutex<Option<Option<crate::incremental::Refs>>>,
 }
 
 /// A `penny-load` error at the trait boundary.
@@ -100,18 +110,13 @@ impl PgTarget {
         let lock = penny_load::TargetLock::acquire(&config)
             .await
             .map_err(load_error)?;
-        // One connection first creates the schema and the state tables: concurrent
-        // first connections would race on `CREATE SCHEMA IF NOT EXISTS`.
-        drop(
-            penny_load::PgSink::connect_with_lock(config.clone(), lock.clone())
-                .await
-                .map_err(load_error)?,
-        );
         Ok(PgTarget {
             config,
             lock,
             source: source.to_owned(),
             schemas: Vec::new(),
+            changes: ChangeLog::default(),
+            refs_at_start: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -139,7 +144,11 @@ impl PgTarget {
                  ORDER BY 1",
                 &[
                     &config.schema(),
-                    &vec![penny_load::STATE_TABLE, penny_load::RUNS_TABLE],
+                    &vec![
+                        penny_load::STATE_TABLE,
+                        penny_load::RUNS_TABLE,
+                        crate::incremental::REFS_TABLE,
+                    ],
                 ],
             )
             .await
@@ -163,21 +172,83 @@ impl PgTarget {
         }
         Ok(out)
     }
+
+    fn table_reader(&self) -> penny_load::TableReader {
+        penny_load::TableReader::new(self.config.clone())
+    }
+
+    /// Before the first write of a run into a raw target: the saved references are
+    /// kept in memory for this run's transformation, and dropped from the database, so
+    /// that a run that dies between its raw commits and the end of its transformation
+    /// is followed by a full rebuild (the next run finds no references).
+    async fn mark_stale(&self) -> Result<(), SinkError> {
+        if self.schemas.is_empty() {
+            return Ok(());
+        }
+        let mut at_start = self.refs_at_start.lock().await;
+        if at_start.is_some() {
+            return Ok(());
+        }
+        let saved = self.read_saved_refs().await?;
+        let client = self.config.connect().await.map_err(load_error)?;
+        client
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS {}.{}",
+                quote_ident(self.config.schema()),
+                quote_ident(crate::incremental::REFS_TABLE)
+            ))
+            .await
+            .map_err(|e| SinkError::Unavailable { source: e.into() })?;
+        *at_start = Some(saved);
+        Ok(())
+    }
+
+    /// The references saved in the database.
+    async fn read_saved_refs(&self) -> Result<Option<crate::incremental::Refs>, SinkError> {
+        use futures_util::TryStreamExt;
+        let reader = self.table_reader();
+        let Some(schema) = reader
+            .table(crate::incremental::REFS_TABLE)
+            .await
+            .map_err(load_error)?
+        else {
+            return Ok(None);
+        };
+        if *schema != *crate::incremental::refs_schema() {
+            return Ok(None);
+        }
+        let mut stream = reader
+            .read(&schema, 10_000, None)
+            .await
+            .map_err(load_error)?;
+        let mut refs = crate::incremental::Refs::default();
+        while let Some(batch) = stream.try_next().await.map_err(load_error)? {
+            refs.add_saved(&batch)?;
+        }
+        Ok(Some(refs))
+    }
 }
 
 /// `name` as a quoted SQL identifier.
 pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    penny_transform::ident::quote_ident(name)
 }
 
 #[async_trait::async_trait]
 impl SinkFactory for PgTarget {
     async fn open(&self) -> Result<Box<dyn Sink>, SinkError> {
+        self.mark_stale().await?;
         let sink = penny_load::PgSink::connect_with_lock(self.config.clone(), self.lock.clone())
             .await
             .map_err(load_error)?
             .with_source(self.source.clone());
-        Ok(Box::new(sink))
+        if self.schemas.is_empty() {
+            return Ok(Box::new(sink));
+        }
+        Ok(Box::new(RecordingSink::new(
+            Box::new(sink),
+            self.changes.clone(),
+        )))
     }
 
     fn describe(&self) -> String {
@@ -189,11 +260,21 @@ impl SinkFactory for PgTarget {
     }
 }
 
+/// A read of `penny-load` as the transformation's batch stream.
+fn batches(stream: penny_load::BatchStream) -> crate::transform::BatchStream<'static> {
+    use futures_util::StreamExt;
+    Box::pin(stream.map(|b| b.map_err(load_error)))
+}
+
 #[async_trait::async_trait]
 impl crate::transform::RawTables for PgTarget {
     async fn has(&self, table: &str) -> Result<bool, SinkError> {
         Ok(self.schemas.iter().any(|s| s.name() == table)
-            && table_exists(&self.config, table).await?)
+            && self
+                .table_reader()
+                .exists(table)
+                .await
+                .map_err(load_error)?)
     }
 
     async fn read(
@@ -204,125 +285,165 @@ impl crate::transform::RawTables for PgTarget {
         let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
             return Ok(None);
         };
-        if !table_exists(&self.config, table).await? {
+        let reader = self.table_reader();
+        if !reader.exists(table).await.map_err(load_error)? {
             return Ok(None);
         }
-        read_pg_table(&self.config, schema, batch_rows)
+        let stream = reader
+            .read(schema, batch_rows, None)
             .await
-            .map(Some)
+            .map_err(load_error)?;
+        Ok(Some(batches(stream)))
+    }
+
+    fn incremental(&self) -> Option<&dyn crate::incremental::IncrementalRaw> {
+        (!self.schemas.is_empty()).then_some(self as _)
     }
 }
 
-fn pg_value(
-    row: &tokio_postgres::Row,
-    i: usize,
-    ty: penny_transform::LogicalType,
-) -> Result<penny_transform::Value, tokio_postgres::Error> {
-    use penny_transform::{LogicalType as T, Value as V};
-    fn opt<X>(v: Option<X>, f: impl FnOnce(X) -> V) -> V {
-        v.map(f).unwrap_or(V::Null)
+#[async_trait::async_trait]
+impl crate::incremental::IncrementalRaw for PgTarget {
+    fn changes(&self) -> &ChangeLog {
+        &self.changes
     }
-    Ok(match ty {
-        T::Bool => opt(row.try_get(i)?, V::Bool),
-        T::Int64 => opt(row.try_get(i)?, V::Int64),
-        T::Float64 => opt(row.try_get(i)?, V::Float64),
-        T::Decimal { .. } => opt(row.try_get(i)?, V::Decimal),
-        T::Text => opt(row.try_get(i)?, V::Text),
-        T::Date => opt(row.try_get(i)?, V::Date),
-        T::Time => opt(row.try_get(i)?, V::Time),
-        T::Timestamp => opt(row.try_get(i)?, V::Timestamp),
-        T::TimestampTz => opt(row.try_get(i)?, V::TimestampTz),
-        T::Json => opt(row.try_get(i)?, V::Json),
-    })
+
+    async fn read_where(
+        &self,
+        table: &str,
+        batch_rows: usize,
+        filter: &penny_load::KeyFilter,
+    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+        let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
+            return Ok(None);
+        };
+        let reader = self.table_reader();
+        if !reader.exists(table).await.map_err(load_error)? {
+            return Ok(None);
+        }
+        let stream = reader
+            .read(schema, batch_rows, Some(filter))
+            .await
+            .map_err(load_error)?;
+        Ok(Some(batches(stream)))
+    }
+
+    async fn read_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+        batch_rows: usize,
+    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+        let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
+            return Ok(None);
+        };
+        let reader = self.table_reader();
+        if !reader.exists(table).await.map_err(load_error)? {
+            return Ok(None);
+        }
+        let keys: Vec<&str> = schema.primary_key_names().collect();
+        let kept: Vec<penny_transform::Column> = schema
+            .columns()
+            .iter()
+            .filter(|c| columns.contains(&c.name.as_str()) || keys.contains(&c.name.as_str()))
+            .cloned()
+            .collect();
+        let projected =
+            penny_transform::Schema::new(table, kept, &keys).map_err(|e| SinkError::Config {
+                source: format!("projecting table `{table}` on {columns:?}: {e}").into(),
+            })?;
+        let stream = reader
+            .read(&std::sync::Arc::new(projected), batch_rows, None)
+            .await
+            .map_err(load_error)?;
+        Ok(Some(batches(stream)))
+    }
+
+    async fn date_range(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, SinkError> {
+        let client = self.config.connect().await.map_err(load_error)?;
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT min({c}), max({c}) FROM {}.{}",
+                    quote_ident(self.config.schema()),
+                    quote_ident(table),
+                    c = quote_ident(column)
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| SinkError::Data {
+                table: table.to_owned(),
+                source: e.into(),
+            })?;
+        let (a, b): (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>) =
+            (row.get(0), row.get(1));
+        Ok(a.zip(b))
+    }
+
+    async fn saved_refs(&self) -> Result<Option<crate::incremental::Refs>, SinkError> {
+        match self.refs_at_start.lock().await.as_ref() {
+            Some(at_start) => Ok(at_start.clone()),
+            // Nothing written this run: the database's are current.
+            None => self.read_saved_refs().await,
+        }
+    }
+
+    async fn save_refs(&self, refs: &crate::incremental::Refs) -> Result<(), SinkError> {
+        let mut sink =
+            penny_load::PgSink::connect_with_lock(self.config.clone(), self.lock.clone())
+                .await
+                .map_err(load_error)?
+                .with_source("penny-transform");
+        let schema = crate::incremental::refs_schema();
+        sink.prepare(&schema, penny_transform::ReadKind::Full)
+            .await?;
+        for batch in refs.to_batches(10_000)? {
+            if let Err(e) = sink.write(batch).await {
+                let _ = sink.abort(schema.name()).await;
+                return Err(e);
+            }
+        }
+        sink.commit(schema.name(), None).await?;
+        // The next run's first write captures these (and marks them stale again).
+        *self.refs_at_start.lock().await = None;
+        Ok(())
+    }
 }
 
 impl PgTarget {
     /// The schemas of the tables already in `schema` at `url` (columns and primary
-    /// keys from `information_schema`), to read them back without their source.
+    /// keys from the catalog), to read them back without their source.
     pub async fn discover(
         url: &str,
         schema: &str,
     ) -> Result<Vec<std::sync::Arc<penny_transform::Schema>>, SinkError> {
-        use penny_transform::{Column, LogicalType, Schema};
         let config = penny_load::PgConfig::from_url(url)
             .map_err(load_error)?
             .with_schema(schema);
-        let client = config.connect().await.map_err(load_error)?;
-        let unavailable = |e: tokio_postgres::Error| SinkError::Unavailable { source: e.into() };
-        let columns = client
-            .query(
-                "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text, \
-                 numeric_scale::int FROM information_schema.columns WHERE table_schema = $1 \
-                 ORDER BY table_name, ordinal_position",
-                &[&schema],
-            )
+        penny_load::TableReader::new(config)
+            .tables()
             .await
-            .map_err(unavailable)?;
-        let keys = client
-            .query(
-                "SELECT k.table_name::text, k.column_name::text FROM information_schema.table_constraints c \
-                 JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name \
-                 AND k.table_schema = c.table_schema AND k.table_name = c.table_name \
-                 WHERE c.table_schema = $1 AND c.constraint_type = 'PRIMARY KEY' \
-                 ORDER BY k.table_name, k.ordinal_position",
-                &[&schema],
-            )
-            .await
-            .map_err(unavailable)?;
-        let mut tables: std::collections::BTreeMap<String, Vec<Column>> = Default::default();
-        for row in columns {
-            let (table, name, ty, nullable, scale): (String, String, String, String, Option<i32>) =
-                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-            let logical = match ty.as_str() {
-                "bigint" | "integer" | "smallint" => LogicalType::Int64,
-                "numeric" => LogicalType::Decimal {
-                    scale: scale.unwrap_or(0).max(0) as u32,
-                },
-                "boolean" => LogicalType::Bool,
-                "double precision" | "real" => LogicalType::Float64,
-                "date" => LogicalType::Date,
-                "time without time zone" => LogicalType::Time,
-                "timestamp without time zone" => LogicalType::Timestamp,
-                "timestamp with time zone" => LogicalType::TimestampTz,
-                "json" | "jsonb" => LogicalType::Json,
-                _ => LogicalType::Text,
-            };
-            let column = if nullable == "YES" {
-                Column::nullable(name, logical)
-            } else {
-                Column::required(name, logical)
-            };
-            tables.entry(table).or_default().push(column);
-        }
-        let mut key_of: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for row in keys {
-            key_of.entry(row.get(0)).or_default().push(row.get(1));
-        }
-        let mut out = Vec::new();
-        for (table, columns) in tables {
-            let Some(key) = key_of.remove(&table) else {
-                continue; // the sync state tables and anything without a key
-            };
-            if let Ok(s) = Schema::new(table, columns, key) {
-                out.push(std::sync::Arc::new(s));
-            }
-        }
-        Ok(out)
+            .map_err(load_error)
     }
 
     /// Reads back the tables of `schema` at `url` (no lock: reading only).
     pub async fn reader(url: &str, schema: &str) -> Result<PgReader, SinkError> {
-        let schemas = PgTarget::discover(url, schema).await?;
         let config = penny_load::PgConfig::from_url(url)
             .map_err(load_error)?
             .with_schema(schema);
-        Ok(PgReader { config, schemas })
+        let reader = penny_load::TableReader::new(config);
+        let schemas = reader.tables().await.map_err(load_error)?;
+        Ok(PgReader { reader, schemas })
     }
 }
 
 /// The tables of a PostgreSQL schema, read back (no lock taken).
 pub struct PgReader {
-    config: penny_load::PgConfig,
+    reader: penny_load::TableReader,
     schemas: Vec<std::sync::Arc<penny_transform::Schema>>,
 }
 
@@ -340,74 +461,11 @@ impl crate::transform::RawTables for PgReader {
         let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
             return Ok(None);
         };
-        read_pg_table(&self.config, schema, batch_rows)
+        let stream = self
+            .reader
+            .read(schema, batch_rows, None)
             .await
-            .map(Some)
+            .map_err(load_error)?;
+        Ok(Some(batches(stream)))
     }
-}
-
-async fn table_exists(config: &penny_load::PgConfig, table: &str) -> Result<bool, SinkError> {
-    let client = config.connect().await.map_err(load_error)?;
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2)",
-            &[&config.schema(), &table],
-        )
-        .await
-        .map_err(|e| SinkError::Unavailable { source: e.into() })?
-        .get(0);
-    Ok(exists)
-}
-
-/// A whole table as a stream of batches, ordered by primary key: rows are converted
-/// as they arrive, so memory holds one batch.
-async fn read_pg_table(
-    config: &penny_load::PgConfig,
-    schema: &std::sync::Arc<penny_transform::Schema>,
-    batch_rows: usize,
-) -> Result<crate::transform::BatchStream<'static>, SinkError> {
-    use futures_util::StreamExt;
-    let table = schema.name().to_owned();
-    let client = config.connect().await.map_err(load_error)?;
-    let columns: Vec<String> = schema
-        .columns()
-        .iter()
-        .map(|c| quote_ident(&c.name))
-        .collect();
-    let keys: Vec<String> = schema.primary_key_names().map(quote_ident).collect();
-    let sql = format!(
-        "SELECT {} FROM {}.{} ORDER BY {}",
-        columns.join(", "),
-        quote_ident(config.schema()),
-        quote_ident(&table),
-        keys.join(", ")
-    );
-    let rows = client
-        .query_raw(sql.as_str(), Vec::<String>::new())
-        .await
-        .map_err(|e| SinkError::Data {
-            table: table.clone(),
-            source: e.into(),
-        })?;
-    let schema = schema.clone();
-    let batches = rows.chunks(batch_rows.max(1)).map(move |chunk| {
-        // The client lives as long as the stream: its connection carries the rows.
-        let _connection = &client;
-        let mut out = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            let row = row.map_err(|e| SinkError::Unavailable { source: e.into() })?;
-            let mut values = Vec::with_capacity(schema.columns().len());
-            for (i, column) in schema.columns().iter().enumerate() {
-                values.push(pg_value(&row, i, column.logical_type).map_err(|e| {
-                    SinkError::Data {
-                        table: table.clone(),
-                        source: format!("column `{}`: {e}", column.name).into(),
-                    }
-                })?);
-            }
-            out.push(values);
-        }
-        Ok(penny_transform::Batch::upsert(schema.clone(), out)?)
-    });
-    Ok(Box::pin(batches))
 }

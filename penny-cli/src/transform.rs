@@ -8,9 +8,16 @@
 //! as the `canonical_*` tables through the same [`Sink`] trait, each replaced whole
 //! in one commit (readers see the old table or the new one, never a mix).
 //!
+//! The reports ([`crate::reports`]) are written with the star schema.
+//!
+//! After an incremental raw load into PostgreSQL, only what the load changed is
+//! updated instead ([`crate::incremental`]); a full sync, the Data Sharing door and
+//! the CSV target keep the atomic full rebuild.
+//!
 //! Memory: the small reference tables are held (they are small); ledger lines are
-//! streamed, mapped and written one batch at a time from PostgreSQL. The CSV target
-//! reads a whole file before streaming it (its files are demo-sized).
+//! streamed, mapped and written one batch at a time from PostgreSQL, and summed per
+//! account and day for the reports. The CSV target reads a whole file before
+//! streaming it (its files are demo-sized).
 
 use penny_transform::canonical::from_api::ApiMapper;
 use penny_transform::canonical::from_data_sharing::DataSharingMapper;
@@ -36,10 +43,15 @@ pub trait RawTables: Send + Sync {
         table: &str,
         batch_rows: usize,
     ) -> Result<Option<BatchStream<'_>>, SinkError>;
+    /// The incremental side of these tables (what changed, filtered reads), when the
+    /// target has one; `None`: the transformation is always rebuilt whole.
+    fn incremental(&self) -> Option<&dyn crate::incremental::IncrementalRaw> {
+        None
+    }
 }
 
 /// Calls `f` on every batch of `table` (nothing if it is absent).
-async fn each_batch(
+pub(crate) async fn each_batch(
     raw: &dyn RawTables,
     table: &str,
     batch_rows: usize,
@@ -61,6 +73,8 @@ pub struct TransformReport {
     pub door: &'static str,
     /// Table name, rows written, and the commit's counts.
     pub tables: Vec<(String, u64, CommitStats)>,
+    /// Wall time of the transformation.
+    pub duration: std::time::Duration,
 }
 
 impl TransformReport {
@@ -71,7 +85,8 @@ impl TransformReport {
 }
 
 /// The API door's small tables, in the order the mapper needs them.
-const API_TABLES: &[&str] = &[
+pub(crate) const API_TABLES: &[&str] = &[
+    "companies",
     "ledger_accounts",
     "journals",
     "ledger_entries",
@@ -98,11 +113,11 @@ const DATA_SHARING_TABLES: &[&str] = &[
     "bank_transactions",
 ];
 
-fn mapping(e: MappingError) -> CliError {
+pub(crate) fn mapping(e: MappingError) -> CliError {
     CliError::new(ExitCode::Data, &e)
 }
 
-fn sink(e: SinkError) -> CliError {
+pub(crate) fn sink(e: SinkError) -> CliError {
     CliError::classed(e.class(), &e)
 }
 
@@ -196,7 +211,40 @@ pub async fn map_everything(
 /// Rebuilds the canonical tables and the star schema (`penny_transform::star`) from
 /// `raw`: the ledger lines stream through `out` (canonical) and `facts`
 /// (`fact_ledger_lines`) at once, one batch at a time; every other table follows.
+///
+/// When `raw` tracks its changes ([`RawTables::incremental`]) and the last raw loads
+/// were incremental, only what they affected is updated
+/// ([`crate::incremental::update`]); otherwise everything is rebuilt, each table
+/// replaced whole in one commit.
 pub async fn rebuild_canonical(
+    raw: &dyn RawTables,
+    out: &mut dyn Sink,
+    facts: &mut dyn Sink,
+    batch_rows: usize,
+) -> Result<TransformReport, CliError> {
+    let started = std::time::Instant::now();
+    let mut report = match raw.incremental() {
+        Some(inc) => match crate::incremental::update(raw, inc, out, facts, batch_rows).await? {
+            Some(report) => {
+                inc.changes().clear();
+                report
+            }
+            None => {
+                let report = rebuild_whole(raw, out, facts, batch_rows).await?;
+                let refs = crate::incremental::Refs::read(raw, batch_rows).await?;
+                inc.save_refs(&refs).await.map_err(sink)?;
+                inc.changes().clear();
+                report
+            }
+        },
+        None => rebuild_whole(raw, out, facts, batch_rows).await?,
+    };
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// Rebuilds everything from `raw`, each table replaced whole.
+async fn rebuild_whole(
     raw: &dyn RawTables,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
@@ -217,6 +265,7 @@ pub async fn rebuild_canonical(
         .await
         .map_err(sink)?;
     let mut dates: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
+    let mut days = crate::reports::LineDays::default();
     let mut line_count = 0u64;
     let mut batches = raw
         .read(door.lines_table(), batch_rows)
@@ -230,6 +279,7 @@ pub async fn rebuild_canonical(
     } {
         let lines = door.lines(&batch)?;
         line_count += lines.len() as u64;
+        days.add(&lines);
         for l in &lines {
             dates = Some(match dates {
                 None => (l.date, l.date),
@@ -261,20 +311,63 @@ pub async fn rebuild_canonical(
     report
         .tables
         .push((fact_schema.name().to_owned(), line_count, stats));
+    write_books(
+        out,
+        facts,
+        &books,
+        dates,
+        &days,
+        batch_rows,
+        WholeTables::ALL,
+        &mut report,
+    )
+    .await?;
+    Ok(report)
+}
 
-    write_table(out, &books.companies, batch_rows, &mut report).await?;
-    write_table(out, &books.accounts, batch_rows, &mut report).await?;
-    write_table(out, &books.journals, batch_rows, &mut report).await?;
-    write_table(out, &books.third_parties, batch_rows, &mut report).await?;
-    write_table(out, &books.fiscal_years, batch_rows, &mut report).await?;
-    write_table(out, &books.invoices, batch_rows, &mut report).await?;
-    write_table(out, &books.invoice_lines, batch_rows, &mut report).await?;
-    write_table(out, &books.payments, batch_rows, &mut report).await?;
-    write_table(out, &books.bank_transactions, batch_rows, &mut report).await?;
+/// Writes every table but the ledger lines, whole, from `books`; `dim_date` covers the
+/// fiscal years and `dates` (the ledger lines' first and last dates).
+///
+/// The invoice, invoice line, payment and bank transaction tables (canonical and star)
+/// are written only where `whole` says so (the incremental update merges the others).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_books(
+    out: &mut dyn Sink,
+    facts: &mut dyn Sink,
+    books: &Books,
+    dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    days: &crate::reports::LineDays,
+    batch_rows: usize,
+    whole: WholeTables,
+    report: &mut TransformReport,
+) -> Result<(), CliError> {
+    write_table(out, &books.companies, batch_rows, report).await?;
+    write_table(out, &books.accounts, batch_rows, report).await?;
+    write_table(out, &books.journals, batch_rows, report).await?;
+    write_table(out, &books.third_parties, batch_rows, report).await?;
+    write_table(out, &books.fiscal_years, batch_rows, report).await?;
+    if whole.invoices {
+        write_table(out, &books.invoices, batch_rows, report).await?;
+        let b = star::fact_invoices(books, batch_rows).map_err(batch_error)?;
+        write_batches(facts, &star::fact_invoices_schema(), b, report).await?;
+    }
+    if whole.invoice_lines {
+        write_table(out, &books.invoice_lines, batch_rows, report).await?;
+        let b = star::fact_invoice_lines(books, batch_rows).map_err(batch_error)?;
+        write_batches(facts, &star::fact_invoice_lines_schema(), b, report).await?;
+    }
+    if whole.payments {
+        write_table(out, &books.payments, batch_rows, report).await?;
+    }
+    if whole.bank_transactions {
+        write_table(out, &books.bank_transactions, batch_rows, report).await?;
+        let b = star::fact_bank_transactions(books, batch_rows).map_err(batch_error)?;
+        write_batches(facts, &star::fact_bank_transactions_schema(), b, report).await?;
+    }
 
     // The star schema's other tables, from the books. `dim_date` covers the fiscal
     // years and the lines' dates.
-    let b = &books;
+    let b = books;
     let (mut from, mut to) = dates.unwrap_or_else(|| {
         let today = chrono::Utc::now().date_naive();
         (today, today)
@@ -284,18 +377,6 @@ pub async fn rebuild_canonical(
         to = to.max(fy.end);
     }
     let star_tables = [
-        (
-            star::fact_invoices_schema(),
-            star::fact_invoices(b, batch_rows),
-        ),
-        (
-            star::fact_invoice_lines_schema(),
-            star::fact_invoice_lines(b, batch_rows),
-        ),
-        (
-            star::fact_bank_transactions_schema(),
-            star::fact_bank_transactions(b, batch_rows),
-        ),
         (star::dim_company_schema(), star::dim_company(b, batch_rows)),
         (star::dim_account_schema(), star::dim_account(b, batch_rows)),
         (star::dim_journal_schema(), star::dim_journal(b, batch_rows)),
@@ -310,16 +391,35 @@ pub async fn rebuild_canonical(
     ];
     for (schema, batches) in star_tables {
         let batches = batches.map_err(batch_error)?;
-        write_batches(facts, &schema, batches, &mut report).await?;
+        write_batches(facts, &schema, batches, report).await?;
     }
-    Ok(report)
+    crate::reports::write_reports(facts, books, days, batch_rows, report).await
 }
 
-fn batch_error(e: penny_transform::BatchError) -> CliError {
+/// Which of the transactional tables [`write_books`] writes whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WholeTables {
+    pub invoices: bool,
+    pub invoice_lines: bool,
+    pub payments: bool,
+    pub bank_transactions: bool,
+}
+
+impl WholeTables {
+    /// Every table whole.
+    pub(crate) const ALL: WholeTables = WholeTables {
+        invoices: true,
+        invoice_lines: true,
+        payments: true,
+        bank_transactions: true,
+    };
+}
+
+pub(crate) fn batch_error(e: penny_transform::BatchError) -> CliError {
     CliError::new(ExitCode::Data, &e)
 }
 
-async fn write_batches(
+pub(crate) async fn write_batches(
     out: &mut dyn Sink,
     schema: &std::sync::Arc<penny_transform::Schema>,
     batches: Vec<Batch>,
@@ -339,7 +439,7 @@ async fn write_batches(
     Ok(())
 }
 
-async fn write_table<T: CanonicalTable>(
+pub(crate) async fn write_table<T: CanonicalTable>(
     out: &mut dyn Sink,
     records: &[T],
     batch_rows: usize,

@@ -52,6 +52,11 @@
 //! the key is indexed (the schema has no foreign keys: this is a heuristic for what
 //! Power BI filters and joins on). Full refreshes build them after the bulk copy.
 //!
+//! # Reading tables back
+//! [`TableReader`] gives a table's [`Schema`](penny_transform::Schema) from the catalog
+//! (the type mapping below, read backwards) and its rows as a stream of batches, one
+//! batch in memory at a time, optionally only the rows whose key is in a [`KeyFilter`].
+//!
 //! # Types
 //! `Decimal { scale }` is `numeric(38, scale)`, `Int64` `bigint`, `Float64` `double
 //! precision`, `Text` `text`, `Bool` `boolean`, `Date` `date`, `Time` `time`,
@@ -64,6 +69,7 @@ mod error;
 mod ident;
 mod lock;
 mod merge;
+pub mod read;
 mod refresh;
 mod sink;
 pub mod state;
@@ -73,6 +79,7 @@ pub use config::{DEFAULT_SCHEMA, DEFAULT_SWAP_LOCK_TIMEOUT, PgConfig, TlsMode};
 pub use error::LoadError;
 pub use ident::MAX_IDENTIFIER_BYTES;
 pub use lock::TargetLock;
+pub use read::{BatchStream, KeyFilter, TableReader};
 pub use sink::{PgSink, UNKNOWN_SOURCE};
 pub use state::{RUNS_TABLE, RunRecord, STATE_TABLE, StreamState};
 pub use types::DECIMAL_PRECISION;

@@ -100,6 +100,15 @@ impl TargetLock {
     }
 }
 
+/// The first key of the short, transaction-scoped lock that serialises creating a
+/// target's schema and state tables (`'PENS'`), apart from the sync lock.
+const SETUP_LOCK_CLASS: i32 = 0x5045_4E53;
+
+/// The keys of the setup lock of `database`'s `schema` (see `PgSink::connect_with_lock`).
+pub(crate) fn setup_lock_keys(database: &str, schema: &str) -> (i32, i32) {
+    (SETUP_LOCK_CLASS, lock_key(database, schema))
+}
+
 /// The second lock key: a hash of the database and schema names.
 fn lock_key(database: &str, schema: &str) -> i32 {
     stable_hash(&[database, schema]) as i32

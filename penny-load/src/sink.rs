@@ -79,6 +79,42 @@ struct TableState {
     error_recorded: bool,
 }
 
+/// Creates the schema and the state tables if needed, in one transaction under a
+/// transaction-scoped advisory lock of the target: concurrent first connections would
+/// otherwise race on `CREATE SCHEMA IF NOT EXISTS` / `CREATE TABLE IF NOT EXISTS`
+/// (both check, then insert into the catalog, and the loser fails on a unique index).
+/// The lock is released at the commit, or at the rollback when the connection drops.
+async fn setup_schema(client: &Client, schema: &str, database: &str) -> Result<(), LoadError> {
+    let creating = || format!("creating schema `{schema}` and its sync state tables");
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| LoadError::pg(creating(), e))?;
+    let (class, key) = crate::lock::setup_lock_keys(database, schema);
+    client
+        .execute("SELECT pg_advisory_xact_lock($1, $2)", &[&class, &key])
+        .await
+        .map_err(|e| LoadError::pg(creating(), e))?;
+    let created = async {
+        client
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote(schema)))
+            .await
+            .map_err(|e| LoadError::pg(format!("creating schema `{schema}`"), e))?;
+        state::ensure_tables(client, schema).await
+    }
+    .await;
+    match created {
+        Ok(()) => client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| LoadError::pg(creating(), e)),
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
 impl PgSink {
     /// Connects, takes the target's [`TargetLock`] (failing at once with
     /// [`LoadError::Busy`] if another sync holds it), and creates the schema and state
@@ -108,14 +144,7 @@ impl PgSink {
                 schema: config.schema().to_owned(),
             });
         }
-        client
-            .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {}",
-                quote(config.schema())
-            ))
-            .await
-            .map_err(|e| LoadError::pg(format!("creating schema `{}`", config.schema()), e))?;
-        state::ensure_tables(&client, config.schema()).await?;
+        setup_schema(&client, config.schema(), &database).await?;
         Ok(PgSink {
             client,
             config,

@@ -93,7 +93,7 @@ impl PgType {
 
     /// The logical type whose values this column holds, for comparing with a schema
     /// (`numeric(p, s)` holds decimals of scale `s`; unconstrained `numeric` any scale).
-    fn logical(&self) -> Option<LogicalType> {
+    pub(crate) fn logical(&self) -> Option<LogicalType> {
         Some(match self {
             PgType::Bool => LogicalType::Bool,
             PgType::BigInt => LogicalType::Int64,

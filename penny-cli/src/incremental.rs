@@ -1,0 +1,740 @@
+//! The incremental transformation: after an incremental raw load (API door), the ledger
+//! lines of the canonical model and the star schema are updated for what changed,
+//! instead of rebuilt from every raw line.
+//!
+//! # What is updated, what is rebuilt
+//! - `canonical_ledger_lines` and `fact_ledger_lines` (the large tables): the lines
+//!   the load affected are read back from the raw tables (filtered reads, see
+//!   [`IncrementalRaw::read_where`]), mapped, and upserted; the lines it deleted are
+//!   deleted. A line is affected when its row in `ledger_entry_lines` changed (its
+//!   `id`), its entry in `ledger_entries` changed (`ledger_entry_id`: the entry gives
+//!   the line's document reference and due date), its journal's code changed
+//!   (`journal_id`), its account's number changed, or a customer or supplier moved to
+//!   or from its account (`ledger_account_id`: the line's third party). The last two
+//!   are found by comparing the `(id, code)` references of journals, accounts,
+//!   customers and suppliers with those saved by the previous run ([`Refs`], in the
+//!   raw schema's table [`REFS_TABLE`]).
+//! - Invoices, invoice lines, payments and bank transactions (`canonical_*`,
+//!   `fact_invoices`, `fact_invoice_lines`, `fact_bank_transactions`): the rows whose
+//!   raw keys the load changed are upserted, or deleted when their raw row is gone;
+//!   the lines and payments of a changed invoice are rewritten with it. A table whose
+//!   raw table was read whole is rewritten whole; so are the invoice lines when
+//!   journals or accounts changed (their account numbers come from the accounts). They
+//!   are mapped from the raw tables read whole (the mapping needs the invoices with
+//!   their lines): reading grows with the invoices, writing with the changes.
+//! - The small tables are rebuilt whole, each in one commit: companies, accounts,
+//!   journals, third parties, fiscal years (canonical), `dim_company`, `dim_account`,
+//!   `dim_journal`, `dim_third_party`, `dim_date` (over the fiscal years and the raw
+//!   lines' first and last dates), and the reports ([`crate::reports`]). The reports
+//!   need every line: they are recomputed from one streaming pass over the raw lines
+//!   (constant memory, but its time grows with the lines: see the benchmark).
+//!
+//! # When the whole transformation is rebuilt instead
+//! A full read of `ledger_entry_lines` or `ledger_entries` (`--full`, a first sync),
+//! the Data Sharing door, no saved references (first transformation, or a previous run
+//! stopped between its raw load and the end of its transformation: the raw target
+//! drops the references before its first write of a run), or a target that cannot
+//! filter its reads (the CSV folder).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
+use penny_load::KeyFilter;
+use penny_transform::canonical::from_api::ApiMapper;
+use penny_transform::canonical::tables::{CanonicalTable, to_batches};
+use penny_transform::canonical::{
+    BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, ThirdPartyKind,
+};
+use penny_transform::{
+    Batch, BatchBuilder, Column, LogicalType, ReadKind, Schema, Sink, SinkError, Value, star,
+};
+
+use crate::changes::{ChangeLog, TableChanges};
+use crate::exit::CliError;
+use crate::transform::{
+    API_TABLES, BatchStream, RawTables, TransformReport, WholeTables, batch_error, each_batch,
+    mapping, sink,
+};
+
+/// The raw table of the saved references (journal codes, account numbers, third
+/// parties' accounts by id) the ledger lines were mapped with.
+pub const REFS_TABLE: &str = "_penny_line_refs";
+
+/// The columns of the raw lines the reports' pass reads (what the mapping needs to
+/// give each line its company, account, date and amounts).
+const REPORT_LINE_COLUMNS: &[&str] = &[
+    "company_id",
+    "id",
+    "ledger_entry_id",
+    "date",
+    "journal_id",
+    "ledger_account_number",
+    "ledger_account_id",
+    "debit",
+    "credit",
+];
+
+const LINES: &str = "ledger_entry_lines";
+const ENTRIES: &str = "ledger_entries";
+
+/// The schema of [`REFS_TABLE`].
+pub fn refs_schema() -> Arc<Schema> {
+    Arc::new(
+        Schema::new(
+            REFS_TABLE,
+            vec![
+                Column::required("company_id", LogicalType::Int64),
+                Column::required("kind", LogicalType::Text),
+                Column::required("id", LogicalType::Int64),
+                Column::nullable("value", LogicalType::Text),
+            ],
+            ["company_id", "kind", "id"],
+        )
+        .expect("the references schema is valid"),
+    )
+}
+
+/// What the raw tables' ids of journals, accounts, customers and suppliers stand for
+/// (journal code, account number, the third party's account id).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refs(BTreeMap<(i64, String, i64), Option<String>>);
+
+/// The kind and value column of the raw tables whose references are kept.
+fn ref_columns(table: &str) -> Option<(&'static str, &'static str)> {
+    Some(match table {
+        "journals" => ("journal", "code"),
+        "ledger_accounts" => ("account", "number"),
+        "customers" => ("customer", "ledger_account_id"),
+        "suppliers" => ("supplier", "ledger_account_id"),
+        _ => return None,
+    })
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::Text(t) => Some(t.clone()),
+        Value::Int64(i) => Some(i.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Int64(i) => Some(*i),
+        _ => None,
+    }
+}
+
+impl Refs {
+    /// Adds the references of a batch of a raw table (other tables are ignored).
+    pub fn add_raw(&mut self, batch: &Batch) {
+        let Some((kind, column)) = ref_columns(batch.table()) else {
+            return;
+        };
+        let s = batch.schema();
+        let (Some(c), Some(i)) = (s.column_index("company_id"), s.column_index("id")) else {
+            return;
+        };
+        let v = s.column_index(column);
+        for row in batch.rows() {
+            if let (Some(company), Some(id)) = (int(row.get(c)), int(row.get(i))) {
+                let value = v.and_then(|v| text(row.get(v)));
+                self.0.insert((company, kind.to_owned(), id), value);
+            }
+        }
+    }
+
+    /// Adds rows of [`REFS_TABLE`] read back.
+    pub fn add_saved(&mut self, batch: &Batch) -> Result<(), SinkError> {
+        for row in batch.rows() {
+            match (row.first(), row.get(1), row.get(2)) {
+                (Some(Value::Int64(c)), Some(Value::Text(k)), Some(Value::Int64(i))) => {
+                    self.0.insert((*c, k.clone(), *i), text(row.get(3)));
+                }
+                _ => {
+                    return Err(SinkError::Data {
+                        table: REFS_TABLE.to_owned(),
+                        source: format!(
+                            "a row is not (company_id bigint, kind text, id bigint, value text): {row:?}"
+                        )
+                        .into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The references as batches of [`REFS_TABLE`].
+    pub fn to_batches(&self, batch_rows: usize) -> Result<Vec<Batch>, SinkError> {
+        let mut b = BatchBuilder::upsert(refs_schema(), batch_rows.max(1));
+        let mut out = Vec::new();
+        let bad = |e: penny_transform::BatchError| SinkError::Data {
+            table: REFS_TABLE.to_owned(),
+            source: e.into(),
+        };
+        for ((c, k, i), v) in &self.0 {
+            let row = vec![
+                Value::Int64(*c),
+                Value::Text(k.clone()),
+                Value::Int64(*i),
+                v.clone().map(Value::Text).unwrap_or(Value::Null),
+            ];
+            if let Some(batch) = b.push(row).map_err(bad)? {
+                out.push(batch);
+            }
+        }
+        out.extend(b.finish().map_err(bad)?);
+        Ok(out)
+    }
+
+    /// The references of the raw tables now.
+    pub async fn read(raw: &dyn RawTables, batch_rows: usize) -> Result<Refs, CliError> {
+        let mut refs = Refs::default();
+        for table in ["journals", "ledger_accounts", "customers", "suppliers"] {
+            each_batch(raw, table, batch_rows, |batch| {
+                refs.add_raw(&batch);
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(refs)
+    }
+
+    /// What changed from `self` to `now`: the journals whose code changed, and the
+    /// accounts whose number changed or that a customer or supplier left or joined.
+    pub fn diff(&self, now: &Refs) -> (BTreeSet<i64>, BTreeSet<i64>) {
+        let mut journals = BTreeSet::new();
+        let mut accounts = BTreeSet::new();
+        let keys: BTreeSet<&(i64, String, i64)> = self.0.keys().chain(now.0.keys()).collect();
+        for key in keys {
+            let (old, new) = (self.0.get(key), now.0.get(key));
+            if old == new {
+                continue;
+            }
+            match key.1.as_str() {
+                "journal" => {
+                    journals.insert(key.2);
+                }
+                "account" => {
+                    accounts.insert(key.2);
+                }
+                _ => {
+                    for v in [old, new].into_iter().flatten().flatten() {
+                        if let Ok(id) = v.parse() {
+                            accounts.insert(id);
+                        }
+                    }
+                }
+            }
+        }
+        (journals, accounts)
+    }
+}
+
+/// The side of a raw target the incremental transformation needs.
+#[async_trait::async_trait]
+pub trait IncrementalRaw: Send + Sync {
+    /// What the raw loads changed since the transformation last completed.
+    fn changes(&self) -> &ChangeLog;
+    /// The rows of `table` that `filter` keeps (`None` if the table is absent).
+    async fn read_where(
+        &self,
+        table: &str,
+        batch_rows: usize,
+        filter: &KeyFilter,
+    ) -> Result<Option<BatchStream<'_>>, SinkError>;
+    /// The whole of `table`, only its `columns` (those it has) and its key.
+    async fn read_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+        batch_rows: usize,
+    ) -> Result<Option<BatchStream<'_>>, SinkError>;
+    /// The first and last values of the date `column` of `table` (`None`: empty).
+    async fn date_range(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, SinkError>;
+    /// The references saved by the last completed transformation (`None`: there are
+    /// none, or they are stale).
+    async fn saved_refs(&self) -> Result<Option<Refs>, SinkError>;
+    /// Saves the references the transformation just used.
+    async fn save_refs(&self, refs: &Refs) -> Result<(), SinkError>;
+}
+
+/// Updates the canonical model, the star schema and the reports for the changes
+/// recorded in `inc` (see the module's documentation). `None` when it cannot, before
+/// writing anything: the caller then rebuilds everything.
+pub async fn update(
+    raw: &dyn RawTables,
+    inc: &dyn IncrementalRaw,
+    out: &mut dyn Sink,
+    facts: &mut dyn Sink,
+    batch_rows: usize,
+) -> Result<Option<TransformReport>, CliError> {
+    let changes = inc.changes().snapshot();
+    let whole = |why: &str| {
+        tracing::info!(reason = why, "the transformation is rebuilt whole");
+        Ok(None)
+    };
+    if !raw.has(LINES).await.map_err(sink)? {
+        return whole("not the API door");
+    }
+    if let Some(t) = [LINES, ENTRIES]
+        .iter()
+        .find(|t| changes.get(**t).is_some_and(|c| c.whole))
+    {
+        return whole(&format!("`{t}` was read whole"));
+    }
+    let Some(saved) = inc.saved_refs().await.map_err(sink)? else {
+        return whole("no saved references: first or interrupted transformation");
+    };
+
+    let started = std::time::Instant::now();
+    // The small tables (but the entries: only those of the affected lines are needed).
+    let mut mapper = ApiMapper::default();
+    let mut refs = Refs::default();
+    for table in API_TABLES.iter().filter(|t| **t != ENTRIES) {
+        each_batch(raw, table, batch_rows, |batch| {
+            refs.add_raw(&batch);
+            mapper.add(&batch).map(|_| ()).map_err(mapping)
+        })
+        .await?;
+    }
+    let _ = mapper.books();
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "small tables mapped"
+    );
+    let (journals, accounts) = saved.diff(&refs);
+    let refs_changed = !journals.is_empty() || !accounts.is_empty();
+    let ids = |t: &str| -> BTreeSet<i64> {
+        changes
+            .get(t)
+            .map(|c| c.keys().map(|(_, id)| id).collect())
+            .unwrap_or_default()
+    };
+
+    // The affected raw lines, and their entries.
+    let mut raw_lines: Vec<Batch> = Vec::new();
+    let mut entry_ids = BTreeSet::new();
+    for (column, values) in [
+        ("id", ids(LINES)),
+        ("ledger_entry_id", ids(ENTRIES)),
+        ("journal_id", journals),
+        ("ledger_account_id", accounts),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        let filter = KeyFilter::ints(column, values);
+        if let Some(mut stream) = inc
+            .read_where(LINES, batch_rows, &filter)
+            .await
+            .map_err(sink)?
+        {
+            while let Some(batch) = stream.try_next().await.map_err(sink)? {
+                if let Some(e) = batch.schema().column_index("ledger_entry_id") {
+                    entry_ids.extend(batch.rows().iter().filter_map(|r| int(r.get(e))));
+                }
+                raw_lines.push(batch);
+            }
+        }
+    }
+    if !entry_ids.is_empty()
+        && let Some(mut stream) = inc
+            .read_where(ENTRIES, batch_rows, &KeyFilter::ints("id", entry_ids))
+            .await
+            .map_err(sink)?
+    {
+        while let Some(batch) = stream.try_next().await.map_err(sink)? {
+            mapper.add(&batch).map_err(mapping)?;
+        }
+    }
+    let mut lines: BTreeMap<(i64, i64), LedgerLine> = BTreeMap::new();
+    for batch in &raw_lines {
+        for l in mapper.ledger_lines(batch).map_err(mapping)? {
+            lines.insert((l.company_id, l.line_id), l);
+        }
+    }
+    drop(raw_lines);
+    let deleted: Vec<Vec<Value>> = changes
+        .get(LINES)
+        .map(|c| {
+            c.keys()
+                .filter(|k| !lines.contains_key(k))
+                .map(|(c, id)| vec![Value::Int64(c), Value::Int64(id)])
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let mut report = TransformReport {
+        door: "api, incremental",
+        ..TransformReport::default()
+    };
+    let canonical = LedgerLine::schema();
+    let upserts = to_batches(lines.values(), batch_rows).map_err(mapping)?;
+    merge(out, &canonical, upserts, deleted.clone(), &mut report).await?;
+    let fact = star::fact_ledger_lines_schema();
+    let upserts = star::fact_ledger_lines(lines.values(), batch_rows).map_err(batch_error)?;
+    merge(facts, &fact, upserts, deleted, &mut report).await?;
+    drop(lines);
+
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "ledger lines merged"
+    );
+
+    // The reports' pass over every line, reading only what they use (no label, no
+    // lettering, no categories; no entry: they do not use them).
+    let mut days = crate::reports::LineDays::default();
+    if let Some(mut stream) = inc
+        .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
+        .await
+        .map_err(sink)?
+    {
+        while let Some(batch) = stream.try_next().await.map_err(sink)? {
+            days.add(&mapper.ledger_lines(&batch).map_err(mapping)?);
+        }
+    }
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "reports' pass over the lines done"
+    );
+
+    let books = mapper.into_books();
+    let whole = merge_transactions(
+        out,
+        facts,
+        &books,
+        &changes,
+        refs_changed,
+        batch_rows,
+        &mut report,
+    )
+    .await?;
+    let dates = inc.date_range(LINES, "date").await.map_err(sink)?;
+    crate::transform::write_books(
+        out,
+        facts,
+        &books,
+        dates,
+        &days,
+        batch_rows,
+        whole,
+        &mut report,
+    )
+    .await?;
+    inc.save_refs(&refs).await.map_err(sink)?;
+    Ok(Some(report))
+}
+
+/// A key of the invoice tables: company, kind (`customer`, `supplier`), id.
+type KindKey = (i64, &'static str, i64);
+
+/// The keys `tables` (a customer and a supplier raw table) changed, as kind keys;
+/// `None` when one of them changed whole.
+fn kind_keys(
+    changes: &BTreeMap<String, TableChanges>,
+    tables: [(&str, ThirdPartyKind); 2],
+) -> Option<BTreeSet<KindKey>> {
+    let mut out = BTreeSet::new();
+    for (table, kind) in tables {
+        if let Some(c) = changes.get(table) {
+            if c.whole {
+                return None;
+            }
+            out.extend(c.keys().map(|(company, id)| (company, kind.as_str(), id)));
+        }
+    }
+    Some(out)
+}
+
+fn kind_key_rows(keys: impl IntoIterator<Item = KindKey>) -> Vec<Vec<Value>> {
+    keys.into_iter()
+        .map(|(c, k, id)| vec![Value::Int64(c), Value::Text(k.to_owned()), Value::Int64(id)])
+        .collect()
+}
+
+/// Merges the invoices, invoice lines, payments and bank transactions (canonical and
+/// star) the raw load changed; returns which of them must be rewritten whole instead
+/// (their raw table was read whole, or, for invoice lines, accounts changed).
+///
+/// An invoice's key changed: its row is upserted, or deleted when it is gone. Lines
+/// and payments: theirs, and those of the changed invoices.
+async fn merge_transactions(
+    out: &mut dyn Sink,
+    facts: &mut dyn Sink,
+    books: &Books,
+    changes: &BTreeMap<String, TableChanges>,
+    refs_changed: bool,
+    batch_rows: usize,
+    report: &mut TransformReport,
+) -> Result<WholeTables, CliError> {
+    use ThirdPartyKind::{Customer, Supplier};
+    let mut whole = WholeTables {
+        invoices: false,
+        invoice_lines: false,
+        payments: false,
+        bank_transactions: false,
+    };
+    let invoices = kind_keys(
+        changes,
+        [
+            ("customer_invoices", Customer),
+            ("supplier_invoices", Supplier),
+        ],
+    );
+    let changed_invoices = invoices.clone().unwrap_or_default();
+    match invoices {
+        None => whole.invoices = true,
+        Some(keys) => {
+            let sel: Vec<Invoice> = books
+                .invoices
+                .iter()
+                .filter(|i| keys.contains(&(i.company_id, i.kind.as_str(), i.id)))
+                .cloned()
+                .collect();
+            let present: BTreeSet<KindKey> = sel
+                .iter()
+                .map(|i| (i.company_id, i.kind.as_str(), i.id))
+                .collect();
+            let deleted = kind_key_rows(keys.difference(&present).copied());
+            let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
+            merge(out, &Invoice::schema(), upserts, deleted.clone(), report).await?;
+            let sub = Books {
+                invoices: sel,
+                ..Books::default()
+            };
+            let upserts = star::fact_invoices(&sub, batch_rows).map_err(batch_error)?;
+            merge(
+                facts,
+                &star::fact_invoices_schema(),
+                upserts,
+                deleted,
+                report,
+            )
+            .await?;
+        }
+    }
+    let of_invoice = |c: i64, k: ThirdPartyKind, invoice: i64| {
+        changed_invoices.contains(&(c, k.as_str(), invoice))
+    };
+    match kind_keys(
+        changes,
+        [
+            ("customer_invoice_lines", Customer),
+            ("supplier_invoice_lines", Supplier),
+        ],
+    ) {
+        Some(keys) if !refs_changed => {
+            let sel: Vec<InvoiceLine> = books
+                .invoice_lines
+                .iter()
+                .filter(|l| {
+                    keys.contains(&(l.company_id, l.kind.as_str(), l.id))
+                        || of_invoice(l.company_id, l.kind, l.invoice_id)
+                })
+                .cloned()
+                .collect();
+            let present: BTreeSet<KindKey> = sel
+                .iter()
+                .map(|l| (l.company_id, l.kind.as_str(), l.id))
+                .collect();
+            let deleted = kind_key_rows(keys.difference(&present).copied());
+            let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
+            merge(
+                out,
+                &InvoiceLine::schema(),
+                upserts,
+                deleted.clone(),
+                report,
+            )
+            .await?;
+            let sub = Books {
+                invoice_lines: sel,
+                ..Books::default()
+            };
+            let upserts = star::fact_invoice_lines(&sub, batch_rows).map_err(batch_error)?;
+            merge(
+                facts,
+                &star::fact_invoice_lines_schema(),
+                upserts,
+                deleted,
+                report,
+            )
+            .await?;
+        }
+        _ => whole.invoice_lines = true,
+    }
+    match kind_keys(
+        changes,
+        [
+            ("customer_invoice_payments", Customer),
+            ("supplier_invoice_payments", Supplier),
+        ],
+    ) {
+        None => whole.payments = true,
+        Some(keys) => {
+            let sel: Vec<InvoicePayment> = books
+                .payments
+                .iter()
+                .filter(|p| {
+                    keys.contains(&(p.company_id, p.kind.as_str(), p.id))
+                        || of_invoice(p.company_id, p.kind, p.invoice_id)
+                })
+                .cloned()
+                .collect();
+            let present: BTreeSet<KindKey> = sel
+                .iter()
+                .map(|p| (p.company_id, p.kind.as_str(), p.id))
+                .collect();
+            let deleted = kind_key_rows(keys.difference(&present).copied());
+            let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
+            merge(out, &InvoicePayment::schema(), upserts, deleted, report).await?;
+        }
+    }
+    match changes.get("transactions") {
+        Some(c) if c.whole => whole.bank_transactions = true,
+        c => {
+            let keys: BTreeSet<(i64, i64)> = c.map(|c| c.keys().collect()).unwrap_or_default();
+            let sel: Vec<BankTransaction> = books
+                .bank_transactions
+                .iter()
+                .filter(|t| keys.contains(&(t.company_id, t.id)))
+                .cloned()
+                .collect();
+            let present: BTreeSet<(i64, i64)> = sel.iter().map(|t| (t.company_id, t.id)).collect();
+            let deleted: Vec<Vec<Value>> = keys
+                .difference(&present)
+                .map(|(c, id)| vec![Value::Int64(*c), Value::Int64(*id)])
+                .collect();
+            let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
+            merge(
+                out,
+                &BankTransaction::schema(),
+                upserts,
+                deleted.clone(),
+                report,
+            )
+            .await?;
+            let sub = Books {
+                bank_transactions: sel,
+                ..Books::default()
+            };
+            let upserts = star::fact_bank_transactions(&sub, batch_rows).map_err(batch_error)?;
+            merge(
+                facts,
+                &star::fact_bank_transactions_schema(),
+                upserts,
+                deleted,
+                report,
+            )
+            .await?;
+        }
+    }
+    Ok(whole)
+}
+
+/// Upserts `upserts` and deletes the keys `deleted` (rows of key values, in key order)
+/// in one commit of `schema`'s table.
+async fn merge(
+    out: &mut dyn Sink,
+    schema: &Arc<Schema>,
+    upserts: Vec<Batch>,
+    deleted: Vec<Vec<Value>>,
+    report: &mut TransformReport,
+) -> Result<(), CliError> {
+    out.prepare(schema, ReadKind::Incremental)
+        .await
+        .map_err(sink)?;
+    let mut rows = 0u64;
+    let mut batches = upserts;
+    if !deleted.is_empty() {
+        batches.push(Batch::delete(schema.clone(), deleted).map_err(batch_error)?);
+    }
+    for b in batches {
+        rows += b.len() as u64;
+        if let Err(e) = out.write(b).await {
+            let _ = out.abort(schema.name()).await;
+            return Err(sink(e));
+        }
+    }
+    let stats = out.commit(schema.name(), None).await.map_err(sink)?;
+    report.tables.push((schema.name().to_owned(), rows, stats));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(table: &str, value: &str, rows: Vec<(i64, Value)>) -> Batch {
+        let schema = Arc::new(
+            Schema::new(
+                table,
+                vec![
+                    Column::required("company_id", LogicalType::Int64),
+                    Column::required("id", LogicalType::Int64),
+                    Column::nullable(
+                        value,
+                        if value == "ledger_account_id" {
+                            LogicalType::Int64
+                        } else {
+                            LogicalType::Text
+                        },
+                    ),
+                ],
+                ["company_id", "id"],
+            )
+            .unwrap(),
+        );
+        Batch::upsert(
+            schema,
+            rows.into_iter()
+                .map(|(id, v)| vec![Value::Int64(1), Value::Int64(id), v])
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_diff_names_changed_journals_and_the_accounts_third_parties_moved_between() {
+        let t = |s: &str| Value::Text(s.into());
+        let mut old = Refs::default();
+        old.add_raw(&batch("journals", "code", vec![(1, t("VT")), (2, t("HA"))]));
+        old.add_raw(&batch("ledger_accounts", "number", vec![(10, t("411"))]));
+        old.add_raw(&batch(
+            "customers",
+            "ledger_account_id",
+            vec![(100, Value::Int64(10))],
+        ));
+        // The saved form reads back equal.
+        let mut saved = Refs::default();
+        for b in old.to_batches(2).unwrap() {
+            saved.add_saved(&b).unwrap();
+        }
+        assert_eq!(saved, old);
+        assert_eq!(old.diff(&saved), (BTreeSet::new(), BTreeSet::new()));
+
+        let mut now = Refs::default();
+        now.add_raw(&batch("journals", "code", vec![(1, t("VE")), (2, t("HA"))]));
+        now.add_raw(&batch(
+            "ledger_accounts",
+            "number",
+            vec![(10, t("411")), (11, t("401"))],
+        ));
+        now.add_raw(&batch(
+            "customers",
+            "ledger_account_id",
+            vec![(100, Value::Int64(11)), (101, Value::Int64(12))],
+        ));
+        let (journals, accounts) = old.diff(&now);
+        assert_eq!(journals, BTreeSet::from([1]));
+        assert_eq!(accounts, BTreeSet::from([10, 11, 12]));
+    }
+}

@@ -1,0 +1,522 @@
+//! The reports of `penny_transform::reports` as tables of the star schema, for Power BI:
+//!
+//! - `report_trial_balance`: per company, fiscal year and account: opening balance
+//!   (debit − credit before the year), debits, credits, closing balance
+//!   ([`trial_balance`](penny_transform::reports::trial_balance), one builder per fiscal
+//!   year; without fiscal years, one period from the first to the last line);
+//! - `report_aged_receivables` / `report_aged_payables`: per company and customer or
+//!   supplier, the open amount of its invoices by bucket of days past due (default
+//!   buckets: not due, 0-30, 31-60, 61-90, >90; `third_party_id` 0 for invoices
+//!   without one), as of the day of the sync
+//!   ([`aged_balance::from_invoices`]);
+//! - `report_sig`: the soldes intermédiaires de gestion per company and month
+//!   ([`sig`](penny_transform::reports::sig));
+//! - `report_vat`: VAT per company, month, direction and VAT account from the ledger
+//!   ([`vat_from_ledger`]), and per rate
+//!   from the invoice lines ([`vat_by_rate`]),
+//!   one table told apart by `source` (`ledger` or `invoices`).
+//!
+//! Memory: the lines are not held. They are summed, as they stream by, per company,
+//! account and day ([`LineDays`]); the reports are then computed from those sums, which
+//! is exact since every report groups by day or coarser. Its size grows with the
+//! accounts and days used, not with the lines.
+//!
+//! Each table is replaced whole in one commit, on every run (see
+//! [`crate::incremental`] for what incremental runs do).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use penny_transform::canonical::{Books, LedgerLine, ThirdPartyKind};
+use penny_transform::reports::aged_balance::{self, Buckets};
+use penny_transform::reports::sig::SigBuilder;
+use penny_transform::reports::trial_balance::{TrialBalanceBuilder, TrialBalanceOptions};
+use penny_transform::reports::vat::{vat_by_rate, vat_from_ledger};
+use penny_transform::{Batch, BatchBuilder, Column, LogicalType, Schema, Sink, Value};
+use rust_decimal::Decimal;
+
+use crate::exit::CliError;
+use crate::transform::{TransformReport, batch_error, sink};
+
+const MONEY: LogicalType = LogicalType::Decimal { scale: 2 };
+
+/// The names of the report tables.
+pub const REPORT_TABLES: [&str; 5] = [
+    "report_trial_balance",
+    "report_aged_receivables",
+    "report_aged_payables",
+    "report_sig",
+    "report_vat",
+];
+
+/// Ledger lines summed per company, account and day (debits, credits).
+#[derive(Debug, Default)]
+pub struct LineDays {
+    sums: HashMap<(i64, Arc<str>, NaiveDate), (Decimal, Decimal)>,
+}
+
+impl LineDays {
+    /// Adds lines.
+    pub fn add<'a>(&mut self, lines: impl IntoIterator<Item = &'a LedgerLine>) {
+        for l in lines {
+            let s = self
+                .sums
+                .entry((l.company_id, l.account_number.clone(), l.date))
+                .or_default();
+            s.0 += l.debit;
+            s.1 += l.credit;
+        }
+    }
+
+    /// One synthetic line per company, account and day, carrying the day's sums.
+    fn lines(&self) -> Vec<LedgerLine> {
+        let journal: Arc<str> = Arc::from("");
+        let mut out: Vec<LedgerLine> = self
+            .sums
+            .iter()
+            .map(
+                |((company_id, account, date), (debit, credit))| LedgerLine {
+                    company_id: *company_id,
+                    entry_id: 0,
+                    line_id: 0,
+                    date: *date,
+                    journal_code: journal.clone(),
+                    account_number: account.clone(),
+                    label: String::new(),
+                    debit: *debit,
+                    credit: *credit,
+                    third_party: None,
+                    document_ref: None,
+                    due_date: None,
+                    lettering: None,
+                    categories: None,
+                },
+            )
+            .collect();
+        out.sort_by(|a, b| {
+            (a.company_id, &a.account_number, a.date).cmp(&(
+                b.company_id,
+                &b.account_number,
+                b.date,
+            ))
+        });
+        out
+    }
+}
+
+fn schema(name: &str, columns: Vec<Column>, key: &[&str]) -> Arc<Schema> {
+    Arc::new(Schema::new(name, columns, key).expect("the report schemas are valid"))
+}
+
+/// The schema of `report_trial_balance`.
+pub fn trial_balance_schema() -> Arc<Schema> {
+    schema(
+        "report_trial_balance",
+        vec![
+            Column::required("company_id", LogicalType::Int64),
+            Column::required("period_start", LogicalType::Date),
+            Column::required("period_end", LogicalType::Date),
+            Column::required("account_number", LogicalType::Text),
+            Column::required("opening", MONEY),
+            Column::required("debit", MONEY),
+            Column::required("credit", MONEY),
+            Column::required("closing", MONEY),
+        ],
+        &["company_id", "period_start", "account_number"],
+    )
+}
+
+/// The schema of `report_aged_receivables` or `report_aged_payables`.
+pub fn aged_schema(kind: ThirdPartyKind) -> Arc<Schema> {
+    let name = match kind {
+        ThirdPartyKind::Customer => "report_aged_receivables",
+        ThirdPartyKind::Supplier => "report_aged_payables",
+    };
+    let mut columns = vec![
+        Column::required("company_id", LogicalType::Int64),
+        Column::required("third_party_id", LogicalType::Int64),
+        Column::required("as_of", LogicalType::Date),
+    ];
+    for label in bucket_columns() {
+        columns.push(Column::required(label, MONEY));
+    }
+    columns.push(Column::required("total", MONEY));
+    schema(name, columns, &["company_id", "third_party_id"])
+}
+
+/// The bucket columns, from the default buckets' labels (`not_due`, `due_0_30`, ...).
+fn bucket_columns() -> Vec<String> {
+    Buckets::default()
+        .labels()
+        .into_iter()
+        .map(|l| match l.as_str() {
+            "not_due" => l,
+            _ => format!(
+                "due_{}",
+                l.replace('-', "_")
+                    .replace(">=", "from_")
+                    .replace('>', "over_")
+            ),
+        })
+        .collect()
+}
+
+/// The schema of `report_sig`.
+pub fn sig_schema() -> Arc<Schema> {
+    let mut columns = vec![
+        Column::required("company_id", LogicalType::Int64),
+        Column::required("month", LogicalType::Date),
+    ];
+    for name in SIG_COLUMNS {
+        columns.push(Column::required(name, MONEY));
+    }
+    schema("report_sig", columns, &["company_id", "month"])
+}
+
+const SIG_COLUMNS: [&str; 26] = [
+    "ventes_marchandises",
+    "cout_achat_marchandises",
+    "marge_commerciale",
+    "production_vendue",
+    "production_stockee",
+    "production_immobilisee",
+    "production_exercice",
+    "consommations_tiers",
+    "valeur_ajoutee",
+    "subventions_exploitation",
+    "impots_taxes",
+    "charges_personnel",
+    "ebe",
+    "reprises_transferts",
+    "autres_produits_exploitation",
+    "dotations_exploitation",
+    "autres_charges_exploitation",
+    "resultat_exploitation",
+    "produits_financiers",
+    "charges_financieres",
+    "resultat_courant_avant_impots",
+    "produits_exceptionnels",
+    "charges_exceptionnelles",
+    "resultat_exceptionnel",
+    "participation_impots",
+    "resultat_exercice",
+];
+
+/// The schema of `report_vat`.
+pub fn vat_schema() -> Arc<Schema> {
+    schema(
+        "report_vat",
+        vec![
+            Column::required("company_id", LogicalType::Int64),
+            Column::required("month", LogicalType::Date),
+            Column::required("source", LogicalType::Text),
+            Column::required("direction", LogicalType::Text),
+            Column::required("account_or_rate", LogicalType::Text),
+            Column::nullable("base", MONEY),
+            Column::required("vat", MONEY),
+            Column::nullable("amount_ttc", MONEY),
+        ],
+        &[
+            "company_id",
+            "month",
+            "source",
+            "direction",
+            "account_or_rate",
+        ],
+    )
+}
+
+fn money(d: Decimal) -> Value {
+    Value::Decimal(d.round_dp(penny_transform::canonical::MONEY_SCALE))
+}
+
+fn batches(
+    schema: &Arc<Schema>,
+    rows: impl IntoIterator<Item = Vec<Value>>,
+    batch_rows: usize,
+) -> Result<Vec<Batch>, CliError> {
+    let mut b = BatchBuilder::upsert(schema.clone(), batch_rows.max(1));
+    let mut out = Vec::new();
+    for row in rows {
+        if let Some(batch) = b.push(row).map_err(batch_error)? {
+            out.push(batch);
+        }
+    }
+    out.extend(b.finish().map_err(batch_error)?);
+    Ok(out)
+}
+
+/// A report table: its schema and its rows.
+pub type ReportTable = (Arc<Schema>, Vec<Batch>);
+
+/// The report tables' rows, computed from the books and the lines' daily sums, as of
+/// `as_of` (the aged balances).
+pub fn report_batches(
+    books: &Books,
+    days: &LineDays,
+    as_of: NaiveDate,
+    batch_rows: usize,
+) -> Result<Vec<ReportTable>, CliError> {
+    let lines = days.lines();
+    let (first, last) = match (
+        lines.iter().map(|l| l.date).min(),
+        lines.iter().map(|l| l.date).max(),
+    ) {
+        (Some(a), Some(b)) => (a, b),
+        _ => (as_of, as_of),
+    };
+    let mut out = Vec::new();
+
+    // Trial balance: one builder per company and fiscal year (or one period over the
+    // lines' dates for a company without fiscal years).
+    let mut periods: BTreeMap<i64, Vec<(NaiveDate, NaiveDate)>> = BTreeMap::new();
+    for fy in &books.fiscal_years {
+        periods
+            .entry(fy.company_id)
+            .or_default()
+            .push((fy.start, fy.end));
+    }
+    let mut tb_rows = Vec::new();
+    let companies: std::collections::BTreeSet<i64> = lines.iter().map(|l| l.company_id).collect();
+    for company in companies {
+        let own = periods
+            .get(&company)
+            .cloned()
+            .unwrap_or_else(|| vec![(first, last)]);
+        for (start, end) in own {
+            let mut b = TrialBalanceBuilder::new(TrialBalanceOptions::new(start, end));
+            b.extend(lines.iter().filter(|l| l.company_id == company));
+            for r in b.finish().rows {
+                tb_rows.push(vec![
+                    Value::Int64(r.company_id),
+                    Value::Date(r.period_start),
+                    Value::Date(r.period_end),
+                    Value::Text(r.account_number),
+                    money(r.opening),
+                    money(r.debit),
+                    money(r.credit),
+                    money(r.closing),
+                ]);
+            }
+        }
+    }
+    let s = trial_balance_schema();
+    out.push((s.clone(), batches(&s, tb_rows, batch_rows)?));
+
+    // Aged balances, from the invoices and their payments.
+    let aged = aged_balance::from_invoices(
+        &books.invoices,
+        Some(&books.payments),
+        as_of,
+        &Buckets::default(),
+    );
+    for kind in [ThirdPartyKind::Customer, ThirdPartyKind::Supplier] {
+        let s = aged_schema(kind);
+        let rows = aged.rows.iter().filter(|r| r.kind == kind).map(|r| {
+            let mut row = vec![
+                Value::Int64(r.company_id),
+                Value::Int64(r.third_party_id.unwrap_or(0)),
+                Value::Date(as_of),
+            ];
+            row.extend(r.buckets.iter().map(|b| money(*b)));
+            row.push(money(r.total));
+            row
+        });
+        out.push((s.clone(), batches(&s, rows, batch_rows)?));
+    }
+
+    // SIG by month.
+    let mut sig = SigBuilder::new(first, last);
+    for l in &lines {
+        sig.add(l);
+    }
+    let s = sig_schema();
+    let rows = sig.finish().into_iter().map(|r| {
+        let g = &r.sig;
+        let mut row = vec![Value::Int64(r.company_id), Value::Date(r.month)];
+        row.extend(
+            [
+                g.ventes_marchandises,
+                g.cout_achat_marchandises,
+                g.marge_commerciale,
+                g.production_vendue,
+                g.production_stockee,
+                g.production_immobilisee,
+                g.production_exercice,
+                g.consommations_tiers,
+                g.valeur_ajoutee,
+                g.subventions_exploitation,
+                g.impots_taxes,
+                g.charges_personnel,
+                g.ebe,
+                g.reprises_transferts,
+                g.autres_produits_exploitation,
+                g.dotations_exploitation,
+                g.autres_charges_exploitation,
+                g.resultat_exploitation,
+                g.produits_financiers,
+                g.charges_financieres,
+                g.resultat_courant_avant_impots,
+                g.produits_exceptionnels,
+                g.charges_exceptionnelles,
+                g.resultat_exceptionnel,
+                g.participation_impots,
+                g.resultat_exercice,
+            ]
+            .into_iter()
+            .map(money),
+        );
+        row
+    });
+    out.push((s.clone(), batches(&s, rows, batch_rows)?));
+
+    // VAT from the ledger (by account) and from the invoices (by rate).
+    let s = vat_schema();
+    let ledger = vat_from_ledger(&lines, first, last).into_iter().map(|r| {
+        vec![
+            Value::Int64(r.company_id),
+            Value::Date(r.month),
+            Value::Text("ledger".into()),
+            Value::Text(r.direction.as_str().into()),
+            Value::Text(r.account_number),
+            Value::Null,
+            money(r.vat),
+            Value::Null,
+        ]
+    });
+    let (inv_from, inv_to) = books
+        .invoices
+        .iter()
+        .fold(None, |acc: Option<(NaiveDate, NaiveDate)>, i| {
+            Some(match acc {
+                None => (i.date, i.date),
+                Some((a, b)) => (a.min(i.date), b.max(i.date)),
+            })
+        })
+        .unwrap_or((as_of, as_of));
+    let by_rate = vat_by_rate(&books.invoices, &books.invoice_lines, inv_from, inv_to)
+        .into_iter()
+        .map(|r| {
+            vec![
+                Value::Int64(r.company_id),
+                Value::Date(r.month),
+                Value::Text("invoices".into()),
+                Value::Text(r.direction.as_str().into()),
+                Value::Text(r.vat_rate),
+                money(r.base),
+                money(r.vat),
+                money(r.amount_ttc),
+            ]
+        });
+    out.push((s.clone(), batches(&s, ledger.chain(by_rate), batch_rows)?));
+    Ok(out)
+}
+
+/// Computes the reports and replaces their tables through `out`, each in one commit.
+pub async fn write_reports(
+    out: &mut dyn Sink,
+    books: &Books,
+    days: &LineDays,
+    batch_rows: usize,
+    report: &mut TransformReport,
+) -> Result<(), CliError> {
+    let as_of = chrono::Utc::now().date_naive();
+    for (schema, batches) in report_batches(books, days, as_of, batch_rows)? {
+        out.prepare(&schema, penny_transform::ReadKind::Full)
+            .await
+            .map_err(sink)?;
+        let mut rows = 0u64;
+        for b in batches {
+            rows += b.len() as u64;
+            if let Err(e) = out.write(b).await {
+                let _ = out.abort(schema.name()).await;
+                return Err(sink(e));
+            }
+        }
+        let stats = out.commit(schema.name(), None).await.map_err(sink)?;
+        report.tables.push((schema.name().to_owned(), rows, stats));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use penny_transform::canonical::FiscalYear;
+    use penny_transform::reports::trial_balance::trial_balance;
+
+    fn line(id: i64, account: &str, day: u32, debit: i64, credit: i64) -> LedgerLine {
+        LedgerLine {
+            company_id: 1,
+            entry_id: id / 2,
+            line_id: id,
+            date: NaiveDate::from_ymd_opt(2026, 1 + (day % 12), 1 + day % 28).unwrap(),
+            journal_code: Arc::from("VT"),
+            account_number: Arc::from(account),
+            label: format!("line {id}"),
+            debit: Decimal::new(debit, 2),
+            credit: Decimal::new(credit, 2),
+            third_party: None,
+            document_ref: None,
+            due_date: None,
+            lettering: None,
+            categories: None,
+        }
+    }
+
+    #[test]
+    fn the_trial_balance_from_daily_sums_equals_the_one_from_the_lines() {
+        // Balanced pairs on a few accounts, several lines per account and day, and
+        // lines before the fiscal year (the opening balance).
+        let mut lines = Vec::new();
+        for i in 0..200 {
+            let amount = 1000 + i * 7;
+            let account = ["411001", "706000", "401002", "607000"][(i % 4) as usize];
+            let other = ["512000", "445710", "445660", "512000"][(i % 4) as usize];
+            let day = (i % 30) as u32;
+            lines.push(line(2 * i, account, day, amount, 0));
+            lines.push(line(2 * i + 1, other, day, 0, amount));
+        }
+        let mut before = line(10_000, "411001", 0, 5000, 0);
+        before.date = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+        let mut before_other = line(10_001, "706000", 0, 0, 5000);
+        before_other.date = before.date;
+        lines.extend([before, before_other]);
+
+        let (start, end) = (
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        );
+        let books = Books {
+            fiscal_years: vec![FiscalYear {
+                company_id: 1,
+                start,
+                end,
+                status: None,
+            }],
+            ..Books::default()
+        };
+        let mut days = LineDays::default();
+        days.add(&lines);
+        assert!(days.sums.len() < lines.len(), "lines were summed per day");
+        let tables = report_batches(&books, &days, end, 50).unwrap();
+        let (schema, batches) = &tables[0];
+        assert_eq!(schema.name(), "report_trial_balance");
+        let rows: Vec<Vec<Value>> = batches.iter().flat_map(|b| b.rows().to_vec()).collect();
+
+        let expected = trial_balance(&lines, &TrialBalanceOptions::new(start, end));
+        assert_eq!(rows.len(), expected.rows.len());
+        let mut closing = Decimal::ZERO;
+        for (row, e) in rows.iter().zip(&expected.rows) {
+            assert_eq!(row[3], Value::Text(e.account_number.clone()));
+            assert_eq!(row[4], Value::Decimal(e.opening));
+            assert_eq!(row[5], Value::Decimal(e.debit));
+            assert_eq!(row[6], Value::Decimal(e.credit));
+            assert_eq!(row[7], Value::Decimal(e.closing));
+            closing += e.closing;
+        }
+        assert_eq!(closing, Decimal::ZERO);
+        assert!(rows.iter().any(|r| r[4] != Value::Decimal(Decimal::ZERO)));
+    }
+}
