@@ -162,5 +162,8 @@ async fn the_companies_stream_is_the_tokens_company_from_me() {
     assert_eq!(rows[0][0], Value::Int64(company));
     assert_eq!(rows[0][1], Value::Int64(company));
     assert!(matches!(&rows[0][2], Value::Text(name) if !name.is_empty()));
-    assert_eq!(rows[0][3], Value::Text(format!("{:09}", 512_000_000 + company)));
+    assert_eq!(
+        rows[0][3],
+        Value::Text(format!("{:09}", 512_000_000 + company))
+    );
 }

@@ -54,7 +54,7 @@ use crate::changes::{ChangeLog, TableChanges};
 use crate::exit::CliError;
 use crate::transform::{
     API_TABLES, BatchStream, RawTables, TransformReport, WholeTables, batch_error, each_batch,
-    mapping, sink,
+    mapping, sink, write_batches,
 };
 
 /// The raw table of the saved references (journal codes, account numbers, third
@@ -649,24 +649,11 @@ async fn merge(
     deleted: Vec<Vec<Value>>,
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
-    out.prepare(schema, ReadKind::Incremental)
-        .await
-        .map_err(sink)?;
-    let mut rows = 0u64;
     let mut batches = upserts;
     if !deleted.is_empty() {
         batches.push(Batch::delete(schema.clone(), deleted).map_err(batch_error)?);
     }
-    for b in batches {
-        rows += b.len() as u64;
-        if let Err(e) = out.write(b).await {
-            let _ = out.abort(schema.name()).await;
-            return Err(sink(e));
-        }
-    }
-    let stats = out.commit(schema.name(), None).await.map_err(sink)?;
-    report.tables.push((schema.name().to_owned(), rows, stats));
-    Ok(())
+    write_batches(out, schema, ReadKind::Incremental, batches, report).await
 }
 
 #[cfg(test)]

@@ -83,7 +83,7 @@ impl RunSummary {
         let t = self.totals();
         let transform = match &self.transform {
             Some(t) => {
-                let door: &str = &t.door;
+                let door: &str = t.door;
                 let (door, verb) = match door.strip_suffix(", incremental") {
                     Some(door) => (door, "updated incrementally"),
                     None => (door, "rebuilt"),

@@ -33,11 +33,11 @@ use penny_transform::reports::aged_balance::{self, Buckets};
 use penny_transform::reports::sig::SigBuilder;
 use penny_transform::reports::trial_balance::{TrialBalanceBuilder, TrialBalanceOptions};
 use penny_transform::reports::vat::{vat_by_rate, vat_from_ledger};
-use penny_transform::{Batch, BatchBuilder, Column, LogicalType, Schema, Sink, Value};
+use penny_transform::{Batch, BatchBuilder, Column, LogicalType, ReadKind, Schema, Sink, Value};
 use rust_decimal::Decimal;
 
 use crate::exit::CliError;
-use crate::transform::{TransformReport, batch_error, sink};
+use crate::transform::{TransformReport, batch_error, write_batches};
 
 const MONEY: LogicalType = LogicalType::Decimal { scale: 2 };
 
@@ -423,19 +423,7 @@ pub async fn write_reports(
 ) -> Result<(), CliError> {
     let as_of = chrono::Utc::now().date_naive();
     for (schema, batches) in report_batches(books, days, as_of, batch_rows)? {
-        out.prepare(&schema, penny_transform::ReadKind::Full)
-            .await
-            .map_err(sink)?;
-        let mut rows = 0u64;
-        for b in batches {
-            rows += b.len() as u64;
-            if let Err(e) = out.write(b).await {
-                let _ = out.abort(schema.name()).await;
-                return Err(sink(e));
-            }
-        }
-        let stats = out.commit(schema.name(), None).await.map_err(sink)?;
-        report.tables.push((schema.name().to_owned(), rows, stats));
+        write_batches(out, &schema, ReadKind::Full, batches, report).await?;
     }
     Ok(())
 }

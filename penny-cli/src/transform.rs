@@ -349,12 +349,26 @@ pub(crate) async fn write_books(
     if whole.invoices {
         write_table(out, &books.invoices, batch_rows, report).await?;
         let b = star::fact_invoices(books, batch_rows).map_err(batch_error)?;
-        write_batches(facts, &star::fact_invoices_schema(), b, report).await?;
+        write_batches(
+            facts,
+            &star::fact_invoices_schema(),
+            ReadKind::Full,
+            b,
+            report,
+        )
+        .await?;
     }
     if whole.invoice_lines {
         write_table(out, &books.invoice_lines, batch_rows, report).await?;
         let b = star::fact_invoice_lines(books, batch_rows).map_err(batch_error)?;
-        write_batches(facts, &star::fact_invoice_lines_schema(), b, report).await?;
+        write_batches(
+            facts,
+            &star::fact_invoice_lines_schema(),
+            ReadKind::Full,
+            b,
+            report,
+        )
+        .await?;
     }
     if whole.payments {
         write_table(out, &books.payments, batch_rows, report).await?;
@@ -362,7 +376,14 @@ pub(crate) async fn write_books(
     if whole.bank_transactions {
         write_table(out, &books.bank_transactions, batch_rows, report).await?;
         let b = star::fact_bank_transactions(books, batch_rows).map_err(batch_error)?;
-        write_batches(facts, &star::fact_bank_transactions_schema(), b, report).await?;
+        write_batches(
+            facts,
+            &star::fact_bank_transactions_schema(),
+            ReadKind::Full,
+            b,
+            report,
+        )
+        .await?;
     }
 
     // The star schema's other tables, from the books. `dim_date` covers the fiscal
@@ -391,7 +412,7 @@ pub(crate) async fn write_books(
     ];
     for (schema, batches) in star_tables {
         let batches = batches.map_err(batch_error)?;
-        write_batches(facts, &schema, batches, report).await?;
+        write_batches(facts, &schema, ReadKind::Full, batches, report).await?;
     }
     crate::reports::write_reports(facts, books, days, batch_rows, report).await
 }
@@ -419,13 +440,17 @@ pub(crate) fn batch_error(e: penny_transform::BatchError) -> CliError {
     CliError::new(ExitCode::Data, &e)
 }
 
+/// Writes `batches` into `schema`'s table in one commit: a `Full` read replaces the
+/// table, an `Incremental` one merges into it. On a write error the table's pending
+/// writes are aborted, so it stays as last committed.
 pub(crate) async fn write_batches(
     out: &mut dyn Sink,
     schema: &std::sync::Arc<penny_transform::Schema>,
+    kind: ReadKind,
     batches: Vec<Batch>,
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
-    out.prepare(schema, ReadKind::Full).await.map_err(sink)?;
+    out.prepare(schema, kind).await.map_err(sink)?;
     let mut rows = 0u64;
     for b in batches {
         rows += b.len() as u64;
