@@ -1,5 +1,6 @@
 //! The targets a run writes to, as [`SinkFactory`]s built from the configuration.
 
+use penny_transform::ident::quote_ident;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -177,6 +178,31 @@ impl PgTarget {
         penny_load::TableReader::new(self.config.clone())
     }
 
+    /// Streams `table` read as `schema` (its stored schema, or a projection of it),
+    /// optionally only the rows `filter` keeps; `None` when this target does not hold
+    /// the table or it is not in the database (yet).
+    async fn stream(
+        &self,
+        table: &str,
+        project: impl FnOnce(&penny_transform::Schema) -> Result<penny_transform::Schema, SinkError>,
+        batch_rows: usize,
+        filter: Option<&penny_load::KeyFilter>,
+    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+        let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
+            return Ok(None);
+        };
+        let reader = self.table_reader();
+        if !reader.exists(table).await.map_err(load_error)? {
+            return Ok(None);
+        }
+        let schema = std::sync::Arc::new(project(schema)?);
+        let stream = reader
+            .read(&schema, batch_rows, filter)
+            .await
+            .map_err(load_error)?;
+        Ok(Some(batches(stream)))
+    }
+
     /// Before the first write of a run into a raw target: the saved references are
     /// kept in memory for this run's transformation, and dropped from the database, so
     /// that a run that dies between its raw commits and the end of its transformation
@@ -229,11 +255,6 @@ impl PgTarget {
     }
 }
 
-/// `name` as a quoted SQL identifier.
-pub fn quote_ident(name: &str) -> String {
-    penny_transform::ident::quote_ident(name)
-}
-
 #[async_trait::async_trait]
 impl SinkFactory for PgTarget {
     async fn open(&self) -> Result<Box<dyn Sink>, SinkError> {
@@ -282,18 +303,8 @@ impl crate::transform::RawTables for PgTarget {
         table: &str,
         batch_rows: usize,
     ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
-        let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
-            return Ok(None);
-        };
-        let reader = self.table_reader();
-        if !reader.exists(table).await.map_err(load_error)? {
-            return Ok(None);
-        }
-        let stream = reader
-            .read(schema, batch_rows, None)
+        self.stream(table, |s| Ok(s.clone()), batch_rows, None)
             .await
-            .map_err(load_error)?;
-        Ok(Some(batches(stream)))
     }
 
     fn incremental(&self) -> Option<&dyn crate::incremental::IncrementalRaw> {
@@ -313,18 +324,8 @@ impl crate::incremental::IncrementalRaw for PgTarget {
         batch_rows: usize,
         filter: &penny_load::KeyFilter,
     ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
-        let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
-            return Ok(None);
-        };
-        let reader = self.table_reader();
-        if !reader.exists(table).await.map_err(load_error)? {
-            return Ok(None);
-        }
-        let stream = reader
-            .read(schema, batch_rows, Some(filter))
+        self.stream(table, |s| Ok(s.clone()), batch_rows, Some(filter))
             .await
-            .map_err(load_error)?;
-        Ok(Some(batches(stream)))
     }
 
     async fn read_columns(
@@ -333,29 +334,19 @@ impl crate::incremental::IncrementalRaw for PgTarget {
         columns: &[&str],
         batch_rows: usize,
     ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
-        let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
-            return Ok(None);
-        };
-        let reader = self.table_reader();
-        if !reader.exists(table).await.map_err(load_error)? {
-            return Ok(None);
-        }
-        let keys: Vec<&str> = schema.primary_key_names().collect();
-        let kept: Vec<penny_transform::Column> = schema
-            .columns()
-            .iter()
-            .filter(|c| columns.contains(&c.name.as_str()) || keys.contains(&c.name.as_str()))
-            .cloned()
-            .collect();
-        let projected =
+        let project = |schema: &penny_transform::Schema| {
+            let keys: Vec<&str> = schema.primary_key_names().collect();
+            let kept: Vec<penny_transform::Column> = schema
+                .columns()
+                .iter()
+                .filter(|c| columns.contains(&c.name.as_str()) || keys.contains(&c.name.as_str()))
+                .cloned()
+                .collect();
             penny_transform::Schema::new(table, kept, &keys).map_err(|e| SinkError::Config {
                 source: format!("projecting table `{table}` on {columns:?}: {e}").into(),
-            })?;
-        let stream = reader
-            .read(&std::sync::Arc::new(projected), batch_rows, None)
-            .await
-            .map_err(load_error)?;
-        Ok(Some(batches(stream)))
+            })
+        };
+        self.stream(table, project, batch_rows, None).await
     }
 
     async fn date_range(
