@@ -7,10 +7,14 @@
 //! ```
 //! Arguments: ledger lines of the generated company (default 100000), ledger entries
 //! relabelled between the two runs (default 1000; each relabels the entry and its lines).
-//! Peak memory is the process's high-water mark (`VmHWM`, Linux), sandbox included.
+//! The sandbox runs in a child process (this binary re-executed with
+//! `--serve-sandbox <lines>`), so the peak memory printed (`VmHWM`, Linux) is the
+//! syncing process's alone; the sandbox's is printed apart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -26,9 +30,119 @@ fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The child side: serves the sandbox, prints `<base url> <token>`, then answers one
+/// command per stdin line (`advance <seconds>`, `relabel <entry id>`, `requests`,
+/// `memory`) with one stdout line, until stdin closes.
+async fn serve_sandbox(lines: usize) {
+    use secrecy::ExposeSecret;
+    let sandbox = Sandbox::start(SandboxConfig {
+        ledger_lines: lines,
+        rate_limit: None,
+        start: chrono::Utc::now(),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    println!(
+        "{} {}",
+        sandbox.base_url(),
+        sandbox.token(1).expose_secret()
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(line) = rx.recv().await {
+        let mut words = line.split_whitespace();
+        let answer = match (words.next(), words.next()) {
+            (Some("advance"), Some(secs)) => {
+                sandbox.advance_clock(chrono::Duration::seconds(secs.parse().unwrap()));
+                "ok".to_owned()
+            }
+            (Some("relabel"), Some(id)) => {
+                sandbox
+                    .relabel_ledger_entry(1, id.parse().unwrap(), "Ecriture corrigee")
+                    .unwrap();
+                "ok".to_owned()
+            }
+            (Some("requests"), _) => sandbox.total_requests().to_string(),
+            (Some("memory"), _) => format!("{:.0}", peak_memory_mib().unwrap_or(f64::NAN)),
+            _ => format!("unknown command {line:?}"),
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{answer}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// The parent's handle on the sandbox child.
+struct RemoteSandbox {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    base_url: String,
+    token: String,
+}
+
+impl RemoteSandbox {
+    fn start(lines: usize) -> RemoteSandbox {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--serve-sandbox", &lines.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let (base_url, token) = first.trim().split_once(' ').expect("<base url> <token>");
+        RemoteSandbox {
+            base_url: base_url.to_owned(),
+            token: token.to_owned(),
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn ask(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).unwrap();
+        answer.trim().to_owned()
+    }
+
+    fn total_requests(&mut self) -> u64 {
+        self.ask("requests").parse().unwrap()
+    }
+}
+
+impl Drop for RemoteSandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--serve-sandbox") {
+        args.next();
+        let lines = args
+            .next()
+            .map(|a| a.parse().expect("ledger lines"))
+            .unwrap();
+        serve_sandbox(lines).await;
+        return;
+    }
     let lines: usize = args
         .next()
         .map(|a| a.parse().expect("ledger lines"))
@@ -44,22 +158,14 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     let db = penny_testdb::TestDb::new().await;
-    let sandbox = Sandbox::start(SandboxConfig {
-        ledger_lines: lines,
-        rate_limit: None,
-        start: chrono::Utc::now(),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let mut sandbox = RemoteSandbox::start(lines);
     let client = Client::builder()
-        .base_url(sandbox.base_url())
-        .token(sandbox.token(1))
+        .base_url(sandbox.base_url.clone())
+        .token(secrecy::SecretString::from(sandbox.token.clone()))
         .no_rate_limit()
         .build()
         .unwrap();
-    // One request first, so the sandbox has built its world: the baseline is the
-    // sandbox's own memory, and the growth over it the sync's.
+    // One request first, so the sandbox has built its world before the clock starts.
     let _ = ListRequest::<serde_json::Value>::new(
         client.clone(),
         "/ledger_entries",
@@ -73,7 +179,8 @@ async fn main() {
     .unwrap();
     let baseline = peak_memory_mib().unwrap_or(f64::NAN);
     println!(
-        "sandbox with {lines} ledger lines started: peak memory {baseline:.0} MiB before syncing (the in-process sandbox holds its world)"
+        "sandbox with {lines} ledger lines started in a child process ({} MiB peak); sync process peak memory {baseline:.0} MiB before syncing",
+        sandbox.ask("memory")
     );
     let source = penny_api::source::PennylaneSource::new(client.clone()).with_batch_rows(5000);
     let targets = Targets::postgres(db.url(), "pennylane_raw", "pennylane", &source)
@@ -96,15 +203,14 @@ async fn main() {
     assert!(full.failures.is_empty(), "{:?}", full.error());
     let rows = full.totals().inserted;
     println!(
-        "full sync, {lines} ledger lines: {rows} raw rows in {:.1} s ({:.0} rows/s), {} API requests; peak memory {:.0} MiB (+{:.0} MiB over the sandbox)",
+        "full sync, {lines} ledger lines: {rows} raw rows in {:.1} s ({:.0} rows/s), {} API requests; sync process peak memory {:.0} MiB",
         full_time.as_secs_f64(),
         rows as f64 / full_time.as_secs_f64(),
         sandbox.total_requests(),
         peak_memory_mib().unwrap_or(f64::NAN),
-        peak_memory_mib().unwrap_or(f64::NAN) - baseline
     );
 
-    sandbox.advance_clock(chrono::Duration::minutes(10));
+    sandbox.ask("advance 600");
     let entries: Vec<serde_json::Value> = ListRequest::<serde_json::Value>::new(
         client.clone(),
         "/ledger_entries",
@@ -119,11 +225,10 @@ async fn main() {
     .unwrap();
     for e in &entries {
         let id = e["id"].as_i64().unwrap();
-        sandbox
-            .relabel_ledger_entry(1, id, "Ecriture corrigee")
-            .unwrap();
+        let answer = sandbox.ask(&format!("relabel {id}"));
+        assert_eq!(answer, "ok", "relabel {id}");
     }
-    sandbox.advance_clock(chrono::Duration::minutes(1));
+    sandbox.ask("advance 60");
     let before = sandbox.total_requests();
     let started = Instant::now();
     let inc = run_with(
@@ -141,7 +246,7 @@ async fn main() {
     assert!(inc.failures.is_empty(), "{:?}", inc.error());
     let t = inc.totals();
     println!(
-        "incremental cycle, {} entries relabelled: {} inserted, {} updated, {} deleted in {:.2} s (raw load and transformation), {} API requests; peak memory {:.0} MiB (+{:.0} MiB over the sandbox)",
+        "incremental cycle, {} entries relabelled: {} inserted, {} updated, {} deleted in {:.2} s (raw load and transformation), {} API requests; sync process peak memory {:.0} MiB",
         entries.len(),
         t.inserted,
         t.updated,
@@ -149,7 +254,10 @@ async fn main() {
         inc_time.as_secs_f64(),
         sandbox.total_requests() - before,
         peak_memory_mib().unwrap_or(f64::NAN),
-        peak_memory_mib().unwrap_or(f64::NAN) - baseline
+    );
+    println!(
+        "sandbox process peak memory {} MiB (not counted above)",
+        sandbox.ask("memory")
     );
     if let Some(tr) = &inc.transform {
         println!(

@@ -2,8 +2,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use common::pg_tables;
 
 use penny_api::Client;
 use penny_api::sandbox::{Sandbox, SandboxConfig};
@@ -159,35 +163,6 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
     sync(&source, incremental.path(), false).await;
     sync(&source, fresh.path(), true).await;
     assert_same_tables(incremental.path(), fresh.path());
-}
-
-/// Every row of every table of `schema` (penny-load's state tables left out), as
-/// sorted JSON texts per table.
-async fn pg_tables(db: &penny_testdb::TestDb, schema: &str) -> BTreeMap<String, Vec<String>> {
-    let client = db.connect().await;
-    let names: Vec<String> = client
-        .query(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
-             AND table_name NOT IN ('penny_sync_state', 'penny_sync_runs') ORDER BY 1",
-            &[&schema],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut out = BTreeMap::new();
-    for name in names {
-        let rows = client
-            .query(
-                &format!("SELECT to_jsonb(t)::text FROM \"{schema}\".\"{name}\" t ORDER BY 1"),
-                &[],
-            )
-            .await
-            .unwrap();
-        out.insert(name, rows.iter().map(|r| r.get(0)).collect());
-    }
-    out
 }
 
 async fn pg_sync(

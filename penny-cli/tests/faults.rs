@@ -1,0 +1,302 @@
+//! Faults during a sync into PostgreSQL, end to end against the sandbox: the database
+//! connection dropped in the middle of a run, and the `penny` process killed with
+//! SIGKILL. In both cases the next run converges: the raw tables, the star schema and
+//! the reports equal those of a fresh full sync into other schemas, table by table.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use penny_api::Client;
+use penny_api::sandbox::{Fault, Sandbox, SandboxConfig};
+use penny_cli::commands::sync::{Targets, run_with};
+use penny_transform::driver::SyncOptions;
+use secrecy::ExposeSecret;
+
+use common::pg_tables;
+
+async fn sandbox(ledger_lines: usize) -> (Sandbox, Client) {
+    let sandbox = Sandbox::start(SandboxConfig {
+        ledger_lines,
+        rate_limit: None,
+        start: chrono::Utc::now(),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::builder()
+        .base_url(sandbox.base_url())
+        .token(sandbox.token(1))
+        .no_rate_limit()
+        .build()
+        .unwrap();
+    (sandbox, client)
+}
+
+/// The tables of schemas `a` and `b` are equal, table by table, and not trivially
+/// (the ledger lines and the reports are there).
+async fn assert_same_schemas(db: &penny_testdb::TestDb, a: &str, b: &str, must_have: &[&str]) {
+    let (ta, tb) = (pg_tables(db, a).await, pg_tables(db, b).await);
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    for table in must_have {
+        assert!(
+            ta.get(*table).is_some_and(|rows| !rows.is_empty()),
+            "{a}.{table} missing or empty"
+        );
+    }
+    let mut differ = Vec::new();
+    for (name, rows) in &ta {
+        if tb[name] == *rows {
+            continue;
+        }
+        let (la, lb): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
+            (rows.iter().collect(), tb[name].iter().collect());
+        let only_a: Vec<_> = la.difference(&lb).take(3).collect();
+        let only_b: Vec<_> = lb.difference(&la).take(3).collect();
+        differ.push(format!(
+            "{name}: {} rows in {a}, {} in {b}; only in {a} {only_a:?}; only in {b} {only_b:?}",
+            rows.len(),
+            tb[name].len()
+        ));
+    }
+    assert!(differ.is_empty(), "tables differ:\n{}", differ.join("\n"));
+}
+
+/// Rows of `schema`'s state table (streams whose position a committed batch saved), or
+/// 0 while it does not exist yet.
+async fn committed_positions(client: &tokio_postgres::Client, schema: &str) -> i64 {
+    client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM \"{schema}\".penny_sync_state WHERE last_success IS NOT NULL"
+            ),
+            &[],
+        )
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(0)
+}
+
+const STAR_TABLES: &[&str] = &[
+    "fact_ledger_lines",
+    "dim_account",
+    "report_trial_balance",
+    "report_sig",
+];
+
+/// The sink's connections are terminated (`pg_terminate_backend`) while a full sync is
+/// loading; the run fails, nothing is half-written, and the next (default) run
+/// converges to the tables of a fresh full sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
+    let db = penny_testdb::TestDb::new().await;
+    let (sandbox, client) = sandbox(3000).await;
+    let source = penny_api::source::PennylaneSource::new(client.clone());
+    // Slow answers widen the window in which the load is in progress.
+    sandbox.inject(Fault::Latency {
+        count: 400,
+        delay: Duration::from_millis(15),
+    });
+
+    let killer = db.connect().await;
+    let targets = Targets::postgres(db.url(), "drop_raw", "drop_star", &source)
+        .await
+        .unwrap();
+    let mut run = Box::pin(run_with(
+        &source,
+        &targets,
+        &[],
+        SyncOptions { full: true },
+        4,
+        true,
+        100,
+    ));
+    // Once a batch has committed, every other backend of the test database (the
+    // sink's) is terminated.
+    let started = Instant::now();
+    let mut terminated = 0i64;
+    let broken = loop {
+        tokio::select! {
+            out = &mut run => break out,
+            () = tokio::time::sleep(Duration::from_millis(20)), if terminated == 0 => {
+                if committed_positions(&killer, "drop_raw").await > 0 {
+                    terminated = killer
+                        .query_one(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                            &[],
+                        )
+                        .await
+                        .unwrap()
+                        .get(0);
+                    assert!(terminated > 0, "no sink connection to terminate");
+                }
+                assert!(started.elapsed() < Duration::from_secs(60), "no batch committed");
+            }
+        }
+    };
+    assert!(terminated > 0, "the sync ended before any batch committed");
+    let failed = match &broken {
+        Err(e) => format!("{e}"),
+        Ok(summary) => {
+            assert!(
+                !summary.failures.is_empty() || summary.transform.is_none(),
+                "a run whose connections were terminated reported success: {}",
+                summary.line()
+            );
+            summary.line()
+        }
+    };
+    drop(run);
+    drop(targets);
+    eprintln!("broken run: {failed}");
+
+    // The next run, in a new process's shoes (targets opened again), by default.
+    let targets = Targets::postgres(db.url(), "drop_raw", "drop_star", &source)
+        .await
+        .unwrap();
+    let next = run_with(&source, &targets, &[], SyncOptions::default(), 4, true, 100)
+        .await
+        .unwrap();
+    assert!(next.failures.is_empty(), "{:?}", next.error());
+    assert!(next.transform.is_some(), "{}", next.line());
+    drop(targets);
+
+    let fresh = Targets::postgres(db.url(), "fresh_raw", "fresh_star", &source)
+        .await
+        .unwrap();
+    let full = run_with(
+        &source,
+        &fresh,
+        &[],
+        SyncOptions { full: true },
+        4,
+        true,
+        5000,
+    )
+    .await
+    .unwrap();
+    assert!(full.failures.is_empty(), "{:?}", full.error());
+    drop(fresh);
+
+    assert_same_schemas(&db, "drop_raw", "fresh_raw", &["ledger_entries"]).await;
+    assert_same_schemas(&db, "drop_star", "fresh_star", STAR_TABLES).await;
+}
+
+/// The real `penny sync` binary is killed (SIGKILL) after several streams committed; run
+/// again, it completes, and its tables equal those of a fresh full sync: nothing lost,
+/// nothing duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_sync_process_converges_on_the_next_run() {
+    let db = penny_testdb::TestDb::new().await;
+    let (sandbox, client) = sandbox(3000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let penny = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_penny"));
+        cmd.current_dir(dir.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PENNY_")
+                || k.starts_with("PENNYLANE_")
+                || k == "DATABASE_URL"
+                || k == "RUST_LOG"
+            {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.arg("sync")
+            .env("PENNYLANE_API_BASE_URL", sandbox.base_url())
+            .env("PENNYLANE_API_TOKEN", sandbox.token(1).expose_secret())
+            .env("PENNY_API_RATE_LIMIT_REQUESTS", "100000")
+            .env("PENNY_API_RATE_LIMIT_PER", "1s")
+            .env("PENNY_SYNC_BATCH_ROWS", "100")
+            .env("PENNY_TARGET_RAW_SCHEMA", "kill_raw")
+            .env("PENNY_TARGET_STAR_SCHEMA", "kill_star")
+            .env("DATABASE_URL", db.url())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    sandbox.inject(Fault::Latency {
+        count: 400,
+        delay: Duration::from_millis(15),
+    });
+
+    let watcher = db.connect().await;
+    let mut child = penny().spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("penny sync ended ({status}) before it could be killed mid-run");
+        }
+        // Several streams committed, others still loading.
+        if committed_positions(&watcher, "kill_raw").await >= 6 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no batch committed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "{status}"
+    );
+    // Some raw rows had landed, and not all: the kill was in the middle of the run.
+    let landed = pg_tables(&db, "kill_raw").await;
+    let landed_rows: usize = landed.values().map(Vec::len).sum();
+    assert!(landed_rows > 0, "no raw row landed before the kill");
+    eprintln!(
+        "killed after {:?}, {landed_rows} raw rows in {} tables",
+        started.elapsed(),
+        landed.len()
+    );
+
+    // Run again, to completion.
+    let mut again = penny();
+    let out = tokio::task::spawn_blocking(move || again.output().unwrap())
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+
+    let source = penny_api::source::PennylaneSource::new(client.clone());
+    let fresh = Targets::postgres(db.url(), "fresh_raw", "fresh_star", &source)
+        .await
+        .unwrap();
+    let full = run_with(
+        &source,
+        &fresh,
+        &[],
+        SyncOptions { full: true },
+        4,
+        true,
+        5000,
+    )
+    .await
+    .unwrap();
+    assert!(full.failures.is_empty(), "{:?}", full.error());
+    drop(fresh);
+
+    let fresh_rows: usize = pg_tables(&db, "fresh_raw")
+        .await
+        .values()
+        .map(Vec::len)
+        .sum();
+    assert!(
+        landed_rows < fresh_rows,
+        "the killed run had already loaded everything ({landed_rows} rows)"
+    );
+    assert_same_schemas(&db, "kill_raw", "fresh_raw", &["ledger_entries"]).await;
+    assert_same_schemas(&db, "kill_star", "fresh_star", STAR_TABLES).await;
+}
