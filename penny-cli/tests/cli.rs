@@ -2,31 +2,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use penny_api::sandbox::{Sandbox, SandboxConfig};
+use common::{penny, sandbox_with};
+use penny_api::sandbox::Sandbox;
 use penny_cli::output::is_console_safe;
 use secrecy::ExposeSecret;
-
-/// `penny` with a clean environment (no settings inherited from the developer's shell),
-/// run in `dir`.
-fn penny(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_penny"));
-    cmd.current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PENNY_")
-            || k.starts_with("PENNYLANE_")
-            || k == "DATABASE_URL"
-            || k == "RUST_LOG"
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.stdin(Stdio::null());
-    cmd
-}
 
 /// `penny` in `dir`, reading the sandbox's API with `token` through the documented
 /// variables (`PENNYLANE_API_BASE_URL`, `PENNYLANE_API_TOKEN`).
@@ -35,6 +20,14 @@ fn penny_api(dir: &Path, sandbox: &Sandbox, token: &str) -> Command {
     cmd.env("PENNYLANE_API_BASE_URL", sandbox.base_url())
         .env("PENNYLANE_API_TOKEN", token);
     cmd
+}
+
+/// `penny ARGS` in `dir`, reading the sandbox's API with company 1's token, with the
+/// variables `env`, run on a blocking thread: its output.
+async fn run_api(dir: &Path, sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = penny_api(dir, sandbox, sandbox.token(1).expose_secret());
+    cmd.args(args).envs(env.iter().copied());
+    spawn(cmd).await.unwrap()
 }
 
 /// Runs a prepared `penny` on a blocking thread (the test's runtime keeps serving the
@@ -59,14 +52,26 @@ fn text(out: &Output) -> (String, String) {
 }
 
 async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig {
-        ledger_lines: 300,
-        rate_limit: None,
-        start: chrono::Utc::now(),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap()
+    sandbox_with(300).await
+}
+
+/// Standard output of a run, after checking it succeeded (the message shows both
+/// outputs otherwise).
+fn succeeds(out: &Output) -> String {
+    let (stdout, stderr) = text(out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    stdout
+}
+
+/// Standard error of `penny sync` in `dir` with the variables `env`, after checking it
+/// exits with a configuration error (3).
+fn sync_config_error(dir: &Path, env: &[(&str, &str)]) -> String {
+    let out = penny(dir)
+        .arg("sync")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    exits_with(&out, 3)
 }
 
 #[test]
@@ -199,8 +204,7 @@ async fn demo_with_a_database_writes_the_raw_tables_and_the_canonical_model() {
     ])
     .env("DATABASE_URL", db.url());
     let out = spawn(cmd).await.unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = succeeds(&out);
     assert!(
         stdout.contains("records") && stdout.contains("all checks passed"),
         "{stdout}"
@@ -211,8 +215,7 @@ async fn demo_with_a_database_writes_the_raw_tables_and_the_canonical_model() {
 fn a_secret_in_the_config_file_is_a_configuration_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("penny.toml"), "[api]\ntoken = \"abc\"\n").unwrap();
-    let out = penny(dir.path()).arg("sync").output().unwrap();
-    let stderr = exits_with(&out, 3);
+    let stderr = sync_config_error(dir.path(), &[]);
     assert!(
         stderr.contains("api.token") && stderr.contains("PENNYLANE_API_TOKEN"),
         "{stderr}"
@@ -223,24 +226,14 @@ fn a_secret_in_the_config_file_is_a_configuration_error() {
 #[test]
 fn a_missing_token_names_the_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let out = penny(dir.path())
-        .args(["sync"])
-        .env("PENNY_TARGET_KIND", "csv")
-        .output()
-        .unwrap();
-    let stderr = exits_with(&out, 3);
+    let stderr = sync_config_error(dir.path(), &[("PENNY_TARGET_KIND", "csv")]);
     assert!(stderr.contains("PENNYLANE_API_TOKEN"), "{stderr}");
 }
 
 #[test]
 fn a_wrong_environment_override_names_the_key_and_the_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let out = penny(dir.path())
-        .args(["sync"])
-        .env("PENNY_SYNC_BATCH_ROWS", "lots")
-        .output()
-        .unwrap();
-    let stderr = exits_with(&out, 3);
+    let stderr = sync_config_error(dir.path(), &[("PENNY_SYNC_BATCH_ROWS", "lots")]);
     assert!(
         stderr.contains("sync.batch_rows") && stderr.contains("PENNY_SYNC_BATCH_ROWS"),
         "{stderr}"
@@ -251,22 +244,16 @@ fn a_wrong_environment_override_names_the_key_and_the_variable() {
 async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
     let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let token = sandbox.token(1);
-    let run = |args: &[&str]| {
-        let mut cmd = penny_api(dir.path(), &sandbox, token.expose_secret());
-        cmd.args(args).env("PENNY_TARGET_KIND", "csv");
-        spawn(cmd)
+    let run = async |args: &[&str]| {
+        run_api(dir.path(), &sandbox, args, &[("PENNY_TARGET_KIND", "csv")]).await
     };
-    let out = run(&["sync", "--streams", "journals,customers"])
-        .await
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let out = run(&["sync", "--streams", "journals,customers"]).await;
+    let stdout = succeeds(&out);
     assert!(stdout.contains("2 streams synced"), "{stdout}");
     assert!(dir.path().join("penny-out/customers.csv").exists());
 
     // An unknown stream names itself and the available ones.
-    let out = run(&["sync", "--streams", "customerz"]).await.unwrap();
+    let out = run(&["sync", "--streams", "customerz"]).await;
     let stderr = exits_with(&out, 3);
     assert!(
         stderr.contains("customerz") && stderr.contains("ledger_entry_lines"),
@@ -279,7 +266,7 @@ async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
         std::process::id().to_string(),
     )
     .unwrap();
-    let out = run(&["sync", "--streams", "journals"]).await.unwrap();
+    let out = run(&["sync", "--streams", "journals"]).await;
     let stderr = exits_with(&out, 7);
     assert!(stderr.contains(&std::process::id().to_string()), "{stderr}");
 }
@@ -302,17 +289,9 @@ async fn a_bad_token_is_an_authentication_error_with_a_hint() {
 async fn api_prints_records_as_json_csv_or_a_table() {
     let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let token = sandbox.token(1);
-    let run = |args: Vec<&str>| {
-        let mut cmd = penny_api(dir.path(), &sandbox, token.expose_secret());
-        cmd.args(args);
-        spawn(cmd)
-    };
-    let out = run(vec!["api", "customers", "--limit", "3", "--format", "json"])
-        .await
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let run = async |args: &[&str]| run_api(dir.path(), &sandbox, args, &[]).await;
+    let out = run(&["api", "customers", "--limit", "3", "--format", "json"]).await;
+    let stdout = succeeds(&out);
     let records: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -320,9 +299,7 @@ async fn api_prints_records_as_json_csv_or_a_table() {
     assert_eq!(records.len(), 3);
     assert!(records.iter().all(|r| r["id"].is_i64()));
 
-    let out = run(vec!["api", "journals", "--format", "csv"])
-        .await
-        .unwrap();
+    let out = run(&["api", "journals", "--format", "csv"]).await;
     let (stdout, _) = text(&out);
     assert!(
         stdout.starts_with("id,") || stdout.contains(",code,") || stdout.contains("code"),
@@ -334,7 +311,7 @@ async fn api_prints_records_as_json_csv_or_a_table() {
         "a header and 5 journals: {stdout}"
     );
 
-    let out = run(vec![
+    let out = run(&[
         "api",
         "journals",
         "--filter",
@@ -342,13 +319,11 @@ async fn api_prints_records_as_json_csv_or_a_table() {
         "--format",
         "table",
     ])
-    .await
-    .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    .await;
+    let stdout = succeeds(&out);
     assert!(stdout.contains("rows)"), "{stdout}");
 
-    let out = run(vec!["api", "customerz"]).await.unwrap();
+    let out = run(&["api", "customerz"]).await;
     let stderr = exits_with(&out, 2);
     assert!(stderr.contains("customerz"), "{stderr}");
 }
@@ -407,11 +382,14 @@ async fn doctor_passes_with_a_good_token_and_a_database() {
     let sandbox = sandbox().await;
     let db = penny_testdb::TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = penny_api(dir.path(), &sandbox, sandbox.token(1).expose_secret());
-    cmd.arg("doctor").env("DATABASE_URL", db.url());
-    let out = spawn(cmd).await.unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let out = run_api(
+        dir.path(),
+        &sandbox,
+        &["doctor"],
+        &[("DATABASE_URL", db.url())],
+    )
+    .await;
+    let stdout = succeeds(&out);
     for line in [
         "[ ok ] configuration",
         "[ ok ] api token: company 1",
@@ -495,7 +473,7 @@ fn export_fec_from_the_csv_folder_of_the_demo() {
         .args(["-q", "demo", "--ledger-lines", "300"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    succeeds(&out);
     let export = |year: &str| {
         penny(dir.path())
             .args([
@@ -514,8 +492,7 @@ fn export_fec_from_the_csv_folder_of_the_demo() {
     };
     let year = chrono::Datelike::year(&chrono::Utc::now()).to_string();
     let out = export(&year);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = succeeds(&out);
     assert!(stdout.contains("all checks passed"), "{stdout}");
     let file = dir.path().join(format!("fec/123456789FEC{year}1231.txt"));
     let fec = std::fs::read_to_string(&file).unwrap();
@@ -557,71 +534,41 @@ async fn redshift_commands_against_a_local_stand_in() {
         .unwrap();
     let stand_in = StandIn::of(&db, &client).await;
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: Vec<&str>| {
+    let run = async |args: &[&str]| {
         let mut cmd = stand_in.penny(dir.path());
         cmd.args(args);
-        spawn(cmd)
+        spawn(cmd).await.unwrap()
     };
-    let out = run(vec!["redshift", "tables"]).await.unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let out = run(&["redshift", "tables"]).await;
+    let stdout = succeeds(&out);
     assert!(stdout.contains("general_ledger"), "{stdout}");
 
-    let out = run(vec!["redshift", "describe", "general_ledger"])
-        .await
-        .unwrap();
+    let out = run(&["redshift", "describe", "general_ledger"]).await;
     let (stdout, _) = text(&out);
     assert!(
         stdout.contains("debit") && stdout.contains("decimal"),
         "{stdout}"
     );
 
-    let out = run(vec!["redshift", "count", "general_ledger"])
-        .await
-        .unwrap();
+    let out = run(&["redshift", "count", "general_ledger"]).await;
     assert_eq!(text(&out).0.trim(), "3");
 
-    let out = run(vec![
-        "redshift",
-        "preview",
-        "general_ledger",
-        "--limit",
-        "2",
-    ])
-    .await
-    .unwrap();
+    let out = run(&["redshift", "preview", "general_ledger", "--limit", "2"]).await;
     let (stdout, _) = text(&out);
     assert!(
         stdout.contains("(2 rows)") && stdout.contains("120.50"),
         "{stdout}"
     );
 
-    let out = run(vec![
-        "redshift",
-        "export",
-        "general_ledger",
-        "--to",
-        "gl.csv",
-    ])
-    .await
-    .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let out = run(&["redshift", "export", "general_ledger", "--to", "gl.csv"]).await;
+    let stdout = succeeds(&out);
     assert!(stdout.contains("3 rows written"), "{stdout}");
     let csv = std::fs::read_to_string(dir.path().join("gl.csv")).unwrap();
     assert_eq!(csv.lines().next(), Some("id,label,debit"));
     assert!(csv.contains("\"Vente, client \"\"A\"\"\",120.50"), "{csv}");
 
-    let out = run(vec![
-        "redshift",
-        "export",
-        "general_ledger",
-        "--to",
-        "gl.jsonl",
-    ])
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let out = run(&["redshift", "export", "general_ledger", "--to", "gl.jsonl"]).await;
+    succeeds(&out);
     let first: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(dir.path().join("gl.jsonl"))
             .unwrap()
@@ -632,28 +579,24 @@ async fn redshift_commands_against_a_local_stand_in() {
     .unwrap();
     assert_eq!(first["id"], 1);
 
-    let out = run(vec!["redshift", "count", "missing_table"])
-        .await
-        .unwrap();
+    let out = run(&["redshift", "count", "missing_table"]).await;
     let stderr = exits_with(&out, 6);
     assert!(stderr.contains("missing_table"), "{stderr}");
 
     // query: one read, streamed as CSV by default when not on a terminal.
-    let out = run(vec![
+    let out = run(&[
         "redshift",
         "query",
         "SELECT id, label, debit AS \"Débit\" FROM etl.general_ledger ORDER BY id; -- all",
     ])
-    .await
-    .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    .await;
+    let stdout = succeeds(&out);
     assert_eq!(
         stdout,
         "id,label,Débit\n1,\"Vente, client \"\"A\"\"\",120.50\n2,Achat,0.00\n3,,9.99\n"
     );
     // JSON keeps NULL apart from text; --limit stops the read.
-    let out = run(vec![
+    let out = run(&[
         "redshift",
         "query",
         "SELECT id, label FROM etl.general_ledger ORDER BY id DESC",
@@ -662,10 +605,8 @@ async fn redshift_commands_against_a_local_stand_in() {
         "--limit",
         "2",
     ])
-    .await
-    .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    .await;
+    let stdout = succeeds(&out);
     assert!(
         stdout.starts_with("{\"id\":\"3\",\"label\":null}"),
         "{stdout}"
@@ -681,52 +622,41 @@ async fn redshift_commands_against_a_local_stand_in() {
             serde_json::json!({"id": "2", "label": "Achat"}),
         ]
     );
-    let out = run(vec![
+    let out = run(&[
         "redshift",
         "query",
         "SELECT count(*) AS n FROM etl.general_ledger",
         "--format",
         "table",
     ])
-    .await
-    .unwrap();
+    .await;
     let (stdout, _) = text(&out);
     assert_eq!(stdout, "n\n-\n3\n(1 rows)\n");
     // The table format holds its rows, so without --limit it shows 1000 and says so.
-    let out = run(vec![
+    let out = run(&[
         "redshift",
         "query",
         "SELECT g FROM generate_series(1, 1500) g",
         "--format",
         "table",
     ])
-    .await
-    .unwrap();
+    .await;
     let (stdout, stderr) = text(&out);
     assert!(stdout.ends_with("1000\n(1000 rows)\n"), "{stdout}");
     assert!(stderr.contains("showing the first 1000 rows"), "{stderr}");
     // Not one read: refused before connecting (a usage error), nothing dropped.
-    let out = run(vec![
+    let out = run(&[
         "redshift",
         "query",
         "SELECT 1; DROP TABLE etl.general_ledger",
     ])
-    .await
-    .unwrap();
+    .await;
     let stderr = exits_with(&out, 2);
     assert!(stderr.contains("more than one statement"), "{stderr}");
-    let out = run(vec!["redshift", "count", "general_ledger"])
-        .await
-        .unwrap();
+    let out = run(&["redshift", "count", "general_ledger"]).await;
     assert_eq!(text(&out).0.trim(), "3");
     // The server's refusal names what is wrong.
-    let out = run(vec![
-        "redshift",
-        "query",
-        "SELECT nope FROM etl.general_ledger",
-    ])
-    .await
-    .unwrap();
+    let out = run(&["redshift", "query", "SELECT nope FROM etl.general_ledger"]).await;
     let stderr = exits_with(&out, 6);
     assert!(stderr.contains("nope"), "{stderr}");
 }
@@ -807,8 +737,7 @@ async fn sync_from_a_data_sharing_stand_in_builds_the_canonical_ledger() {
     let mut cmd = stand_in.penny(dir.path());
     cmd.args(["sync"]).env("PENNY_TARGET_KIND", "csv");
     let out = spawn(cmd).await.unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = succeeds(&out);
     assert!(stdout.contains("data sharing door"), "{stdout}");
     let lines =
         std::fs::read_to_string(dir.path().join("penny-out/canonical_ledger_lines.csv")).unwrap();
@@ -821,15 +750,12 @@ async fn sync_into_postgres_and_busy_while_another_sync_holds_the_lock() {
     let sandbox = sandbox().await;
     let db = penny_testdb::TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let run = || {
-        let mut cmd = penny_api(dir.path(), &sandbox, sandbox.token(1).expose_secret());
-        cmd.args(["sync", "--streams", "journals,ledger_accounts,customers"])
-            .env("DATABASE_URL", db.url());
-        spawn(cmd)
+    let run = async || {
+        let args = ["sync", "--streams", "journals,ledger_accounts,customers"];
+        run_api(dir.path(), &sandbox, &args, &[("DATABASE_URL", db.url())]).await
     };
-    let out = run().await.unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let out = run().await;
+    let stdout = succeeds(&out);
     assert!(stdout.contains("3 streams synced"), "{stdout}");
     let client = db.connect().await;
     let n: i64 = client
@@ -844,7 +770,7 @@ async fn sync_into_postgres_and_busy_while_another_sync_holds_the_lock() {
         .unwrap()
         .with_schema("pennylane_raw");
     let lock = penny_load::TargetLock::acquire(&config).await.unwrap();
-    let out = run().await.unwrap();
+    let out = run().await;
     let stderr = exits_with(&out, 7);
     assert!(
         stderr.contains("busy") && stderr.contains("another penny sync"),

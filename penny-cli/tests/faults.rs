@@ -7,34 +7,15 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use penny_api::Client;
-use penny_api::sandbox::{Fault, Sandbox, SandboxConfig};
-use penny_cli::commands::sync::{Targets, run_with};
+use penny_api::sandbox::Fault;
+use penny_cli::commands::sync::run_with;
 use penny_transform::driver::SyncOptions;
 use secrecy::ExposeSecret;
 
-use common::pg_tables;
-
-async fn sandbox(ledger_lines: usize) -> (Sandbox, Client) {
-    let sandbox = Sandbox::start(SandboxConfig {
-        ledger_lines,
-        rate_limit: None,
-        start: chrono::Utc::now(),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let client = Client::builder()
-        .base_url(sandbox.base_url())
-        .token(sandbox.token(1))
-        .no_rate_limit()
-        .build()
-        .unwrap();
-    (sandbox, client)
-}
+use common::{only_in_each, pg_tables, pg_targets, sandbox_and_client};
 
 /// The tables of schemas `a` and `b` are equal, table by table, and not trivially
 /// (the ledger lines and the reports are there).
@@ -52,10 +33,11 @@ async fn assert_same_schemas(db: &penny_testdb::TestDb, a: &str, b: &str, must_h
         if tb[name] == *rows {
             continue;
         }
-        let (la, lb): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
-            (rows.iter().collect(), tb[name].iter().collect());
-        let only_a: Vec<_> = la.difference(&lb).take(3).collect();
-        let only_b: Vec<_> = lb.difference(&la).take(3).collect();
+        let (only_a, only_b) = only_in_each(rows, &tb[name]);
+        let (only_a, only_b) = (
+            &only_a[..only_a.len().min(3)],
+            &only_b[..only_b.len().min(3)],
+        );
         differ.push(format!(
             "{name}: {} rows in {a}, {} in {b}; only in {a} {only_a:?}; only in {b} {only_b:?}",
             rows.len(),
@@ -80,6 +62,23 @@ async fn committed_positions(client: &tokio_postgres::Client, schema: &str) -> i
         .unwrap_or(0)
 }
 
+/// A fresh full sync of `source` into the schemas `fresh_raw` and `fresh_star`.
+async fn fresh_full_sync(db: &penny_testdb::TestDb, source: &penny_api::source::PennylaneSource) {
+    let fresh = pg_targets(db, "fresh_raw", "fresh_star", source).await;
+    let full = run_with(
+        source,
+        &fresh,
+        &[],
+        SyncOptions { full: true },
+        4,
+        true,
+        5000,
+    )
+    .await
+    .unwrap();
+    assert!(full.failures.is_empty(), "{:?}", full.error());
+}
+
 const STAR_TABLES: &[&str] = &[
     "fact_ledger_lines",
     "dim_account",
@@ -93,7 +92,7 @@ const STAR_TABLES: &[&str] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
     let db = penny_testdb::TestDb::new().await;
-    let (sandbox, client) = sandbox(3000).await;
+    let (sandbox, client) = sandbox_and_client(3000).await;
     let source = penny_api::source::PennylaneSource::new(client.clone());
     // Slow answers widen the window in which the load is in progress.
     sandbox.inject(Fault::Latency {
@@ -102,9 +101,7 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
     });
 
     let killer = db.connect().await;
-    let targets = Targets::postgres(db.url(), "drop_raw", "drop_star", &source)
-        .await
-        .unwrap();
+    let targets = pg_targets(&db, "drop_raw", "drop_star", &source).await;
     let mut run = Box::pin(run_with(
         &source,
         &targets,
@@ -155,9 +152,7 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
     eprintln!("broken run: {failed}");
 
     // The next run, in a new process's shoes (targets opened again), by default.
-    let targets = Targets::postgres(db.url(), "drop_raw", "drop_star", &source)
-        .await
-        .unwrap();
+    let targets = pg_targets(&db, "drop_raw", "drop_star", &source).await;
     let next = run_with(&source, &targets, &[], SyncOptions::default(), 4, true, 100)
         .await
         .unwrap();
@@ -165,22 +160,7 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
     assert!(next.transform.is_some(), "{}", next.line());
     drop(targets);
 
-    let fresh = Targets::postgres(db.url(), "fresh_raw", "fresh_star", &source)
-        .await
-        .unwrap();
-    let full = run_with(
-        &source,
-        &fresh,
-        &[],
-        SyncOptions { full: true },
-        4,
-        true,
-        5000,
-    )
-    .await
-    .unwrap();
-    assert!(full.failures.is_empty(), "{:?}", full.error());
-    drop(fresh);
+    fresh_full_sync(&db, &source).await;
 
     assert_same_schemas(&db, "drop_raw", "fresh_raw", &["ledger_entries"]).await;
     assert_same_schemas(&db, "drop_star", "fresh_star", STAR_TABLES).await;
@@ -192,20 +172,10 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_sync_process_converges_on_the_next_run() {
     let db = penny_testdb::TestDb::new().await;
-    let (sandbox, client) = sandbox(3000).await;
+    let (sandbox, client) = sandbox_and_client(3000).await;
     let dir = tempfile::tempdir().unwrap();
     let penny = || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_penny"));
-        cmd.current_dir(dir.path());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("PENNY_")
-                || k.starts_with("PENNYLANE_")
-                || k == "DATABASE_URL"
-                || k == "RUST_LOG"
-            {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = common::penny(dir.path());
         cmd.arg("sync")
             .env("PENNYLANE_API_BASE_URL", sandbox.base_url())
             .env("PENNYLANE_API_TOKEN", sandbox.token(1).expose_secret())
@@ -215,7 +185,6 @@ async fn a_killed_sync_process_converges_on_the_next_run() {
             .env("PENNY_TARGET_RAW_SCHEMA", "kill_raw")
             .env("PENNY_TARGET_STAR_SCHEMA", "kill_star")
             .env("DATABASE_URL", db.url())
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
@@ -271,22 +240,7 @@ async fn a_killed_sync_process_converges_on_the_next_run() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
 
     let source = penny_api::source::PennylaneSource::new(client.clone());
-    let fresh = Targets::postgres(db.url(), "fresh_raw", "fresh_star", &source)
-        .await
-        .unwrap();
-    let full = run_with(
-        &source,
-        &fresh,
-        &[],
-        SyncOptions { full: true },
-        4,
-        true,
-        5000,
-    )
-    .await
-    .unwrap();
-    assert!(full.failures.is_empty(), "{:?}", full.error());
-    drop(fresh);
+    fresh_full_sync(&db, &source).await;
 
     let fresh_rows: usize = pg_tables(&db, "fresh_raw")
         .await

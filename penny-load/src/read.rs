@@ -283,18 +283,7 @@ mod tests {
 
     #[test]
     fn catalog_types_map_back_to_the_logical_types_written() {
-        for t in [
-            LogicalType::Bool,
-            LogicalType::Int64,
-            LogicalType::Float64,
-            LogicalType::Decimal { scale: 2 },
-            LogicalType::Text,
-            LogicalType::Date,
-            LogicalType::Time,
-            LogicalType::Timestamp,
-            LogicalType::TimestampTz,
-            LogicalType::Json,
-        ] {
+        for t in crate::types::ALL_LOGICAL_TYPES {
             assert_eq!(logical_of(&PgType::for_logical(t)), t);
         }
         assert_eq!(logical_of(&PgType::Other("uuid".into())), LogicalType::Text);

@@ -280,6 +280,21 @@ fn json_has_nul(j: &serde_json::Value) -> bool {
     }
 }
 
+/// Every logical type (decimal with one sample scale), for tests that must cover them all.
+#[cfg(test)]
+pub(crate) const ALL_LOGICAL_TYPES: [LogicalType; 10] = [
+    LogicalType::Bool,
+    LogicalType::Int64,
+    LogicalType::Float64,
+    LogicalType::Decimal { scale: 2 },
+    LogicalType::Text,
+    LogicalType::Date,
+    LogicalType::Time,
+    LogicalType::Timestamp,
+    LogicalType::TimestampTz,
+    LogicalType::Json,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,18 +303,7 @@ mod tests {
 
     #[test]
     fn parses_what_format_type_returns() {
-        for t in [
-            LogicalType::Bool,
-            LogicalType::Int64,
-            LogicalType::Float64,
-            LogicalType::Decimal { scale: 2 },
-            LogicalType::Text,
-            LogicalType::Date,
-            LogicalType::Time,
-            LogicalType::Timestamp,
-            LogicalType::TimestampTz,
-            LogicalType::Json,
-        ] {
+        for t in ALL_LOGICAL_TYPES {
             let created = PgType::for_logical(t);
             let formatted = match &created {
                 PgType::Numeric(Some((p, s))) => format!("numeric({p},{s})"),

@@ -137,6 +137,23 @@ async fn changes(source: &MemorySource, from: Position) -> (Vec<penny_transform:
 }
 
 /// After the interruptions, a normal run converges to a fresh full sync's rows.
+/// Runs [`setup`]; the source, a client, and the table's rows ([`dump`]) and saved
+/// position before the crash.
+async fn synced(
+    db: &TestDb,
+) -> (
+    MemorySource,
+    tokio_postgres::Client,
+    Vec<String>,
+    Option<serde_json::Value>,
+) {
+    let source = setup(db).await;
+    let client = db.connect().await;
+    let before = dump(&client, "penny", TABLE).await;
+    let position = saved(&client).await;
+    (source, client, before, position)
+}
+
 async fn assert_converges(db: &TestDb, source: &MemorySource) {
     let mut sink = sink_named(db, "penny", "converge").await;
     let report = sync_stream(source, &mut sink, TABLE, SyncOptions::default())
@@ -157,10 +174,7 @@ async fn assert_converges(db: &TestDb, source: &MemorySource) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_aborted_copy_leaves_the_table_and_position_as_before() {
     let db = TestDb::new().await;
-    let source = setup(&db).await;
-    let client = db.connect().await;
-    let before = dump(&client, "penny", TABLE).await;
-    let position = saved(&client).await;
+    let (source, client, before, position) = synced(&db).await;
     assert!(position.is_some());
     let schema = Arc::new(ledger_schema());
 
@@ -206,10 +220,7 @@ async fn an_aborted_copy_leaves_the_table_and_position_as_before() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_dropped_mid_merge_leaves_the_table_and_position_as_before() {
     let db = TestDb::new().await;
-    let source = setup(&db).await;
-    let client = db.connect().await;
-    let before = dump(&client, "penny", TABLE).await;
-    let position = saved(&client).await;
+    let (source, client, before, position) = synced(&db).await;
     let from = Position::from_json(position.clone().expect("saved"));
     let schema: Arc<Schema> = Arc::new(ledger_schema());
 

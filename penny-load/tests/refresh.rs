@@ -6,11 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use penny_load::PgSink;
+use penny_load::{PgConfig, PgSink};
 use penny_testdb::TestDb;
-use penny_transform::{
-    Column, CommitStats, ErrorClass, LogicalType, Position, ReadKind, Schema, Sink,
-};
+use penny_transform::{Column, CommitStats, LogicalType, Position, ReadKind, Schema, Sink};
 
 fn position(n: u64) -> Position {
     Position::encode(&n).expect("position")
@@ -34,21 +32,23 @@ async fn full_load(
         .expect("commit")
 }
 
+/// A sink on `config` whose ledger table was fully loaded with rows `0..100`.
+async fn loaded_ledger(config: PgConfig) -> (PgSink, Arc<Schema>) {
+    let mut sink = PgSink::connect(config).await.expect("sink");
+    let schema = Arc::new(ledger_schema());
+    full_load(&mut sink, &schema, 0..100, 1).await;
+    (sink, schema)
+}
+
 async fn oid(client: &tokio_postgres::Client) -> u32 {
-    client
-        .query_one("SELECT 'penny.ledger_lines'::regclass::oid", &[])
-        .await
-        .expect("oid")
-        .get(0)
+    scalar(client, "SELECT 'penny.ledger_lines'::regclass::oid").await
 }
 
 #[tokio::test]
 async fn readers_keep_the_old_table_until_the_refresh_commits() {
     let db = TestDb::new().await;
     let config = config(&db, "penny").with_swap_lock_timeout(Duration::from_millis(300));
-    let mut sink = PgSink::connect(config).await.expect("sink");
-    let schema = Arc::new(ledger_schema());
-    full_load(&mut sink, &schema, 0..100, 1).await;
+    let (mut sink, schema) = loaded_ledger(config).await;
 
     // A REPEATABLE READ reader and a cursor, both in the middle of reading the old table.
     let reader = db.connect().await;
@@ -64,26 +64,13 @@ async fn readers_keep_the_old_table_until_the_refresh_commits() {
         )
         .await
         .expect("cursor");
-    let first: Vec<i64> = cursor
-        .query("FETCH 10 FROM old_rows", &[])
-        .await
-        .expect("fetch")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let first: Vec<i64> = first_column(&cursor, "FETCH 10 FROM old_rows").await;
     assert_eq!(first, (0..10).collect::<Vec<_>>());
 
     // The refresh replaces every row; it does not wait for the readers.
     let started = std::time::Instant::now();
-    let stats = full_load(&mut sink, &schema, 1000..1050, 2).await;
-    assert_eq!(
-        stats,
-        CommitStats {
-            inserted: 50,
-            updated: 0,
-            deleted: 100
-        }
-    );
+    let committed = full_load(&mut sink, &schema, 1000..1050, 2).await;
+    assert_eq!(committed, stats(50, 0, 100));
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the refresh was not held up by the readers"
@@ -91,13 +78,7 @@ async fn readers_keep_the_old_table_until_the_refresh_commits() {
 
     // Both readers still see the old table, completely.
     assert_eq!(count(&reader, "penny", "ledger_lines").await, 100);
-    let rest: Vec<i64> = cursor
-        .query("FETCH ALL FROM old_rows", &[])
-        .await
-        .expect("fetch")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let rest: Vec<i64> = first_column(&cursor, "FETCH ALL FROM old_rows").await;
     assert_eq!(rest, (10..100).collect::<Vec<_>>());
     // A new reader sees the new table.
     let fresh = db.connect().await;
@@ -127,7 +108,7 @@ async fn a_refresh_swaps_the_table_and_concurrent_readers_never_see_it_half_done
         }
         seen
     });
-    let stats = full_load(&mut sink, &schema, 1000..2000, 2).await;
+    let committed = full_load(&mut sink, &schema, 1000..2000, 2).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen = watch.await.expect("watcher");
@@ -136,14 +117,7 @@ async fn a_refresh_swaps_the_table_and_concurrent_readers_never_see_it_half_done
         "readers saw {seen:?}"
     );
     assert!(seen.contains(&1000), "the watcher saw the new table");
-    assert_eq!(
-        stats,
-        CommitStats {
-            inserted: 0,
-            updated: 1000,
-            deleted: 2000
-        }
-    );
+    assert_eq!(committed, stats(0, 1000, 2000));
 
     // Nobody held the table: it was swapped, with its key and indexes under their names.
     assert_ne!(
@@ -151,17 +125,12 @@ async fn a_refresh_swaps_the_table_and_concurrent_readers_never_see_it_half_done
         old_oid,
         "a new table took the old one's place"
     );
-    let names: Vec<String> = client
-        .query(
-            "SELECT relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+    let names: Vec<String> = first_column(
+        &client,
+        "SELECT relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = 'penny' AND relname LIKE 'ledger_lines%' ORDER BY 1",
-            &[],
-        )
-        .await
-        .expect("names")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    )
+    .await;
     assert_eq!(
         names,
         [
@@ -180,9 +149,7 @@ async fn a_refresh_swaps_the_table_and_concurrent_readers_never_see_it_half_done
 #[tokio::test]
 async fn views_survive_a_refresh_and_block_only_impossible_changes() {
     let db = TestDb::new().await;
-    let mut sink = PgSink::connect(config(&db, "penny")).await.expect("sink");
-    let schema = Arc::new(ledger_schema());
-    full_load(&mut sink, &schema, 0..100, 1).await;
+    let (mut sink, schema) = loaded_ledger(config(&db, "penny")).await;
     let client = db.connect().await;
     client
         .batch_execute("CREATE VIEW public.debits AS SELECT id, debit FROM penny.ledger_lines")
@@ -200,28 +167,17 @@ async fn views_survive_a_refresh_and_block_only_impossible_changes() {
     sink.write(ledger_batch(&schema, 140..145, 3))
         .await
         .expect("write");
-    let stats = sink
+    let committed = sink
         .commit("ledger_lines", Some(position(2)))
         .await
         .expect("commit");
-    assert_eq!(
-        stats,
-        CommitStats {
-            inserted: 50,
-            updated: 50,
-            deleted: 50
-        }
-    );
+    assert_eq!(committed, stats(50, 50, 50));
     assert_eq!(
         oid(&client).await,
         old_oid,
         "rewritten in place: the view still points at it"
     );
-    let in_view: i64 = client
-        .query_one("SELECT count(*) FROM public.debits", &[])
-        .await
-        .expect("view works")
-        .get(0);
+    let in_view: i64 = scalar(&client, "SELECT count(*) FROM public.debits").await;
     assert_eq!(in_view, 100);
     let mut expected: Vec<_> = (50..150)
         .map(|id| ledger_row(id, if (140..145).contains(&id) { 3 } else { 2 }))
@@ -230,16 +186,11 @@ async fn views_survive_a_refresh_and_block_only_impossible_changes() {
     assert_eq!(read_rows(&client, "penny", &schema).await, expected);
 
     // A change the table cannot take in place is refused at prepare, naming the view.
-    let mut cols = ledger_schema().columns().to_vec();
-    cols[4] = Column::required("debit", LogicalType::Text);
-    cols[6] = Column::nullable("journal_id", LogicalType::Bool);
-    let changed = Arc::new(Schema::new("ledger_lines", cols, ["company_id", "id"]).expect("s"));
-    let err = sink
-        .prepare(&changed, ReadKind::Full)
-        .await
-        .expect_err("blocked");
-    assert_eq!(err.class(), ErrorClass::Data);
-    let cause = std::error::Error::source(&err).expect("cause").to_string();
+    let changed = ledger_schema_with([
+        Column::required("debit", LogicalType::Text),
+        Column::nullable("journal_id", LogicalType::Bool),
+    ]);
+    let cause = refused_prepare(&mut sink, &changed, ReadKind::Full).await;
     assert!(
         cause.contains("public.debits") && cause.contains("journal_id"),
         "{cause}"

@@ -4,10 +4,26 @@
 mod common;
 
 use common::*;
+use penny_load::PgSink;
 use penny_testdb::TestDb;
-use penny_transform::driver::{SyncOptions, sync_stream};
+use penny_transform::driver::{StreamReport, SyncOptions, sync_stream};
 use penny_transform::testing::{MemorySink, MemorySource};
 use penny_transform::{ReadKind, StreamInfo, SyncMode, Value};
+
+/// Syncs the ledger stream into PostgreSQL, then into the reference sink.
+async fn sync_both(
+    source: &MemorySource,
+    pg: &mut PgSink,
+    mem: &mut MemorySink,
+) -> (StreamReport, StreamReport) {
+    let report = sync_stream(source, pg, "ledger_lines", SyncOptions::default())
+        .await
+        .expect("sync into PostgreSQL");
+    let reference = sync_stream(source, mem, "ledger_lines", SyncOptions::default())
+        .await
+        .expect("sync into the reference sink");
+    (report, reference)
+}
 
 #[tokio::test]
 async fn full_then_incremental_with_deletions_equals_a_fresh_full_sync() {
@@ -24,12 +40,7 @@ async fn full_then_incremental_with_deletions_equals_a_fresh_full_sync() {
     let mut mem = MemorySink::default();
     let client = db.connect().await;
 
-    let first = sync_stream(&source, &mut pg, "ledger_lines", SyncOptions::default())
-        .await
-        .expect("full");
-    let reference = sync_stream(&source, &mut mem, "ledger_lines", SyncOptions::default())
-        .await
-        .expect("mem");
+    let (first, reference) = sync_both(&source, &mut pg, &mut mem).await;
     assert_eq!(first.kind, ReadKind::Full);
     assert_eq!(first.stats, reference.stats);
     assert_eq!(
@@ -53,12 +64,7 @@ async fn full_then_incremental_with_deletions_equals_a_fresh_full_sync() {
             .delete("ledger_lines", vec![Value::Int64(7), Value::Int64(id)])
             .expect("delete");
     }
-    let second = sync_stream(&source, &mut pg, "ledger_lines", SyncOptions::default())
-        .await
-        .expect("incremental");
-    let reference = sync_stream(&source, &mut mem, "ledger_lines", SyncOptions::default())
-        .await
-        .expect("mem");
+    let (second, reference) = sync_both(&source, &mut pg, &mut mem).await;
     assert_eq!(second.kind, ReadKind::Incremental);
     assert!(second.rows_deleted > 0 && second.commits > 1, "{second:?}");
     assert_eq!(second.stats, reference.stats);

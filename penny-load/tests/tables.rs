@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use penny_load::LoadError;
+use penny_load::{LoadError, PgSink};
 use penny_testdb::TestDb;
 use penny_transform::{
     Batch, Column, CommitStats, ErrorClass, LogicalType, Position, ReadKind, Schema, Sink,
@@ -33,29 +33,24 @@ async fn column_types(client: &tokio_postgres::Client, table: &str) -> Vec<(Stri
         .collect()
 }
 
-#[tokio::test]
-async fn creates_typed_tables_with_key_indexes_and_state() {
-    let db = TestDb::new().await;
-    let mut sink = sink(&db, "penny").await;
+/// A sink whose ledger table was fully loaded with rows `1..=last` (version 1) and
+/// committed at `position(last)`, with the counts of that commit.
+async fn loaded_ledger(db: &TestDb, last: i64) -> (PgSink, Arc<Schema>, CommitStats) {
+    let mut sink = sink(db, "penny").await;
     let schema = Arc::new(ledger_schema());
     sink.prepare(&schema, ReadKind::Full)
         .await
         .expect("prepare");
-    sink.write(ledger_batch(&schema, 1..=3, 1))
-        .await
-        .expect("write");
-    let stats = sink
-        .commit("ledger_lines", Some(position(3)))
-        .await
-        .expect("commit");
-    assert_eq!(
-        stats,
-        CommitStats {
-            inserted: 3,
-            updated: 0,
-            deleted: 0
-        }
-    );
+    let batch = ledger_batch(&schema, 1..=last, 1);
+    let committed = write_and_commit(&mut sink, batch, Some(position(last as u64))).await;
+    (sink, schema, committed)
+}
+
+#[tokio::test]
+async fn creates_typed_tables_with_key_indexes_and_state() {
+    let db = TestDb::new().await;
+    let (mut sink, schema, committed) = loaded_ledger(&db, 3).await;
+    assert_eq!(committed, stats(3, 0, 0));
 
     let client = db.connect().await;
     let types = column_types(&client, "ledger_lines").await;
@@ -85,16 +80,7 @@ async fn creates_typed_tables_with_key_indexes_and_state() {
         types.iter().find(|(n, _, _)| n == "date").expect("date").2,
         "required columns are NOT NULL"
     );
-    let indexes: Vec<String> = client
-        .query(
-            "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'penny' AND tablename = 'ledger_lines' ORDER BY 1",
-            &[],
-        )
-        .await
-        .expect("indexes")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let indexes: Vec<String> = first_column(&client, "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'penny' AND tablename = 'ledger_lines' ORDER BY 1").await;
     assert_eq!(
         indexes,
         [
@@ -111,18 +97,9 @@ async fn creates_typed_tables_with_key_indexes_and_state() {
         .collect::<Vec<_>>(),
         "dates and *_id columns outside the key are indexed; a time of day is not"
     );
-    let pk: Vec<String> = client
-        .query(
-            "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid \
+    let pk: Vec<String> = first_column(&client, "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid \
              AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'penny.ledger_lines'::regclass AND i.indisprimary \
-             ORDER BY array_position(i.indkey::int2[], a.attnum)",
-            &[],
-        )
-        .await
-        .expect("pk")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+             ORDER BY array_position(i.indkey::int2[], a.attnum)").await;
     assert_eq!(pk, ["company_id", "id"]);
 
     // Every value comes back exactly.
@@ -153,18 +130,15 @@ async fn creates_typed_tables_with_key_indexes_and_state() {
 async fn evolves_with_new_columns_and_widenings() {
     let db = TestDb::new().await;
     let mut sink = sink(&db, "penny").await;
-    let v1 = Arc::new(
-        Schema::new(
-            "journals",
-            vec![
-                Column::required("id", LogicalType::Int64),
-                Column::required("code", LogicalType::Text),
-                Column::nullable("rate", LogicalType::Decimal { scale: 2 }),
-                Column::required("number", LogicalType::Int64),
-            ],
-            ["id"],
-        )
-        .expect("v1"),
+    let v1 = shared_schema(
+        "journals",
+        vec![
+            Column::required("id", LogicalType::Int64),
+            Column::required("code", LogicalType::Text),
+            Column::nullable("rate", LogicalType::Decimal { scale: 2 }),
+            Column::required("number", LogicalType::Int64),
+        ],
+        &["id"],
     );
     sink.prepare(&v1, ReadKind::Incremental)
         .await
@@ -175,27 +149,20 @@ async fn evolves_with_new_columns_and_widenings() {
         Value::Decimal(Decimal::new(2050, 2)),
         Value::Int64(411),
     ];
-    sink.write(Batch::upsert(v1.clone(), vec![row1]).expect("b"))
-        .await
-        .expect("write");
-    sink.commit("journals", Some(position(1)))
-        .await
-        .expect("commit");
+    let batch = Batch::upsert(v1.clone(), vec![row1]).expect("b");
+    write_and_commit(&mut sink, batch, Some(position(1))).await;
 
     // v2: a new column, a wider scale, an integer that becomes text.
-    let v2 = Arc::new(
-        Schema::new(
-            "journals",
-            vec![
-                Column::required("id", LogicalType::Int64),
-                Column::required("code", LogicalType::Text),
-                Column::nullable("rate", LogicalType::Decimal { scale: 4 }),
-                Column::required("number", LogicalType::Text),
-                Column::nullable("label", LogicalType::Text),
-            ],
-            ["id"],
-        )
-        .expect("v2"),
+    let v2 = shared_schema(
+        "journals",
+        vec![
+            Column::required("id", LogicalType::Int64),
+            Column::required("code", LogicalType::Text),
+            Column::nullable("rate", LogicalType::Decimal { scale: 4 }),
+            Column::required("number", LogicalType::Text),
+            Column::nullable("label", LogicalType::Text),
+        ],
+        &["id"],
     );
     sink.prepare(&v2, ReadKind::Incremental)
         .await
@@ -207,12 +174,8 @@ async fn evolves_with_new_columns_and_widenings() {
         "401A".into(),
         "Achats".into(),
     ];
-    sink.write(Batch::upsert(v2.clone(), vec![row2]).expect("b"))
-        .await
-        .expect("write");
-    sink.commit("journals", Some(position(2)))
-        .await
-        .expect("commit");
+    let batch = Batch::upsert(v2.clone(), vec![row2]).expect("b");
+    write_and_commit(&mut sink, batch, Some(position(2))).await;
 
     let client = db.connect().await;
     let types: Vec<(String, String)> = column_types(&client, "journals")
@@ -260,47 +223,22 @@ async fn evolves_with_new_columns_and_widenings() {
         .await
         .expect("narrower schema is kept");
     let row3 = vec![Value::Int64(3), "BQ".into(), Value::Null, Value::Int64(512)];
-    sink.write(Batch::upsert(v1.clone(), vec![row3]).expect("b"))
-        .await
-        .expect("write");
-    sink.commit("journals", Some(position(3)))
-        .await
-        .expect("commit");
-    let number: String = client
-        .query_one("SELECT number FROM penny.journals WHERE id = 3", &[])
-        .await
-        .expect("row")
-        .get(0);
+    let batch = Batch::upsert(v1.clone(), vec![row3]).expect("b");
+    write_and_commit(&mut sink, batch, Some(position(3))).await;
+    let number: String = scalar(&client, "SELECT number FROM penny.journals WHERE id = 3").await;
     assert_eq!(number, "512");
 }
 
 #[tokio::test]
 async fn refuses_incompatible_changes_and_says_how_to_resolve_them() {
     let db = TestDb::new().await;
-    let mut sink = sink(&db, "penny").await;
-    let schema = Arc::new(ledger_schema());
-    sink.prepare(&schema, ReadKind::Full)
-        .await
-        .expect("prepare");
-    sink.write(ledger_batch(&schema, 1..=5, 1))
-        .await
-        .expect("write");
-    sink.commit("ledger_lines", Some(position(5)))
-        .await
-        .expect("commit");
+    let (mut sink, _, _) = loaded_ledger(&db, 5).await;
     let client = db.connect().await;
     let before = dump(&client, "penny", "ledger_lines").await;
 
-    let mut cols = ledger_schema().columns().to_vec();
-    cols[6] = Column::nullable("journal_id", LogicalType::Bool);
-    let changed =
-        Arc::new(Schema::new("ledger_lines", cols, ["company_id", "id"]).expect("schema"));
-    let err = sink
-        .prepare(&changed, ReadKind::Incremental)
-        .await
-        .expect_err("bigint to bool is refused");
-    assert_eq!(err.class(), ErrorClass::Data);
-    let text = std::error::Error::source(&err).expect("cause").to_string();
+    let changed = ledger_schema_with([Column::nullable("journal_id", LogicalType::Bool)]);
+    // bigint to bool is refused.
+    let text = refused_prepare(&mut sink, &changed, ReadKind::Incremental).await;
     assert!(
         text.contains("`journal_id`") && text.contains("`bigint`") && text.contains("bool"),
         "{text}"
@@ -346,46 +284,17 @@ async fn refuses_incompatible_changes_and_says_how_to_resolve_them() {
             r
         })
         .collect();
-    sink.write(Batch::upsert(changed.clone(), rows).expect("b"))
-        .await
-        .expect("write");
-    let stats = sink
-        .commit("ledger_lines", Some(position(9)))
-        .await
-        .expect("commit");
-    assert_eq!(
-        stats,
-        CommitStats {
-            inserted: 0,
-            updated: 2,
-            deleted: 3
-        }
-    );
-    let t: String = client
-        .query_one(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'penny.ledger_lines'::regclass AND attname = 'journal_id'",
-            &[],
-        )
-        .await
-        .expect("type")
-        .get(0);
+    let batch = Batch::upsert(changed.clone(), rows).expect("b");
+    let committed = write_and_commit(&mut sink, batch, Some(position(9))).await;
+    assert_eq!(committed, stats(0, 2, 3));
+    let t: String = scalar(&client, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'penny.ledger_lines'::regclass AND attname = 'journal_id'").await;
     assert_eq!(t, "boolean");
 }
 
 #[tokio::test]
 async fn upserts_and_deletes_by_key_in_order() {
     let db = TestDb::new().await;
-    let mut sink = sink(&db, "penny").await;
-    let schema = Arc::new(ledger_schema());
-    sink.prepare(&schema, ReadKind::Full)
-        .await
-        .expect("prepare");
-    sink.write(ledger_batch(&schema, 1..=10, 1))
-        .await
-        .expect("write");
-    sink.commit("ledger_lines", Some(position(10)))
-        .await
-        .expect("commit");
+    let (mut sink, schema, _) = loaded_ledger(&db, 10).await;
 
     sink.prepare(&schema, ReadKind::Incremental)
         .await
@@ -409,22 +318,10 @@ async fn upserts_and_deletes_by_key_in_order() {
     sink.write(Batch::delete(schema.clone(), again).expect("key"))
         .await
         .expect("delete");
-    sink.write(ledger_batch(&schema, [6], 4))
-        .await
-        .expect("write");
-    let stats = sink
-        .commit("ledger_lines", Some(position(20)))
-        .await
-        .expect("merge");
+    let committed =
+        write_and_commit(&mut sink, ledger_batch(&schema, [6], 4), Some(position(20))).await;
     // Inserted: 11. Updated: 1, 2, 3, 6. Deleted: 4, 5 (12 never reached the table).
-    assert_eq!(
-        stats,
-        CommitStats {
-            inserted: 1,
-            updated: 4,
-            deleted: 2
-        }
-    );
+    assert_eq!(committed, stats(1, 4, 2));
 
     let client = db.connect().await;
     let mut expected: Vec<_> = [
@@ -470,18 +367,18 @@ async fn upserts_and_deletes_by_key_in_order() {
 async fn bad_rows_are_named_with_their_key_and_column() {
     let db = TestDb::new().await;
     let mut sink = sink(&db, "penny").await;
-    let schema = Arc::new(
-        Schema::new(
+    let rates = |note| {
+        shared_schema(
             "rates",
             vec![
                 Column::required("id", LogicalType::Int64),
                 Column::required("rate", LogicalType::Decimal { scale: 12 }),
-                Column::nullable("note", LogicalType::Text),
+                Column::nullable("note", note),
             ],
-            ["id"],
+            &["id"],
         )
-        .expect("schema"),
-    );
+    };
+    let schema = rates(LogicalType::Text);
     sink.prepare(&schema, ReadKind::Incremental)
         .await
         .expect("prepare");
@@ -517,18 +414,7 @@ async fn bad_rows_are_named_with_their_key_and_column() {
     );
 
     // A batch built for another shape of the table names the differing column.
-    let other = Arc::new(
-        Schema::new(
-            "rates",
-            vec![
-                Column::required("id", LogicalType::Int64),
-                Column::required("rate", LogicalType::Decimal { scale: 12 }),
-                Column::nullable("note", LogicalType::Int64),
-            ],
-            ["id"],
-        )
-        .expect("schema"),
-    );
+    let other = rates(LogicalType::Int64);
     let err = sink
         .write(
             Batch::upsert(
@@ -560,10 +446,12 @@ async fn bad_rows_are_named_with_their_key_and_column() {
         Value::Decimal(Decimal::new(15, 1)),
         Value::Null,
     ]];
-    sink.write(Batch::upsert(schema.clone(), ok).expect("b"))
-        .await
-        .expect("write");
-    sink.commit("rates", None).await.expect("commit");
+    write_and_commit(
+        &mut sink,
+        Batch::upsert(schema.clone(), ok).expect("b"),
+        None,
+    )
+    .await;
     let client = db.connect().await;
     assert_eq!(count(&client, "penny", "rates").await, 1);
 }
@@ -578,13 +466,10 @@ async fn writes_need_a_prepared_table_and_names_postgres_can_hold() {
         .await
         .expect_err("not prepared");
     assert!(matches!(err, SinkError::NotPrepared { .. }));
-    let long = Arc::new(
-        Schema::new(
-            "t".repeat(64),
-            vec![Column::required("id", LogicalType::Int64)],
-            ["id"],
-        )
-        .expect("s"),
+    let long = shared_schema(
+        &"t".repeat(64),
+        vec![Column::required("id", LogicalType::Int64)],
+        &["id"],
     );
     let err = sink
         .prepare(&long, ReadKind::Full)

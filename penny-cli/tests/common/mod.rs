@@ -1,8 +1,97 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests (compiled into each test binary: not every
+//! binary uses every item).
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use penny_api::Client;
+use penny_api::sandbox::{Sandbox, SandboxConfig};
+
+/// A sandbox with `ledger_lines` ledger lines, no rate limit, its clock at now.
+pub async fn sandbox_with(ledger_lines: usize) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        ledger_lines,
+        rate_limit: None,
+        start: chrono::Utc::now(),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// [`sandbox_with`] and an API client of its company 1, without rate limit.
+pub async fn sandbox_and_client(ledger_lines: usize) -> (Sandbox, Client) {
+    let sandbox = sandbox_with(ledger_lines).await;
+    let client = Client::builder()
+        .base_url(sandbox.base_url())
+        .token(sandbox.token(1))
+        .no_rate_limit()
+        .build()
+        .unwrap();
+    (sandbox, client)
+}
+
+/// `penny` with a clean environment (no settings inherited from the developer's shell),
+/// run in `dir`, standard input closed.
+pub fn penny(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_penny"));
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PENNY_")
+            || k.starts_with("PENNYLANE_")
+            || k == "DATABASE_URL"
+            || k == "RUST_LOG"
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// The rows only in `a` and the rows only in `b`, each sorted.
+pub fn only_in_each<'a, T: Ord + ?Sized>(
+    a: impl IntoIterator<Item = &'a T>,
+    b: impl IntoIterator<Item = &'a T>,
+) -> (Vec<&'a T>, Vec<&'a T>) {
+    let (la, lb): (BTreeSet<&T>, BTreeSet<&T>) = (a.into_iter().collect(), b.into_iter().collect());
+    (
+        la.difference(&lb).copied().collect(),
+        lb.difference(&la).copied().collect(),
+    )
+}
+
+/// Asserts that the `incremental` tables equal the `fresh` ones (same table names, same
+/// rows), except that a table of `may_keep_extra` may keep up to 5 extra rows (what an
+/// incremental read cannot see: the lines and payments of a deleted invoice, ...).
+pub fn assert_converged<T: PartialEq>(
+    incremental: &BTreeMap<String, T>,
+    fresh: &BTreeMap<String, T>,
+    rows: impl Fn(&T) -> Vec<&str>,
+    may_keep_extra: &[&str],
+) {
+    assert_eq!(
+        incremental.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>()
+    );
+    let mut differ = Vec::new();
+    for (name, table) in incremental {
+        if fresh[name] == *table {
+            continue;
+        }
+        let (only_inc, only_full) = only_in_each(rows(table), rows(&fresh[name]));
+        if only_full.is_empty() && may_keep_extra.contains(&name.as_str()) && only_inc.len() <= 5 {
+            continue;
+        }
+        differ.push(format!(
+            "{name}: only incremental {only_inc:?}; only full {only_full:?}"
+        ));
+    }
+    assert!(differ.is_empty(), "tables differ:\n{}", differ.join("\n"));
+}
 
 /// Every row of every table of `schema` (penny-load's state tables left out), as
 /// sorted JSON texts per table.
@@ -31,4 +120,16 @@ pub async fn pg_tables(db: &penny_testdb::TestDb, schema: &str) -> BTreeMap<Stri
         out.insert(name, rows.iter().map(|r| r.get(0)).collect());
     }
     out
+}
+
+/// The PostgreSQL targets of `db`, raw tables in `raw`, star schema in `star`.
+pub async fn pg_targets(
+    db: &penny_testdb::TestDb,
+    raw: &str,
+    star: &str,
+    source: &penny_api::source::PennylaneSource,
+) -> penny_cli::commands::sync::Targets {
+    penny_cli::commands::sync::Targets::postgres(db.url(), raw, star, source)
+        .await
+        .unwrap()
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use penny_load::{PgConfig, PgSink};
 use penny_testdb::TestDb;
-use penny_transform::{Batch, Column, LogicalType, Row, Schema, Value};
+use penny_transform::{
+    Batch, Column, CommitStats, ErrorClass, LogicalType, Position, ReadKind, Row, Schema, Sink,
+    Value,
+};
 use rust_decimal::Decimal;
 use tokio_postgres::Client;
 
@@ -163,4 +166,75 @@ pub async fn count(client: &Client, schema: &str, table: &str) -> i64 {
         .await
         .expect("count")
         .get(0)
+}
+
+/// A schema named `name`, shared as batches and `prepare` want it.
+pub fn shared_schema(name: &str, columns: Vec<Column>, key: &[&str]) -> Arc<Schema> {
+    Arc::new(Schema::new(name, columns, key.iter().copied()).expect("schema"))
+}
+
+/// The counts a commit reports.
+pub fn stats(inserted: u64, updated: u64, deleted: u64) -> CommitStats {
+    CommitStats {
+        inserted,
+        updated,
+        deleted,
+    }
+}
+
+/// Writes one batch and commits its stream at `position`.
+pub async fn write_and_commit(
+    sink: &mut PgSink,
+    batch: Batch,
+    position: Option<Position>,
+) -> CommitStats {
+    let stream = batch.schema().name().to_owned();
+    sink.write(batch).await.expect("write");
+    sink.commit(&stream, position).await.expect("commit")
+}
+
+/// The first column of every row `sql` returns, in order.
+pub async fn first_column<T: tokio_postgres::types::FromSqlOwned>(
+    client: &Client,
+    sql: &str,
+) -> Vec<T> {
+    client
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The first column of the single row `sql` returns.
+pub async fn scalar<T: tokio_postgres::types::FromSqlOwned>(client: &Client, sql: &str) -> T {
+    client
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// The ledger schema with each of `columns` in place of the ledger column of its name.
+pub fn ledger_schema_with(columns: impl IntoIterator<Item = Column>) -> Arc<Schema> {
+    let mut cols = ledger_schema().columns().to_vec();
+    for column in columns {
+        let slot = cols
+            .iter_mut()
+            .find(|c| c.name == column.name)
+            .expect("a ledger column of that name");
+        *slot = column;
+    }
+    shared_schema("ledger_lines", cols, &["company_id", "id"])
+}
+
+/// Prepares `schema`, which must be refused as a data error; the text of the cause.
+pub async fn refused_prepare(sink: &mut PgSink, schema: &Arc<Schema>, kind: ReadKind) -> String {
+    let err = sink
+        .prepare(schema, kind)
+        .await
+        .expect_err("the change is refused");
+    assert_eq!(err.class(), ErrorClass::Data);
+    std::error::Error::source(&err).expect("cause").to_string()
 }
