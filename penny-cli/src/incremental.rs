@@ -53,8 +53,8 @@ use penny_transform::{
 use crate::changes::{ChangeLog, TableChanges};
 use crate::exit::CliError;
 use crate::transform::{
-    API_TABLES, BatchStream, RawTables, TransformReport, WholeTables, batch_error, each_batch,
-    mapping, sink, write_batches,
+    API_REFERENCE_TABLES, BatchStream, Family, RawTables, TransformReport, WholeTables,
+    batch_error, each_batch, mapping, sink, write_batches,
 };
 
 /// The raw table of the saved references (journal codes, account numbers, third
@@ -298,7 +298,7 @@ pub async fn update(
     // The small tables (but the entries: only those of the affected lines are needed).
     let mut mapper = ApiMapper::default();
     let mut refs = Refs::default();
-    for table in API_TABLES.iter().filter(|t| **t != ENTRIES) {
+    for table in API_REFERENCE_TABLES {
         each_batch(raw, table, batch_rows, |batch| {
             refs.add_raw(&batch);
             mapper.add(&batch).map(|_| ()).map_err(mapping)
@@ -312,47 +312,38 @@ pub async fn update(
     );
     let (journals, accounts) = saved.diff(&refs);
     let refs_changed = !journals.is_empty() || !accounts.is_empty();
-    let ids = |t: &str| -> BTreeSet<i64> {
-        changes
-            .get(t)
-            .map(|c| c.keys().map(|(_, id)| id).collect())
-            .unwrap_or_default()
+    // Changed keys per company: filtered with the company, on the primary key.
+    let by_company = |t: &str| -> BTreeMap<i64, BTreeSet<i64>> {
+        let mut out: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+        for (company, id) in changes.get(t).into_iter().flat_map(|c| c.keys()) {
+            out.entry(company).or_default().insert(id);
+        }
+        out
     };
+    let mut filters: Vec<KeyFilter> = Vec::new();
+    for (column, table) in [("id", LINES), ("ledger_entry_id", ENTRIES)] {
+        for (company, ids) in by_company(table) {
+            filters.push(KeyFilter::ints(column, ids).within("company_id", company));
+        }
+    }
+    for (column, ids) in [("journal_id", journals), ("ledger_account_id", accounts)] {
+        if !ids.is_empty() {
+            filters.push(KeyFilter::ints(column, ids));
+        }
+    }
 
     // The affected raw lines, and their entries.
     let mut raw_lines: Vec<Batch> = Vec::new();
-    let mut entry_ids = BTreeSet::new();
-    for (column, values) in [
-        ("id", ids(LINES)),
-        ("ledger_entry_id", ids(ENTRIES)),
-        ("journal_id", journals),
-        ("ledger_account_id", accounts),
-    ] {
-        if values.is_empty() {
-            continue;
-        }
-        let filter = KeyFilter::ints(column, values);
+    for filter in &filters {
         if let Some(mut stream) = inc
-            .read_where(LINES, batch_rows, &filter)
+            .read_where(LINES, batch_rows, filter)
             .await
             .map_err(sink)?
         {
             while let Some(batch) = stream.try_next().await.map_err(sink)? {
-                if let Some(e) = batch.schema().column_index("ledger_entry_id") {
-                    entry_ids.extend(batch.rows().iter().filter_map(|r| int(r.get(e))));
-                }
+                crate::transform::fetch_entries(inc, &mut mapper, &batch, batch_rows).await?;
                 raw_lines.push(batch);
             }
-        }
-    }
-    if !entry_ids.is_empty()
-        && let Some(mut stream) = inc
-            .read_where(ENTRIES, batch_rows, &KeyFilter::ints("id", entry_ids))
-            .await
-            .map_err(sink)?
-    {
-        while let Some(batch) = stream.try_next().await.map_err(sink)? {
-            mapper.add(&batch).map_err(mapping)?;
         }
     }
     let mut lines: BTreeMap<(i64, i64), LedgerLine> = BTreeMap::new();
@@ -406,17 +397,34 @@ pub async fn update(
         "reports' pass over the lines done"
     );
 
-    let books = mapper.into_books();
-    let whole = merge_transactions(
-        out,
-        facts,
-        &books,
-        &changes,
-        refs_changed,
-        batch_rows,
-        &mut report,
-    )
-    .await?;
+    // One pass over the transactional tables, a batch at a time: digested for the
+    // reports, and the records to merge kept (every record of a table to rewrite whole).
+    let whole = whole_tables(&changes, refs_changed);
+    let selection = Selection::new(&changes, whole);
+    let mut digest = crate::reports::InvoiceDigest::new(chrono::Utc::now().date_naive());
+    let mut selected = Books::default();
+    for family in Family::ALL {
+        for table in family.raw_tables("api") {
+            each_batch(raw, table, batch_rows, |batch| {
+                mapper.add(&batch).map_err(mapping)?;
+                let b = mapper.take_transactions();
+                digest.add(&b);
+                selection.keep(b, &mut selected);
+                Ok(())
+            })
+            .await?;
+        }
+    }
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "transactional tables read"
+    );
+    let mut books = mapper.into_books();
+    books.invoices = selected.invoices;
+    books.invoice_lines = selected.invoice_lines;
+    books.payments = selected.payments;
+    books.bank_transactions = selected.bank_transactions;
+    merge_transactions(out, facts, &books, &changes, whole, batch_rows, &mut report).await?;
     let dates = inc.date_range(LINES, "date").await.map_err(sink)?;
     crate::transform::write_books(
         out,
@@ -424,6 +432,7 @@ pub async fn update(
         &books,
         dates,
         &days,
+        &digest,
         batch_rows,
         whole,
         &mut report,
@@ -460,9 +469,101 @@ fn kind_key_rows(keys: impl IntoIterator<Item = KindKey>) -> Vec<Vec<Value>> {
         .collect()
 }
 
+/// Which transactional tables are rewritten whole rather than merged: those whose raw
+/// table was read whole, and the invoice lines when journals or accounts changed (their
+/// account numbers come from the accounts).
+fn whole_tables(changes: &BTreeMap<String, TableChanges>, refs_changed: bool) -> WholeTables {
+    use ThirdPartyKind::{Customer, Supplier};
+    let read_whole = |tables| kind_keys(changes, tables).is_none();
+    WholeTables {
+        invoices: read_whole([
+            ("customer_invoices", Customer),
+            ("supplier_invoices", Supplier),
+        ]),
+        invoice_lines: refs_changed
+            || read_whole([
+                ("customer_invoice_lines", Customer),
+                ("supplier_invoice_lines", Supplier),
+            ]),
+        payments: read_whole([
+            ("customer_invoice_payments", Customer),
+            ("supplier_invoice_payments", Supplier),
+        ]),
+        bank_transactions: changes.get("transactions").is_some_and(|c| c.whole),
+    }
+}
+
+/// The transactional records an incremental update needs: every record of a table
+/// rewritten whole; otherwise those whose key changed, and the lines and payments of
+/// the invoices that changed.
+struct Selection {
+    whole: WholeTables,
+    invoices: BTreeSet<KindKey>,
+    invoice_lines: BTreeSet<KindKey>,
+    payments: BTreeSet<KindKey>,
+    bank_transactions: BTreeSet<(i64, i64)>,
+}
+
+impl Selection {
+    fn new(changes: &BTreeMap<String, TableChanges>, whole: WholeTables) -> Self {
+        use ThirdPartyKind::{Customer, Supplier};
+        let keys = |tables| kind_keys(changes, tables).unwrap_or_default();
+        Selection {
+            whole,
+            invoices: keys([
+                ("customer_invoices", Customer),
+                ("supplier_invoices", Supplier),
+            ]),
+            invoice_lines: keys([
+                ("customer_invoice_lines", Customer),
+                ("supplier_invoice_lines", Supplier),
+            ]),
+            payments: keys([
+                ("customer_invoice_payments", Customer),
+                ("supplier_invoice_payments", Supplier),
+            ]),
+            bank_transactions: changes
+                .get("transactions")
+                .map(|c| c.keys().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Moves the records of `from` this selection keeps into `to`.
+    fn keep(&self, from: Books, to: &mut Books) {
+        let invoice =
+            |c: i64, k: ThirdPartyKind, id: i64| self.invoices.contains(&(c, k.as_str(), id));
+        let w = self.whole;
+        to.invoices.extend(
+            from.invoices
+                .into_iter()
+                .filter(|i| w.invoices || invoice(i.company_id, i.kind, i.id)),
+        );
+        to.invoice_lines
+            .extend(from.invoice_lines.into_iter().filter(|l| {
+                w.invoice_lines
+                    || self
+                        .invoice_lines
+                        .contains(&(l.company_id, l.kind.as_str(), l.id))
+                    || invoice(l.company_id, l.kind, l.invoice_id)
+            }));
+        to.payments.extend(from.payments.into_iter().filter(|p| {
+            w.payments
+                || self
+                    .payments
+                    .contains(&(p.company_id, p.kind.as_str(), p.id))
+                || invoice(p.company_id, p.kind, p.invoice_id)
+        }));
+        to.bank_transactions
+            .extend(from.bank_transactions.into_iter().filter(|t| {
+                w.bank_transactions || self.bank_transactions.contains(&(t.company_id, t.id))
+            }));
+    }
+}
+
 /// Merges the invoices, invoice lines, payments and bank transactions (canonical and
-/// star) the raw load changed; returns which of them must be rewritten whole instead
-/// (their raw table was read whole, or, for invoice lines, accounts changed).
+/// star) the raw load changed, but those `whole` says to rewrite whole (the caller
+/// does).
 ///
 /// An invoice's key changed: its row is upserted, or deleted when it is gone. Lines
 /// and payments: theirs, and those of the changed invoices.
@@ -471,17 +572,11 @@ async fn merge_transactions(
     facts: &mut dyn Sink,
     books: &Books,
     changes: &BTreeMap<String, TableChanges>,
-    refs_changed: bool,
+    whole: WholeTables,
     batch_rows: usize,
     report: &mut TransformReport,
-) -> Result<WholeTables, CliError> {
+) -> Result<(), CliError> {
     use ThirdPartyKind::{Customer, Supplier};
-    let mut whole = WholeTables {
-        invoices: false,
-        invoice_lines: false,
-        payments: false,
-        bank_transactions: false,
-    };
     let invoices = kind_keys(
         changes,
         [
@@ -491,8 +586,7 @@ async fn merge_transactions(
     );
     let changed_invoices = invoices.clone().unwrap_or_default();
     match invoices {
-        None => whole.invoices = true,
-        Some(keys) => {
+        Some(keys) if !whole.invoices => {
             let sel: Vec<Invoice> = books
                 .invoices
                 .iter()
@@ -520,6 +614,7 @@ async fn merge_transactions(
             )
             .await?;
         }
+        _ => {}
     }
     let of_invoice = |c: i64, k: ThirdPartyKind, invoice: i64| {
         changed_invoices.contains(&(c, k.as_str(), invoice))
@@ -531,7 +626,7 @@ async fn merge_transactions(
             ("supplier_invoice_lines", Supplier),
         ],
     ) {
-        Some(keys) if !refs_changed => {
+        Some(keys) if !whole.invoice_lines => {
             let sel: Vec<InvoiceLine> = books
                 .invoice_lines
                 .iter()
@@ -569,7 +664,7 @@ async fn merge_transactions(
             )
             .await?;
         }
-        _ => whole.invoice_lines = true,
+        _ => {}
     }
     match kind_keys(
         changes,
@@ -578,8 +673,7 @@ async fn merge_transactions(
             ("supplier_invoice_payments", Supplier),
         ],
     ) {
-        None => whole.payments = true,
-        Some(keys) => {
+        Some(keys) if !whole.payments => {
             let sel: Vec<InvoicePayment> = books
                 .payments
                 .iter()
@@ -597,9 +691,10 @@ async fn merge_transactions(
             let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
             merge(out, &InvoicePayment::schema(), upserts, deleted, report).await?;
         }
+        _ => {}
     }
     match changes.get("transactions") {
-        Some(c) if c.whole => whole.bank_transactions = true,
+        _ if whole.bank_transactions => {}
         c => {
             let keys: BTreeSet<(i64, i64)> = c.map(|c| c.keys().collect()).unwrap_or_default();
             let sel: Vec<BankTransaction> = books
@@ -637,7 +732,7 @@ async fn merge_transactions(
             .await?;
         }
     }
-    Ok(whole)
+    Ok(())
 }
 
 /// Upserts `upserts` and deletes the keys `deleted` (rows of key values, in key order)

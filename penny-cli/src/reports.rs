@@ -28,7 +28,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use penny_transform::canonical::{Books, LedgerLine, ThirdPartyKind};
+use penny_transform::canonical::{
+    Books, FiscalYear, Invoice, InvoiceLine, LedgerLine, ThirdPartyKind,
+};
 use penny_transform::reports::aged_balance::{self, Buckets};
 use penny_transform::reports::sig::SigBuilder;
 use penny_transform::reports::trial_balance::{TrialBalanceBuilder, TrialBalanceOptions};
@@ -102,6 +104,175 @@ impl LineDays {
             ))
         });
         out
+    }
+}
+
+/// An invoice's key: company, kind, id.
+type InvoiceKey = (i64, ThirdPartyKind, i64);
+
+/// What the aged balance needs of an invoice.
+#[derive(Debug, Clone, Copy)]
+struct InvoiceBrief {
+    third_party_id: Option<i64>,
+    date: NaiveDate,
+    due_date: Option<NaiveDate>,
+    amount_ttc: Decimal,
+}
+
+/// What the reports need of the invoices, their lines and their payments, gathered as
+/// they stream by: per invoice its third party, dates and total (a few dozen bytes); the
+/// payments summed per invoice; the lines summed per company, kind, month and VAT rate.
+/// Invoices must be added before their lines (a line of an unknown invoice is left out,
+/// as [`vat_by_rate`] does).
+#[derive(Debug)]
+pub struct InvoiceDigest {
+    as_of: NaiveDate,
+    invoices: HashMap<InvoiceKey, InvoiceBrief>,
+    paid: HashMap<InvoiceKey, Decimal>,
+    vat: BTreeMap<(i64, ThirdPartyKind, NaiveDate, Option<String>), [Decimal; 3]>,
+}
+
+impl InvoiceDigest {
+    /// An empty digest for the aged balances as of `as_of` (payments after it are left
+    /// out).
+    pub fn new(as_of: NaiveDate) -> Self {
+        InvoiceDigest {
+            as_of,
+            invoices: HashMap::new(),
+            paid: HashMap::new(),
+            vat: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the invoices, then the invoice lines, then the payments of `books`.
+    pub fn add(&mut self, books: &Books) {
+        for i in &books.invoices {
+            self.invoices.insert(
+                (i.company_id, i.kind, i.id),
+                InvoiceBrief {
+                    third_party_id: i.third_party_id,
+                    date: i.date,
+                    due_date: i.due_date,
+                    amount_ttc: i.amount_ttc,
+                },
+            );
+        }
+        for l in &books.invoice_lines {
+            let Some(invoice) = self.invoices.get(&(l.company_id, l.kind, l.invoice_id)) else {
+                continue;
+            };
+            let month = penny_transform::reports::month_start(invoice.date);
+            let sums = self
+                .vat
+                .entry((l.company_id, l.kind, month, l.vat_rate.clone()))
+                .or_default();
+            sums[0] += l.amount_ht;
+            sums[1] += l.vat;
+            sums[2] += l.amount_ttc;
+        }
+        for p in books.payments.iter().filter(|p| p.date <= self.as_of) {
+            *self
+                .paid
+                .entry((p.company_id, p.kind, p.invoice_id))
+                .or_default() += p.amount;
+        }
+    }
+
+    /// The first and last invoice dates.
+    fn dates(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let mut dates = self.invoices.values().map(|i| i.date);
+        let first = dates.next()?;
+        Some(dates.fold((first, first), |(a, b), d| (a.min(d), b.max(d))))
+    }
+
+    /// The aged balances ([`aged_balance::from_invoices`] over the open invoices, each
+    /// carrying its open amount).
+    fn aged(&self) -> aged_balance::AgedBalance {
+        let open: Vec<Invoice> = self
+            .invoices
+            .iter()
+            .filter_map(|(&(company_id, kind, id), i)| {
+                let paid = self.paid.get(&(company_id, kind, id)).copied();
+                let open = i.amount_ttc - paid.unwrap_or_default();
+                (!open.is_zero()).then(|| Invoice {
+                    company_id,
+                    kind,
+                    id,
+                    third_party_id: i.third_party_id,
+                    date: i.date,
+                    due_date: i.due_date,
+                    amount_ttc: open,
+                    remaining: open,
+                    ..synthetic_invoice()
+                })
+            })
+            .collect();
+        aged_balance::from_invoices(&open, Some(&[]), self.as_of, &Buckets::default())
+    }
+
+    /// The VAT per rate ([`vat_by_rate`] over one invoice per company, kind and month
+    /// carrying that month's sums per rate).
+    fn vat_rows(&self) -> Vec<penny_transform::reports::vat::VatRateRow> {
+        let Some((first, last)) = self.dates() else {
+            return Vec::new();
+        };
+        let mut invoices: BTreeMap<(i64, ThirdPartyKind, NaiveDate), i64> = BTreeMap::new();
+        let mut lines = Vec::with_capacity(self.vat.len());
+        for ((company_id, kind, month, rate), sums) in &self.vat {
+            let next = invoices.len() as i64;
+            let invoice_id = *invoices.entry((*company_id, *kind, *month)).or_insert(next);
+            lines.push(InvoiceLine {
+                company_id: *company_id,
+                kind: *kind,
+                invoice_id,
+                id: lines.len() as i64,
+                label: None,
+                quantity: None,
+                amount_ht: sums[0],
+                vat: sums[1],
+                amount_ttc: sums[2],
+                vat_rate: rate.clone(),
+                account_number: None,
+            });
+        }
+        let invoices: Vec<Invoice> = invoices
+            .into_iter()
+            .map(|((company_id, kind, date), id)| Invoice {
+                company_id,
+                kind,
+                id,
+                date,
+                ..synthetic_invoice()
+            })
+            .collect();
+        vat_by_rate(
+            &invoices,
+            &lines,
+            penny_transform::reports::month_start(first),
+            last,
+        )
+    }
+}
+
+/// An invoice with every field empty (the digest fills what a report reads).
+fn synthetic_invoice() -> Invoice {
+    Invoice {
+        company_id: 0,
+        kind: ThirdPartyKind::Customer,
+        id: 0,
+        number: None,
+        label: None,
+        third_party_id: None,
+        date: NaiveDate::MIN,
+        due_date: None,
+        currency: None,
+        amount_ht: Decimal::ZERO,
+        vat: Decimal::ZERO,
+        amount_ttc: Decimal::ZERO,
+        paid: None,
+        remaining: Decimal::ZERO,
+        status: None,
+        entry_id: None,
     }
 }
 
@@ -250,14 +421,15 @@ fn batches(
 /// A report table: its schema and its rows.
 pub type ReportTable = (Arc<Schema>, Vec<Batch>);
 
-/// The report tables' rows, computed from the books and the lines' daily sums, as of
-/// `as_of` (the aged balances).
+/// The report tables' rows, computed from the fiscal years, the lines' daily sums and
+/// the invoices' digest (whose date is the aged balances' `as_of`).
 pub fn report_batches(
-    books: &Books,
+    fiscal_years: &[FiscalYear],
     days: &LineDays,
-    as_of: NaiveDate,
+    invoices: &InvoiceDigest,
     batch_rows: usize,
 ) -> Result<Vec<ReportTable>, CliError> {
+    let as_of = invoices.as_of;
     let lines = days.lines();
     let (first, last) = match (
         lines.iter().map(|l| l.date).min(),
@@ -271,7 +443,7 @@ pub fn report_batches(
     // Trial balance: one builder per company and fiscal year (or one period over the
     // lines' dates for a company without fiscal years).
     let mut periods: BTreeMap<i64, Vec<(NaiveDate, NaiveDate)>> = BTreeMap::new();
-    for fy in &books.fiscal_years {
+    for fy in fiscal_years {
         periods
             .entry(fy.company_id)
             .or_default()
@@ -305,12 +477,7 @@ pub fn report_batches(
     out.push((s.clone(), batches(&s, tb_rows, batch_rows)?));
 
     // Aged balances, from the invoices and their payments.
-    let aged = aged_balance::from_invoices(
-        &books.invoices,
-        Some(&books.payments),
-        as_of,
-        &Buckets::default(),
-    );
+    let aged = invoices.aged();
     for kind in [ThirdPartyKind::Customer, ThirdPartyKind::Supplier] {
         let s = aged_schema(kind);
         let rows = aged.rows.iter().filter(|r| r.kind == kind).map(|r| {
@@ -385,30 +552,18 @@ pub fn report_batches(
             Value::Null,
         ]
     });
-    let (inv_from, inv_to) = books
-        .invoices
-        .iter()
-        .fold(None, |acc: Option<(NaiveDate, NaiveDate)>, i| {
-            Some(match acc {
-                None => (i.date, i.date),
-                Some((a, b)) => (a.min(i.date), b.max(i.date)),
-            })
-        })
-        .unwrap_or((as_of, as_of));
-    let by_rate = vat_by_rate(&books.invoices, &books.invoice_lines, inv_from, inv_to)
-        .into_iter()
-        .map(|r| {
-            vec![
-                Value::Int64(r.company_id),
-                Value::Date(r.month),
-                Value::Text("invoices".into()),
-                Value::Text(r.direction.as_str().into()),
-                Value::Text(r.vat_rate),
-                money(r.base),
-                money(r.vat),
-                money(r.amount_ttc),
-            ]
-        });
+    let by_rate = invoices.vat_rows().into_iter().map(|r| {
+        vec![
+            Value::Int64(r.company_id),
+            Value::Date(r.month),
+            Value::Text("invoices".into()),
+            Value::Text(r.direction.as_str().into()),
+            Value::Text(r.vat_rate),
+            money(r.base),
+            money(r.vat),
+            money(r.amount_ttc),
+        ]
+    });
     out.push((s.clone(), batches(&s, ledger.chain(by_rate), batch_rows)?));
     Ok(out)
 }
@@ -416,13 +571,13 @@ pub fn report_batches(
 /// Computes the reports and replaces their tables through `out`, each in one commit.
 pub async fn write_reports(
     out: &mut dyn Sink,
-    books: &Books,
+    fiscal_years: &[FiscalYear],
     days: &LineDays,
+    invoices: &InvoiceDigest,
     batch_rows: usize,
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
-    let as_of = chrono::Utc::now().date_naive();
-    for (schema, batches) in report_batches(books, days, as_of, batch_rows)? {
+    for (schema, batches) in report_batches(fiscal_years, days, invoices, batch_rows)? {
         write_batches(out, &schema, ReadKind::Full, batches, report).await?;
     }
     Ok(())
@@ -431,7 +586,6 @@ pub async fn write_reports(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use penny_transform::canonical::FiscalYear;
     use penny_transform::reports::trial_balance::trial_balance;
 
     fn line(id: i64, account: &str, day: u32, debit: i64, credit: i64) -> LedgerLine {
@@ -488,7 +642,8 @@ mod tests {
         let mut days = LineDays::default();
         days.add(&lines);
         assert!(days.sums.len() < lines.len(), "lines were summed per day");
-        let tables = report_batches(&books, &days, end, 50).unwrap();
+        let tables =
+            report_batches(&books.fiscal_years, &days, &InvoiceDigest::new(end), 50).unwrap();
         let (schema, batches) = &tables[0];
         assert_eq!(schema.name(), "report_trial_balance");
         let rows: Vec<Vec<Value>> = batches.iter().flat_map(|b| b.rows().to_vec()).collect();

@@ -14,16 +14,27 @@
 //! updated instead ([`crate::incremental`]); a full sync, the Data Sharing door and
 //! the CSV target keep the atomic full rebuild.
 //!
-//! Memory: the small reference tables are held (they are small); ledger lines are
-//! streamed, mapped and written one batch at a time from PostgreSQL, and summed per
-//! account and day for the reports. The CSV target reads a whole file before
-//! streaming it (its files are demo-sized).
+//! Memory: the reference tables (companies, accounts, journals, fiscal years,
+//! customers, suppliers) are held; everything that grows with the books streams
+//! through one batch at a time: the ledger lines (summed per account and day for the
+//! reports), their ledger entries (read by key for each batch of lines when the target
+//! can filter its reads, as PostgreSQL can), and the invoices, invoice lines, payments
+//! and bank transactions (each mapped, written and digested for the reports batch by
+//! batch: [`InvoiceDigest`](crate::reports::InvoiceDigest) keeps a few dozen bytes per
+//! invoice). The CSV target reads a whole file before streaming it (its files are
+//! demo-sized) and holds the ledger entries.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use penny_load::KeyFilter;
 use penny_transform::canonical::from_api::ApiMapper;
 use penny_transform::canonical::from_data_sharing::DataSharingMapper;
 use penny_transform::canonical::tables::{CanonicalTable, to_batches};
-use penny_transform::canonical::{Books, LedgerLine, MappingError};
-use penny_transform::{Batch, CommitStats, ReadKind, Sink, SinkError, star};
+use penny_transform::canonical::{
+    BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, MappingError,
+};
+use penny_transform::{Batch, CommitStats, ReadKind, Schema, Sink, SinkError, Value, star};
 
 use crate::exit::{CliError, ExitCode};
 
@@ -84,34 +95,112 @@ impl TransformReport {
     }
 }
 
-/// The API door's small tables, in the order the mapper needs them.
-pub(crate) const API_TABLES: &[&str] = &[
+/// The API door's reference tables, in the order the mapper needs them (the accounts
+/// before the third parties and invoice lines that name them).
+pub(crate) const API_REFERENCE_TABLES: &[&str] = &[
     "companies",
     "ledger_accounts",
     "journals",
-    "ledger_entries",
     "fiscal_years",
     "customers",
     "suppliers",
-    "customer_invoices",
-    "supplier_invoices",
-    "customer_invoice_lines",
-    "supplier_invoice_lines",
-    "customer_invoice_payments",
-    "supplier_invoice_payments",
-    "transactions",
 ];
 
-/// The Data Sharing door's small tables.
-const DATA_SHARING_TABLES: &[&str] = &[
-    "companies",
-    "fiscal_years",
-    "customers",
-    "suppliers",
-    "customer_invoices",
-    "supplier_invoices",
-    "bank_transactions",
-];
+/// The API door's ledger entries (the ledger lines' document references).
+pub(crate) const API_ENTRIES: &str = "ledger_entries";
+
+/// The Data Sharing door's reference tables.
+const DATA_SHARING_REFERENCE_TABLES: &[&str] =
+    &["companies", "fiscal_years", "customers", "suppliers"];
+
+/// The transactional tables of the canonical model (and their facts), each mapped from
+/// one or two raw tables batch by batch, never held whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Invoices,
+    InvoiceLines,
+    Payments,
+    BankTransactions,
+}
+
+impl Family {
+    /// In the order the digest needs them (invoices before their lines and payments).
+    pub(crate) const ALL: [Family; 4] = [
+        Family::Invoices,
+        Family::InvoiceLines,
+        Family::Payments,
+        Family::BankTransactions,
+    ];
+
+    /// The raw tables the family is mapped from, through `door`.
+    pub(crate) fn raw_tables(self, door: &str) -> &'static [&'static str] {
+        let api = door == "api";
+        match self {
+            Family::Invoices => &["customer_invoices", "supplier_invoices"],
+            Family::InvoiceLines if api => &["customer_invoice_lines", "supplier_invoice_lines"],
+            Family::Payments if api => &["customer_invoice_payments", "supplier_invoice_payments"],
+            Family::InvoiceLines | Family::Payments => &[],
+            Family::BankTransactions if api => &["transactions"],
+            Family::BankTransactions => &["bank_transactions"],
+        }
+    }
+
+    /// The canonical table's schema.
+    pub(crate) fn canonical(self) -> Arc<Schema> {
+        match self {
+            Family::Invoices => Invoice::schema(),
+            Family::InvoiceLines => InvoiceLine::schema(),
+            Family::Payments => InvoicePayment::schema(),
+            Family::BankTransactions => BankTransaction::schema(),
+        }
+    }
+
+    /// The fact table's schema (payments have none).
+    pub(crate) fn fact(self) -> Option<Arc<Schema>> {
+        match self {
+            Family::Invoices => Some(star::fact_invoices_schema()),
+            Family::InvoiceLines => Some(star::fact_invoice_lines_schema()),
+            Family::Payments => None,
+            Family::BankTransactions => Some(star::fact_bank_transactions_schema()),
+        }
+    }
+
+    /// Whether `whole` says to write this family whole.
+    fn whole_in(self, whole: WholeTables) -> bool {
+        match self {
+            Family::Invoices => whole.invoices,
+            Family::InvoiceLines => whole.invoice_lines,
+            Family::Payments => whole.payments,
+            Family::BankTransactions => whole.bank_transactions,
+        }
+    }
+
+    /// The family's records in `books` as canonical batches and fact batches.
+    pub(crate) fn batches(
+        self,
+        books: &Books,
+        batch_rows: usize,
+    ) -> Result<(Vec<Batch>, Vec<Batch>), CliError> {
+        Ok(match self {
+            Family::Invoices => (
+                to_batches(&books.invoices, batch_rows).map_err(mapping)?,
+                star::fact_invoices(books, batch_rows).map_err(batch_error)?,
+            ),
+            Family::InvoiceLines => (
+                to_batches(&books.invoice_lines, batch_rows).map_err(mapping)?,
+                star::fact_invoice_lines(books, batch_rows).map_err(batch_error)?,
+            ),
+            Family::Payments => (
+                to_batches(&books.payments, batch_rows).map_err(mapping)?,
+                Vec::new(),
+            ),
+            Family::BankTransactions => (
+                to_batches(&books.bank_transactions, batch_rows).map_err(mapping)?,
+                star::fact_bank_transactions(books, batch_rows).map_err(batch_error)?,
+            ),
+        })
+    }
+}
 
 pub(crate) fn mapping(e: MappingError) -> CliError {
     CliError::new(ExitCode::Data, &e)
@@ -155,6 +244,24 @@ impl Door {
         .map_err(mapping)
     }
 
+    /// Maps one batch of a small or transactional raw table.
+    pub fn add(&mut self, batch: &Batch) -> Result<(), CliError> {
+        match self {
+            Door::Api(m) => m.add(batch),
+            Door::DataSharing(m) => m.add(batch),
+        }
+        .map(|_| ())
+        .map_err(mapping)
+    }
+
+    /// Takes out the transactional records mapped since the last call.
+    pub fn take_transactions(&mut self) -> Books {
+        match self {
+            Door::Api(m) => m.take_transactions(),
+            Door::DataSharing(m) => m.take_transactions(),
+        }
+    }
+
     /// The small tables, mapped.
     pub fn into_books(self) -> Books {
         match self {
@@ -165,31 +272,76 @@ impl Door {
 }
 
 /// Chooses the door by the raw tables present (the API's lines win when both doors
-/// were synced) and maps its small tables.
-pub async fn map_small_tables(raw: &dyn RawTables, batch_rows: usize) -> Result<Door, CliError> {
+/// were synced) and maps its reference tables, and the API's ledger entries when
+/// `with_entries` (otherwise the entries are looked up per batch of lines, see
+/// [`fetch_entries`]).
+pub async fn map_small_tables(
+    raw: &dyn RawTables,
+    batch_rows: usize,
+    with_entries: bool,
+) -> Result<Door, CliError> {
     let api_lines = raw.has("ledger_entry_lines").await.map_err(sink)?;
     let data_sharing = !api_lines && raw.has("general_ledger").await.map_err(sink)?;
-    if data_sharing {
-        let mut mapper = DataSharingMapper::default();
-        for table in DATA_SHARING_TABLES {
-            each_batch(raw, table, batch_rows, |batch| {
-                mapper.add(&batch).map(|_| ()).map_err(mapping)
-            })
-            .await?;
-        }
-        Ok(Door::DataSharing(Box::new(mapper)))
+    let (mut door, tables) = if data_sharing {
+        (
+            Door::DataSharing(Box::default()),
+            DATA_SHARING_REFERENCE_TABLES,
+        )
     } else {
-        let mut mapper = ApiMapper::default();
-        for table in API_TABLES {
-            each_batch(raw, table, batch_rows, |batch| {
-                mapper.add(&batch).map(|_| ()).map_err(mapping)
-            })
-            .await?;
-        }
-        // Resolves third parties' accounts before the lines need them.
-        let _ = mapper.books();
-        Ok(Door::Api(Box::new(mapper)))
+        (Door::Api(Box::default()), API_REFERENCE_TABLES)
+    };
+    let entries: &[&str] = if with_entries && !data_sharing {
+        &[API_ENTRIES]
+    } else {
+        &[]
+    };
+    for table in tables.iter().chain(entries) {
+        each_batch(raw, table, batch_rows, |batch| door.add(&batch)).await?;
     }
+    if let Door::Api(m) = &mut door {
+        // Resolves third parties' accounts before the lines need them.
+        let _ = m.books();
+    }
+    Ok(door)
+}
+
+/// Maps the ledger entries of the lines of `lines` into `mapper`, read from `inc` by
+/// key (one query per company, on the entries' primary key).
+pub(crate) async fn fetch_entries(
+    inc: &dyn crate::incremental::IncrementalRaw,
+    mapper: &mut ApiMapper,
+    lines: &Batch,
+    batch_rows: usize,
+) -> Result<(), CliError> {
+    let s = lines.schema();
+    let (Some(c), Some(e)) = (
+        s.column_index("company_id"),
+        s.column_index("ledger_entry_id"),
+    ) else {
+        return Ok(());
+    };
+    let mut wanted: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for row in lines.rows() {
+        if let (Some(Value::Int64(company)), Some(Value::Int64(entry))) = (row.get(c), row.get(e)) {
+            wanted.entry(*company).or_default().insert(*entry);
+        }
+    }
+    for (company, ids) in wanted {
+        let filter = KeyFilter::ints("id", ids).within("company_id", company);
+        if let Some(mut entries) = inc
+            .read_where(API_ENTRIES, batch_rows, &filter)
+            .await
+            .map_err(sink)?
+        {
+            while let Some(batch) = futures_util::TryStreamExt::try_next(&mut entries)
+                .await
+                .map_err(sink)?
+            {
+                mapper.add(&batch).map_err(mapping)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The books and every ledger line (held in memory: for exports that list them all).
@@ -197,7 +349,7 @@ pub async fn map_everything(
     raw: &dyn RawTables,
     batch_rows: usize,
 ) -> Result<(Books, Vec<LedgerLine>), CliError> {
-    let mut door = map_small_tables(raw, batch_rows).await?;
+    let mut door = map_small_tables(raw, batch_rows, true).await?;
     let mut lines = Vec::new();
     let table = door.lines_table();
     each_batch(raw, table, batch_rows, |batch| {
@@ -205,7 +357,23 @@ pub async fn map_everything(
         Ok(())
     })
     .await?;
-    Ok((door.into_books(), lines))
+    let name = door.name();
+    let mut transactions = Vec::new();
+    for family in Family::ALL {
+        for table in family.raw_tables(name) {
+            each_batch(raw, table, batch_rows, |batch| door.add(&batch)).await?;
+        }
+        transactions.push(door.take_transactions());
+    }
+    let mut books = door.into_books();
+    for t in transactions {
+        books.invoices.extend(t.invoices);
+        books.invoice_lines.extend(t.invoice_lines);
+        books.payments.extend(t.payments);
+        books.bank_transactions.extend(t.bank_transactions);
+    }
+    books.normalize();
+    Ok((books, lines))
 }
 
 /// Rebuilds the canonical tables and the star schema (`penny_transform::star`) from
@@ -244,13 +412,20 @@ pub async fn rebuild_canonical(
 }
 
 /// Rebuilds everything from `raw`, each table replaced whole.
+///
+/// Memory: the reference tables are held; the ledger lines and the transactional
+/// tables stream through, one batch at a time, summed for the reports on the way
+/// ([`LineDays`](crate::reports::LineDays), [`InvoiceDigest`]). When `raw` can filter its
+/// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
+/// of held.
 async fn rebuild_whole(
     raw: &dyn RawTables,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     batch_rows: usize,
 ) -> Result<TransformReport, CliError> {
-    let mut door = map_small_tables(raw, batch_rows).await?;
+    let by_key = raw.incremental();
+    let mut door = map_small_tables(raw, batch_rows, by_key.is_none()).await?;
     let mut report = TransformReport {
         door: door.name(),
         ..TransformReport::default()
@@ -271,38 +446,46 @@ async fn rebuild_whole(
         .read(door.lines_table(), batch_rows)
         .await
         .map_err(sink)?;
-    while let Some(batch) = match batches.as_mut() {
-        Some(b) => futures_util::TryStreamExt::try_next(b)
-            .await
-            .map_err(sink)?,
-        None => None,
-    } {
-        let lines = door.lines(&batch)?;
-        line_count += lines.len() as u64;
-        days.add(&lines);
-        for l in &lines {
-            dates = Some(match dates {
-                None => (l.date, l.date),
-                Some((a, b)) => (a.min(l.date), b.max(l.date)),
-            });
-        }
-        for b in to_batches(&lines, batch_rows).map_err(mapping)? {
-            if let Err(e) = out.write(b).await {
-                let _ = out.abort(lines_schema.name()).await;
-                let _ = facts.abort(fact_schema.name()).await;
-                return Err(sink(e));
+    let written: Result<(), CliError> = async {
+        while let Some(batch) = match batches.as_mut() {
+            Some(b) => futures_util::TryStreamExt::try_next(b)
+                .await
+                .map_err(sink)?,
+            None => None,
+        } {
+            let lines = match (&mut door, by_key) {
+                (Door::Api(m), Some(inc)) => {
+                    fetch_entries(inc, m, &batch, batch_rows).await?;
+                    let lines = m.ledger_lines(&batch).map_err(mapping)?;
+                    m.forget_entries();
+                    lines
+                }
+                _ => door.lines(&batch)?,
+            };
+            line_count += lines.len() as u64;
+            days.add(&lines);
+            for l in &lines {
+                dates = Some(match dates {
+                    None => (l.date, l.date),
+                    Some((a, b)) => (a.min(l.date), b.max(l.date)),
+                });
+            }
+            for b in to_batches(&lines, batch_rows).map_err(mapping)? {
+                out.write(b).await.map_err(sink)?;
+            }
+            for b in star::fact_ledger_lines(&lines, batch_rows).map_err(batch_error)? {
+                facts.write(b).await.map_err(sink)?;
             }
         }
-        for b in star::fact_ledger_lines(&lines, batch_rows).map_err(batch_error)? {
-            if let Err(e) = facts.write(b).await {
-                let _ = out.abort(lines_schema.name()).await;
-                let _ = facts.abort(fact_schema.name()).await;
-                return Err(sink(e));
-            }
-        }
+        Ok(())
     }
+    .await;
     drop(batches);
-    let books = door.into_books();
+    if let Err(e) = written {
+        let _ = out.abort(lines_schema.name()).await;
+        let _ = facts.abort(fact_schema.name()).await;
+        return Err(e);
+    }
     let stats = out.commit(lines_schema.name(), None).await.map_err(sink)?;
     report
         .tables
@@ -311,25 +494,108 @@ async fn rebuild_whole(
     report
         .tables
         .push((fact_schema.name().to_owned(), line_count, stats));
+
+    let mut digest = crate::reports::InvoiceDigest::new(chrono::Utc::now().date_naive());
+    for family in Family::ALL {
+        stream_family(
+            raw,
+            &mut door,
+            family,
+            out,
+            facts,
+            batch_rows,
+            &mut digest,
+            &mut report,
+        )
+        .await?;
+    }
+    let books = door.into_books();
     write_books(
         out,
         facts,
         &books,
         dates,
         &days,
+        &digest,
         batch_rows,
-        WholeTables::ALL,
+        WholeTables::NONE,
         &mut report,
     )
     .await?;
     Ok(report)
 }
 
+/// Replaces `family`'s canonical and fact tables, each in one commit, mapping its raw
+/// tables batch by batch through `door` and adding them to `digest`.
+#[allow(clippy::too_many_arguments)]
+async fn stream_family(
+    raw: &dyn RawTables,
+    door: &mut Door,
+    family: Family,
+    out: &mut dyn Sink,
+    facts: &mut dyn Sink,
+    batch_rows: usize,
+    digest: &mut crate::reports::InvoiceDigest,
+    report: &mut TransformReport,
+) -> Result<(), CliError> {
+    let canonical = family.canonical();
+    let fact = family.fact();
+    out.prepare(&canonical, ReadKind::Full)
+        .await
+        .map_err(sink)?;
+    if let Some(f) = &fact {
+        facts.prepare(f, ReadKind::Full).await.map_err(sink)?;
+    }
+    let mut rows = 0u64;
+    let written: Result<(), CliError> = async {
+        for table in family.raw_tables(door.name()) {
+            let Some(mut batches) = raw.read(table, batch_rows).await.map_err(sink)? else {
+                continue;
+            };
+            while let Some(batch) = futures_util::TryStreamExt::try_next(&mut batches)
+                .await
+                .map_err(sink)?
+            {
+                door.add(&batch)?;
+                let books = door.take_transactions();
+                digest.add(&books);
+                let (canonical_batches, fact_batches) = family.batches(&books, batch_rows)?;
+                for b in canonical_batches {
+                    rows += b.len() as u64;
+                    out.write(b).await.map_err(sink)?;
+                }
+                for b in fact_batches {
+                    facts.write(b).await.map_err(sink)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = out.abort(canonical.name()).await;
+        if let Some(f) = &fact {
+            let _ = facts.abort(f.name()).await;
+        }
+        return Err(e);
+    }
+    let stats = out.commit(canonical.name(), None).await.map_err(sink)?;
+    report
+        .tables
+        .push((canonical.name().to_owned(), rows, stats));
+    if let Some(f) = &fact {
+        let stats = facts.commit(f.name(), None).await.map_err(sink)?;
+        report.tables.push((f.name().to_owned(), rows, stats));
+    }
+    Ok(())
+}
+
 /// Writes every table but the ledger lines, whole, from `books`; `dim_date` covers the
 /// fiscal years and `dates` (the ledger lines' first and last dates).
 ///
 /// The invoice, invoice line, payment and bank transaction tables (canonical and star)
-/// are written only where `whole` says so (the incremental update merges the others).
+/// are written from `books` only where `whole` says so (the full rebuild streams them,
+/// the incremental update merges the others).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_books(
     out: &mut dyn Sink,
@@ -337,6 +603,7 @@ pub(crate) async fn write_books(
     books: &Books,
     dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
     days: &crate::reports::LineDays,
+    invoices: &crate::reports::InvoiceDigest,
     batch_rows: usize,
     whole: WholeTables,
     report: &mut TransformReport,
@@ -346,44 +613,12 @@ pub(crate) async fn write_books(
     write_table(out, &books.journals, batch_rows, report).await?;
     write_table(out, &books.third_parties, batch_rows, report).await?;
     write_table(out, &books.fiscal_years, batch_rows, report).await?;
-    if whole.invoices {
-        write_table(out, &books.invoices, batch_rows, report).await?;
-        let b = star::fact_invoices(books, batch_rows).map_err(batch_error)?;
-        write_batches(
-            facts,
-            &star::fact_invoices_schema(),
-            ReadKind::Full,
-            b,
-            report,
-        )
-        .await?;
-    }
-    if whole.invoice_lines {
-        write_table(out, &books.invoice_lines, batch_rows, report).await?;
-        let b = star::fact_invoice_lines(books, batch_rows).map_err(batch_error)?;
-        write_batches(
-            facts,
-            &star::fact_invoice_lines_schema(),
-            ReadKind::Full,
-            b,
-            report,
-        )
-        .await?;
-    }
-    if whole.payments {
-        write_table(out, &books.payments, batch_rows, report).await?;
-    }
-    if whole.bank_transactions {
-        write_table(out, &books.bank_transactions, batch_rows, report).await?;
-        let b = star::fact_bank_transactions(books, batch_rows).map_err(batch_error)?;
-        write_batches(
-            facts,
-            &star::fact_bank_transactions_schema(),
-            ReadKind::Full,
-            b,
-            report,
-        )
-        .await?;
+    for family in Family::ALL.into_iter().filter(|f| f.whole_in(whole)) {
+        let (canonical, fact) = family.batches(books, batch_rows)?;
+        write_batches(out, &family.canonical(), ReadKind::Full, canonical, report).await?;
+        if let Some(schema) = family.fact() {
+            write_batches(facts, &schema, ReadKind::Full, fact, report).await?;
+        }
     }
 
     // The star schema's other tables, from the books. `dim_date` covers the fiscal
@@ -414,7 +649,15 @@ pub(crate) async fn write_books(
         let batches = batches.map_err(batch_error)?;
         write_batches(facts, &schema, ReadKind::Full, batches, report).await?;
     }
-    crate::reports::write_reports(facts, books, days, batch_rows, report).await
+    crate::reports::write_reports(
+        facts,
+        &books.fiscal_years,
+        days,
+        invoices,
+        batch_rows,
+        report,
+    )
+    .await
 }
 
 /// Which of the transactional tables [`write_books`] writes whole.
@@ -427,12 +670,12 @@ pub(crate) struct WholeTables {
 }
 
 impl WholeTables {
-    /// Every table whole.
-    pub(crate) const ALL: WholeTables = WholeTables {
-        invoices: true,
-        invoice_lines: true,
-        payments: true,
-        bank_transactions: true,
+    /// No table whole.
+    pub(crate) const NONE: WholeTables = WholeTables {
+        invoices: false,
+        invoice_lines: false,
+        payments: false,
+        bank_transactions: false,
     };
 }
 

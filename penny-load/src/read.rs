@@ -30,13 +30,21 @@ use crate::types::PgType;
 /// The batches of a table read back, in primary-key order.
 pub type BatchStream = Pin<Box<dyn Stream<Item = Result<Batch, LoadError>> + Send + 'static>>;
 
-/// Rows whose `column` equals one of `values` (`column = ANY($1)`).
+/// Rows whose `column` equals one of `values` (`column = ANY($1)`), and, when
+/// [`within`](Self::within) is set, whose integer column equals one value
+/// (`AND within = $2`).
+///
+/// `within` lets a filter on the last column of a composite primary key use that key's
+/// index: `company_id = 7 AND id = ANY(...)` probes the `(company_id, id)` index where
+/// `id = ANY(...)` alone scans the table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyFilter {
     /// The column compared.
     pub column: String,
     /// The values kept: all `Int64` or all `Text` (other kinds are refused).
     pub values: Vec<Value>,
+    /// An integer column that must also equal a value.
+    pub within: Option<(String, i64)>,
 }
 
 impl KeyFilter {
@@ -45,7 +53,14 @@ impl KeyFilter {
         KeyFilter {
             column: column.into(),
             values: values.into_iter().map(Value::Int64).collect(),
+            within: None,
         }
+    }
+
+    /// The same filter, only among the rows whose `column` is `value`.
+    pub fn within(mut self, column: impl Into<String>, value: i64) -> Self {
+        self.within = Some((column.into(), value));
+        self
     }
 }
 
@@ -172,6 +187,10 @@ impl TableReader {
                 }
             }
             sql.push_str(&format!(" WHERE {} = ANY($1)", quote(&f.column)));
+            if let Some((column, value)) = &f.within {
+                params.push(Box::new(*value));
+                sql.push_str(&format!(" AND {} = $2", quote(column)));
+            }
         }
         if !keys.is_empty() {
             sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));

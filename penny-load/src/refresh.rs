@@ -158,6 +158,12 @@ impl Refresh<'_> {
             .await?;
         }
 
+        // Statistics for the new table now: the planner would otherwise plan the first
+        // queries on it (filtered reads, merges, Power BI) without any until autovacuum
+        // gets to it, and may scan the whole table where an index would do.
+        self.exec(&format!("ANALYZE {build_q}"), "analyzing the new table")
+            .await?;
+
         // 3. Replace the old table.
         let Some(existing) = self.existing else {
             self.exec(

@@ -74,6 +74,29 @@ async fn a_filter_keeps_the_rows_whose_key_is_listed() {
         rows,
         vec![ledger_row(3, 1), ledger_row(17, 1), ledger_row(39, 1)]
     );
+    // Scoped to a company: the rows of company 7 only (every row here), none of 8.
+    let scoped = |company| KeyFilter::ints("id", [3, 17]).within("company_id", company);
+    let rows: Vec<Row> = collect(
+        reader
+            .read(&schema, 2, Some(&scoped(7)))
+            .await
+            .expect("read"),
+    )
+    .await
+    .into_iter()
+    .flat_map(Batch::into_rows)
+    .collect();
+    assert_eq!(rows, vec![ledger_row(3, 1), ledger_row(17, 1)]);
+    assert!(
+        collect(
+            reader
+                .read(&schema, 2, Some(&scoped(8)))
+                .await
+                .expect("read")
+        )
+        .await
+        .is_empty()
+    );
     let empty = KeyFilter::ints("id", []);
     assert!(
         collect(reader.read(&schema, 2, Some(&empty)).await.expect("read"))
@@ -84,6 +107,7 @@ async fn a_filter_keeps_the_rows_whose_key_is_listed() {
     let mixed = KeyFilter {
         column: "id".into(),
         values: vec![Value::Int64(1), Value::Text("x".into())],
+        within: None,
     };
     let err = match reader.read(&schema, 2, Some(&mixed)).await {
         Err(e) => e,

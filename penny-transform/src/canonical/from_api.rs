@@ -131,6 +131,18 @@ impl ApiMapper {
         self.books
     }
 
+    /// Takes out the invoices, invoice lines, payments and bank transactions mapped
+    /// since the last call (see [`Books::take_transactions`]).
+    pub fn take_transactions(&mut self) -> Books {
+        self.books.take_transactions()
+    }
+
+    /// Forgets the ledger entries added so far: after the lines that needed them are
+    /// mapped, so that mapping the lines batch by batch holds one batch's entries.
+    pub fn forget_entries(&mut self) {
+        self.entries.clear();
+    }
+
     fn resolve_third_party_accounts(&mut self) {
         let pending = std::mem::take(&mut self.pending_third_party_accounts);
         for (index, account_id) in pending {

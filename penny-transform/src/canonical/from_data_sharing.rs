@@ -105,6 +105,12 @@ impl DataSharingMapper {
         self.books
     }
 
+    /// Takes out the invoices and bank transactions mapped since the last call (see
+    /// [`Books::take_transactions`]).
+    pub fn take_transactions(&mut self) -> Books {
+        self.books.take_transactions()
+    }
+
     fn add_third_parties(
         &mut self,
         batch: &Batch,

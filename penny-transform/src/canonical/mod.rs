@@ -376,6 +376,21 @@ impl Books {
         self.bank_transactions.sort_by_key(|t| (t.company_id, t.id));
     }
 
+    /// Takes the transactional tables out (invoices, invoice lines, payments, bank
+    /// transactions), each sorted by key, leaving the reference tables: for mapping a
+    /// large raw table batch by batch without holding it.
+    pub fn take_transactions(&mut self) -> Books {
+        let mut out = Books {
+            invoices: std::mem::take(&mut self.invoices),
+            invoice_lines: std::mem::take(&mut self.invoice_lines),
+            payments: std::mem::take(&mut self.payments),
+            bank_transactions: std::mem::take(&mut self.bank_transactions),
+            ..Books::default()
+        };
+        out.normalize();
+        out
+    }
+
     /// The label of an account, if known.
     pub fn account_label(&self, company_id: i64, number: &str) -> Option<&str> {
         self.accounts
