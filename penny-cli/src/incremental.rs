@@ -19,9 +19,11 @@
 //!   raw keys the load changed are upserted, or deleted when their raw row is gone;
 //!   the lines and payments of a changed invoice are rewritten with it. A table whose
 //!   raw table was read whole is rewritten whole; so are the invoice lines when
-//!   journals or accounts changed (their account numbers come from the accounts). They
-//!   are mapped from the raw tables read whole (the mapping needs the invoices with
-//!   their lines): reading grows with the invoices, writing with the changes.
+//!   journals or accounts changed (their account numbers come from the accounts). The
+//!   raw tables are read in one streaming pass, a batch at a time, which keeps the
+//!   changed records and digests every record for the reports
+//!   ([`InvoiceDigest`](crate::reports::InvoiceDigest)): reading grows with the
+//!   invoices, writing with the changes, memory with the changes and the digest.
 //! - The small tables are rebuilt whole, each in one commit: companies, accounts,
 //!   journals, third parties, fiscal years (canonical), `dim_company`, `dim_account`,
 //!   `dim_journal`, `dim_third_party`, `dim_date` (over the fiscal years and the raw
@@ -380,44 +382,23 @@ pub async fn update(
         "ledger lines merged"
     );
 
-    // The reports' pass over every line, reading only what they use (no label, no
-    // lettering, no categories; no entry: they do not use them).
-    let mut days = crate::reports::LineDays::default();
-    if let Some(mut stream) = inc
-        .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
-        .await
-        .map_err(sink)?
-    {
-        while let Some(batch) = stream.try_next().await.map_err(sink)? {
-            days.add(&mapper.ledger_lines(&batch).map_err(mapping)?);
-        }
-    }
-    tracing::debug!(
-        seconds = started.elapsed().as_secs_f64(),
-        "reports' pass over the lines done"
-    );
-
-    // One pass over the transactional tables, a batch at a time: digested for the
-    // reports, and the records to merge kept (every record of a table to rewrite whole).
+    // The reports' passes over every line and every invoice, invoice line and payment,
+    // side by side, each reading only the columns the reports use; then the changed
+    // transactional records, read by key (every record of a table rewritten whole).
     let whole = whole_tables(&changes, refs_changed);
-    let selection = Selection::new(&changes, whole);
-    let mut digest = crate::reports::InvoiceDigest::new(chrono::Utc::now().date_naive());
-    let mut selected = Books::default();
-    for family in Family::ALL {
-        for table in family.raw_tables("api") {
-            each_batch(raw, table, batch_rows, |batch| {
-                mapper.add(&batch).map_err(mapping)?;
-                let b = mapper.take_transactions();
-                digest.add(&b);
-                selection.keep(b, &mut selected);
-                Ok(())
-            })
-            .await?;
-        }
-    }
+    let as_of = chrono::Utc::now().date_naive();
+    let (days, digest) = futures_util::try_join!(
+        lines_pass(inc, mapper.clone(), batch_rows),
+        digest_pass(inc, mapper.clone(), as_of, batch_rows),
+    )?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        "transactional tables read"
+        "reports' passes over the lines and invoices done"
+    );
+    let selected = select_changed(raw, inc, &mut mapper, &changes, whole, batch_rows).await?;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "changed transactional records read"
     );
     let mut books = mapper.into_books();
     books.invoices = selected.invoices;
@@ -440,6 +421,160 @@ pub async fn update(
     .await?;
     inc.save_refs(&refs).await.map_err(sink)?;
     Ok(Some(report))
+}
+
+/// The ledger lines summed per account and day for the reports: one streaming pass
+/// over the raw lines, reading only what the mapping needs to give each line its
+/// company, account, date and amounts.
+async fn lines_pass(
+    inc: &dyn IncrementalRaw,
+    mut mapper: ApiMapper,
+    batch_rows: usize,
+) -> Result<crate::reports::LineDays, CliError> {
+    let mut days = crate::reports::LineDays::default();
+    if let Some(mut stream) = inc
+        .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
+        .await
+        .map_err(sink)?
+    {
+        while let Some(batch) = stream.try_next().await.map_err(sink)? {
+            days.add(&mapper.ledger_lines(&batch).map_err(mapping)?);
+        }
+    }
+    Ok(days)
+}
+
+/// The columns of the invoices, invoice lines and payments the reports' digest reads
+/// (with the keys).
+fn digest_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "customer_invoices" | "supplier_invoices" => {
+            &["customer_id", "supplier_id", "date", "deadline", "amount"]
+        }
+        "customer_invoice_lines" | "supplier_invoice_lines" => &[
+            "invoice_id",
+            "currency_amount_before_tax",
+            "tax",
+            "amount",
+            "vat_rate",
+        ],
+        "customer_invoice_payments" | "supplier_invoice_payments" => {
+            &["invoice_id", "currency_amount", "created_at"]
+        }
+        _ => &[],
+    }
+}
+
+/// The invoices, invoice lines and payments digested for the reports: one streaming
+/// pass over each raw table, reading only the columns the digest uses.
+async fn digest_pass(
+    inc: &dyn IncrementalRaw,
+    mut mapper: ApiMapper,
+    as_of: chrono::NaiveDate,
+    batch_rows: usize,
+) -> Result<crate::reports::InvoiceDigest, CliError> {
+    let mut digest = crate::reports::InvoiceDigest::new(as_of);
+    for family in [Family::Invoices, Family::InvoiceLines, Family::Payments] {
+        for table in family.raw_tables("api") {
+            let Some(mut stream) = inc
+                .read_columns(table, digest_columns(table), batch_rows.max(10_000))
+                .await
+                .map_err(sink)?
+            else {
+                continue;
+            };
+            while let Some(batch) = stream.try_next().await.map_err(sink)? {
+                mapper.add(&batch).map_err(mapping)?;
+                digest.add(&mapper.take_transactions());
+            }
+        }
+    }
+    Ok(digest)
+}
+
+/// The transactional records the update merges: for a table rewritten whole, all of
+/// them; otherwise those whose key changed and the lines and payments of the changed
+/// invoices, read by key.
+async fn select_changed(
+    raw: &dyn RawTables,
+    inc: &dyn IncrementalRaw,
+    mapper: &mut ApiMapper,
+    changes: &BTreeMap<String, TableChanges>,
+    whole: WholeTables,
+    batch_rows: usize,
+) -> Result<Books, CliError> {
+    let mut selected = Books::default();
+    let mut keep = |mapper: &mut ApiMapper, batch: &Batch| -> Result<(), CliError> {
+        mapper.add(batch).map_err(mapping)?;
+        let b = mapper.take_transactions();
+        selected.invoices.extend(b.invoices);
+        selected.invoice_lines.extend(b.invoice_lines);
+        selected.payments.extend(b.payments);
+        selected.bank_transactions.extend(b.bank_transactions);
+        Ok(())
+    };
+    // The changed invoices per raw table and company (their lines and payments follow).
+    let mut changed_invoices: BTreeMap<&str, BTreeMap<i64, BTreeSet<i64>>> = BTreeMap::new();
+    for table in Family::Invoices.raw_tables("api") {
+        for (company, id) in changes.get(*table).into_iter().flat_map(|c| c.keys()) {
+            changed_invoices
+                .entry(*table)
+                .or_default()
+                .entry(company)
+                .or_default()
+                .insert(id);
+        }
+    }
+    for family in Family::ALL {
+        for table in family.raw_tables("api") {
+            if family.whole_in(whole) {
+                each_batch(raw, table, batch_rows, |batch| keep(mapper, &batch)).await?;
+                continue;
+            }
+            let mut filters = Vec::new();
+            let mut own: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+            for (company, id) in changes.get(*table).into_iter().flat_map(|c| c.keys()) {
+                own.entry(company).or_default().insert(id);
+            }
+            for (company, ids) in own {
+                filters.push(KeyFilter::ints("id", ids).within("company_id", company));
+            }
+            // `customer_invoice_lines` follow `customer_invoices`, and so on.
+            let invoices_table = if table.starts_with("customer_") {
+                "customer_invoices"
+            } else {
+                "supplier_invoices"
+            };
+            if matches!(family, Family::InvoiceLines | Family::Payments) {
+                for (company, ids) in changed_invoices.get(invoices_table).into_iter().flatten() {
+                    filters.push(
+                        KeyFilter::ints("invoice_id", ids.iter().copied())
+                            .within("company_id", *company),
+                    );
+                }
+            }
+            for filter in &filters {
+                if let Some(mut stream) = inc
+                    .read_where(table, batch_rows, filter)
+                    .await
+                    .map_err(sink)?
+                {
+                    while let Some(batch) = stream.try_next().await.map_err(sink)? {
+                        keep(mapper, &batch)?;
+                    }
+                }
+            }
+        }
+    }
+    // A record read by two filters (its own key and its invoice's) counts once.
+    selected.normalize();
+    selected
+        .invoice_lines
+        .dedup_by_key(|l| (l.company_id, l.kind, l.id));
+    selected
+        .payments
+        .dedup_by_key(|p| (p.company_id, p.kind, p.id));
+    Ok(selected)
 }
 
 /// A key of the invoice tables: company, kind (`customer`, `supplier`), id.
@@ -490,74 +625,6 @@ fn whole_tables(changes: &BTreeMap<String, TableChanges>, refs_changed: bool) ->
             ("supplier_invoice_payments", Supplier),
         ]),
         bank_transactions: changes.get("transactions").is_some_and(|c| c.whole),
-    }
-}
-
-/// The transactional records an incremental update needs: every record of a table
-/// rewritten whole; otherwise those whose key changed, and the lines and payments of
-/// the invoices that changed.
-struct Selection {
-    whole: WholeTables,
-    invoices: BTreeSet<KindKey>,
-    invoice_lines: BTreeSet<KindKey>,
-    payments: BTreeSet<KindKey>,
-    bank_transactions: BTreeSet<(i64, i64)>,
-}
-
-impl Selection {
-    fn new(changes: &BTreeMap<String, TableChanges>, whole: WholeTables) -> Self {
-        use ThirdPartyKind::{Customer, Supplier};
-        let keys = |tables| kind_keys(changes, tables).unwrap_or_default();
-        Selection {
-            whole,
-            invoices: keys([
-                ("customer_invoices", Customer),
-                ("supplier_invoices", Supplier),
-            ]),
-            invoice_lines: keys([
-                ("customer_invoice_lines", Customer),
-                ("supplier_invoice_lines", Supplier),
-            ]),
-            payments: keys([
-                ("customer_invoice_payments", Customer),
-                ("supplier_invoice_payments", Supplier),
-            ]),
-            bank_transactions: changes
-                .get("transactions")
-                .map(|c| c.keys().collect())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// Moves the records of `from` this selection keeps into `to`.
-    fn keep(&self, from: Books, to: &mut Books) {
-        let invoice =
-            |c: i64, k: ThirdPartyKind, id: i64| self.invoices.contains(&(c, k.as_str(), id));
-        let w = self.whole;
-        to.invoices.extend(
-            from.invoices
-                .into_iter()
-                .filter(|i| w.invoices || invoice(i.company_id, i.kind, i.id)),
-        );
-        to.invoice_lines
-            .extend(from.invoice_lines.into_iter().filter(|l| {
-                w.invoice_lines
-                    || self
-                        .invoice_lines
-                        .contains(&(l.company_id, l.kind.as_str(), l.id))
-                    || invoice(l.company_id, l.kind, l.invoice_id)
-            }));
-        to.payments.extend(from.payments.into_iter().filter(|p| {
-            w.payments
-                || self
-                    .payments
-                    .contains(&(p.company_id, p.kind.as_str(), p.id))
-                || invoice(p.company_id, p.kind, p.invoice_id)
-        }));
-        to.bank_transactions
-            .extend(from.bank_transactions.into_iter().filter(|t| {
-                w.bank_transactions || self.bank_transactions.contains(&(t.company_id, t.id))
-            }));
     }
 }
 

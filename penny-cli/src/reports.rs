@@ -663,3 +663,111 @@ mod tests {
         assert!(rows.iter().any(|r| r[4] != Value::Decimal(Decimal::ZERO)));
     }
 }
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+    use penny_transform::canonical::InvoicePayment;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    /// Invoices of both kinds over several months, some paid in full, some in part,
+    /// some by a payment after `as_of`, lines at several rates (one without a rate, one
+    /// of an unknown invoice).
+    fn books() -> Books {
+        let mut b = Books::default();
+        for i in 0..60i64 {
+            let kind = if i % 3 == 0 {
+                ThirdPartyKind::Supplier
+            } else {
+                ThirdPartyKind::Customer
+            };
+            let date = d(2026, 1 + (i % 7) as u32, 1 + (i % 27) as u32);
+            let ttc = Decimal::new(12_000 + i * 137, 2);
+            b.invoices.push(Invoice {
+                company_id: 1 + i % 2,
+                kind,
+                id: i,
+                number: Some(format!("F{i}")),
+                third_party_id: (i % 5 != 0).then_some(i % 4),
+                date,
+                due_date: (i % 4 != 0).then(|| date + chrono::Days::new(30)),
+                amount_ttc: ttc,
+                ..synthetic_invoice()
+            });
+            for (n, rate) in [Some("FR_200"), Some("FR_55"), None].iter().enumerate() {
+                b.invoice_lines.push(InvoiceLine {
+                    company_id: 1 + i % 2,
+                    kind,
+                    invoice_id: i,
+                    id: i * 10 + n as i64,
+                    label: None,
+                    quantity: None,
+                    amount_ht: Decimal::new(1000 + i + n as i64, 2),
+                    vat: Decimal::new(200 + i, 2),
+                    amount_ttc: Decimal::new(1200 + 2 * i + n as i64, 2),
+                    vat_rate: rate.map(str::to_owned),
+                    account_number: None,
+                });
+            }
+            let paid = match i % 4 {
+                0 => Some(ttc),
+                1 => Some(Decimal::new(5_000, 2)),
+                _ => None,
+            };
+            if let Some(amount) = paid {
+                b.payments.push(InvoicePayment {
+                    company_id: 1 + i % 2,
+                    kind,
+                    invoice_id: i,
+                    id: 1000 + i,
+                    date: if i % 8 == 1 { d(2027, 1, 1) } else { date },
+                    amount,
+                });
+            }
+        }
+        b.invoice_lines.push(InvoiceLine {
+            invoice_id: 999,
+            ..b.invoice_lines[0].clone()
+        });
+        b
+    }
+
+    #[test]
+    fn the_digest_gives_the_aged_balances_and_vat_of_the_whole_invoices() {
+        let books = books();
+        let as_of = d(2026, 9, 30);
+        let mut digest = InvoiceDigest::new(as_of);
+        // In two parts, as batches stream by: invoices first, then lines and payments.
+        let (first, second) = books.invoices.split_at(25);
+        for part in [first, second] {
+            digest.add(&Books {
+                invoices: part.to_vec(),
+                ..Books::default()
+            });
+        }
+        digest.add(&Books {
+            invoice_lines: books.invoice_lines.clone(),
+            payments: books.payments.clone(),
+            ..Books::default()
+        });
+
+        let expected = aged_balance::from_invoices(
+            &books.invoices,
+            Some(&books.payments),
+            as_of,
+            &Buckets::default(),
+        );
+        let got = digest.aged();
+        assert!(expected.rows.len() > 5);
+        assert_eq!(got.rows, expected.rows);
+
+        let from = books.invoices.iter().map(|i| i.date).min().unwrap();
+        let to = books.invoices.iter().map(|i| i.date).max().unwrap();
+        let expected = vat_by_rate(&books.invoices, &books.invoice_lines, from, to);
+        assert!(expected.len() > 10);
+        assert_eq!(digest.vat_rows(), expected);
+    }
+}

@@ -166,7 +166,7 @@ impl Family {
     }
 
     /// Whether `whole` says to write this family whole.
-    fn whole_in(self, whole: WholeTables) -> bool {
+    pub(crate) fn whole_in(self, whole: WholeTables) -> bool {
         match self {
             Family::Invoices => whole.invoices,
             Family::InvoiceLines => whole.invoice_lines,

@@ -80,7 +80,7 @@ struct EntryInfo {
 }
 
 /// Maps the API door's raw tables; holds the lookups ledger lines need.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ApiMapper {
     books: Books,
     /// (company, ledger_account id) -> account number.
