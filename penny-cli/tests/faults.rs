@@ -166,6 +166,122 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
     assert_same_schemas(&db, "drop_star", "fresh_star", STAR_TABLES).await;
 }
 
+/// The star schema's connections are terminated while an incremental transformation
+/// writes it (after the raw load committed); the run fails, and the next (default) run
+/// converges to the tables of a fresh full sync: the changes it loaded are not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_during_the_transformation_converges_on_the_next_run() {
+    let db = penny_testdb::TestDb::new().await;
+    let (sandbox, client) = sandbox_and_client(3000).await;
+    let source = penny_api::source::PennylaneSource::new(client.clone());
+    let targets = pg_targets(&db, "tx_raw", "tx_star", &source).await;
+    let first = run_with(
+        &source,
+        &targets,
+        &[],
+        SyncOptions { full: true },
+        4,
+        true,
+        100,
+    )
+    .await
+    .unwrap();
+    assert!(first.failures.is_empty(), "{:?}", first.error());
+    drop(targets);
+
+    // Changes for the incremental run: relabelled entries (and so their lines).
+    let killer = db.connect().await;
+    sandbox.advance_clock(chrono::Duration::minutes(10));
+    let entries: Vec<(i64, i64)> = killer
+        .query(
+            "SELECT company_id, id FROM tx_raw.ledger_entries ORDER BY id LIMIT 60",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(!entries.is_empty());
+    for (company, id) in &entries {
+        sandbox
+            .relabel_ledger_entry(*company, *id, "Ecriture corrigee")
+            .unwrap();
+    }
+    sandbox.advance_clock(chrono::Duration::minutes(1));
+
+    let targets = pg_targets(&db, "tx_raw", "tx_star", &source).await;
+    let mut run = Box::pin(run_with(
+        &source,
+        &targets,
+        &[],
+        SyncOptions::default(),
+        4,
+        true,
+        100,
+    ));
+    // As soon as a connection merges rows into a star table after the canonical ledger
+    // lines (the transformation has committed some of its tables, not all; the raw load
+    // writes `tx_raw`), every other backend of the test database is terminated.
+    let started = Instant::now();
+    let mut terminated = 0i64;
+    let broken = loop {
+        tokio::select! {
+            out = &mut run => break out,
+            () = tokio::time::sleep(Duration::from_millis(2)), if terminated == 0 => {
+                let transforming: i64 = killer
+                    .query_one(
+                        r#"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                           AND pid <> pg_backend_pid() AND state <> 'idle'
+                           AND query LIKE 'WITH last AS%"tx_star"%'
+                           AND query NOT LIKE '%canonical_ledger_lines%'"#,
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                if transforming > 0 {
+                    terminated = killer
+                        .query_one(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                            &[],
+                        )
+                        .await
+                        .unwrap()
+                        .get(0);
+                }
+                assert!(started.elapsed() < Duration::from_secs(60), "no transformation seen");
+            }
+        }
+    };
+    assert!(
+        terminated > 0,
+        "the run ended before its transformation was seen"
+    );
+    match &broken {
+        Err(e) => eprintln!("broken run: {e}"),
+        Ok(summary) => panic!(
+            "a run whose transformation lost its connections reported success: {}",
+            summary.line()
+        ),
+    }
+    drop(run);
+    drop(targets);
+
+    let targets = pg_targets(&db, "tx_raw", "tx_star", &source).await;
+    let next = run_with(&source, &targets, &[], SyncOptions::default(), 4, true, 100)
+        .await
+        .unwrap();
+    assert!(next.failures.is_empty(), "{:?}", next.error());
+    assert!(next.transform.is_some(), "{}", next.line());
+    drop(targets);
+
+    fresh_full_sync(&db, &source).await;
+    assert_same_schemas(&db, "tx_raw", "fresh_raw", &["ledger_entries"]).await;
+    assert_same_schemas(&db, "tx_star", "fresh_star", STAR_TABLES).await;
+}
+
 /// The real `penny sync` binary is killed (SIGKILL) after several streams committed; run
 /// again, it completes, and its tables equal those of a fresh full sync: nothing lost,
 /// nothing duplicated.
