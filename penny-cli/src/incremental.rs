@@ -431,7 +431,7 @@ async fn lines_pass(
     mut mapper: ApiMapper,
     batch_rows: usize,
 ) -> Result<crate::reports::LineDays, CliError> {
-    let mut days = crate::reports::LineDays::default();
+    let mut days = crate::reports::LineDays::new(&mapper.books().fiscal_years);
     if let Some(mut stream) = inc
         .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
         .await

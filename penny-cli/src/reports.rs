@@ -3,7 +3,7 @@
 //! - `report_trial_balance`: per company, fiscal year and account: opening balance
 //!   (debit − credit before the year), debits, credits, closing balance
 //!   ([`trial_balance`](penny_transform::reports::trial_balance), one builder per fiscal
-//!   year; without fiscal years, one period from the first to the last line);
+//!   year; without fiscal years, one period over the months of the lines);
 //! - `report_aged_receivables` / `report_aged_payables`: per company and customer or
 //!   supplier, the open amount of its invoices by bucket of days past due (default
 //!   buckets: not due, 0-30, 31-60, 61-90, >90; `third_party_id` 0 for invoices
@@ -17,9 +17,10 @@
 //!   one table told apart by `source` (`ledger` or `invoices`).
 //!
 //! Memory: the lines are not held. They are summed, as they stream by, per company,
-//! account and day ([`LineDays`]); the reports are then computed from those sums, which
-//! is exact since every report groups by day or coarser. Its size grows with the
-//! accounts and days used, not with the lines.
+//! account and month, months split at the fiscal years' bounds ([`LineDays`]); the
+//! reports are then computed from those sums, which is exact since every report groups
+//! by month, by fiscal year or coarser. Their size grows with the accounts and months
+//! used, not with the lines. The invoices are digested alike ([`InvoiceDigest`]).
 //!
 //! Each table is replaced whole in one commit, on every run (see
 //! [`crate::incremental`] for what incremental runs do).
@@ -52,26 +53,60 @@ pub const REPORT_TABLES: [&str; 5] = [
     "report_vat",
 ];
 
-/// Ledger lines summed per company, account and day (debits, credits).
+/// Ledger lines summed per company, account and period (debits, credits).
+///
+/// A period is a calendar month, split at the fiscal years' first days and at the days
+/// after their last: every report groups by month, by fiscal year, or by "before the
+/// fiscal year" (the trial balance's opening), so the sums are exact for all of them,
+/// and their number grows with the accounts and months used, not with the lines.
 #[derive(Debug, Default)]
 pub struct LineDays {
     sums: HashMap<(i64, Arc<str>, NaiveDate), (Decimal, Decimal)>,
+    /// Per company, the days a fiscal year starts on or resumes after.
+    boundaries: HashMap<i64, std::collections::BTreeSet<NaiveDate>>,
 }
 
 impl LineDays {
+    /// Empty sums, with periods split at `fiscal_years`' bounds.
+    pub fn new(fiscal_years: &[FiscalYear]) -> Self {
+        let mut boundaries: HashMap<i64, std::collections::BTreeSet<NaiveDate>> = HashMap::new();
+        for fy in fiscal_years {
+            let b = boundaries.entry(fy.company_id).or_default();
+            b.insert(fy.start);
+            if let Some(next) = fy.end.succ_opt() {
+                b.insert(next);
+            }
+        }
+        LineDays {
+            sums: HashMap::new(),
+            boundaries,
+        }
+    }
+
+    /// The first day of the period of `date`.
+    fn period(&self, company_id: i64, date: NaiveDate) -> NaiveDate {
+        let month = penny_transform::reports::month_start(date);
+        self.boundaries
+            .get(&company_id)
+            .and_then(|b| b.range(month..=date).next_back().copied())
+            .unwrap_or(month)
+    }
+
     /// Adds lines.
     pub fn add<'a>(&mut self, lines: impl IntoIterator<Item = &'a LedgerLine>) {
         for l in lines {
+            let period = self.period(l.company_id, l.date);
             let s = self
                 .sums
-                .entry((l.company_id, l.account_number.clone(), l.date))
+                .entry((l.company_id, l.account_number.clone(), period))
                 .or_default();
             s.0 += l.debit;
             s.1 += l.credit;
         }
     }
 
-    /// One synthetic line per company, account and day, carrying the day's sums.
+    /// One synthetic line per company, account and period, dated on the period's first
+    /// day, carrying its sums.
     fn lines(&self) -> Vec<LedgerLine> {
         let journal: Arc<str> = Arc::from("");
         let mut out: Vec<LedgerLine> = self
@@ -435,13 +470,14 @@ pub fn report_batches(
         lines.iter().map(|l| l.date).min(),
         lines.iter().map(|l| l.date).max(),
     ) {
-        (Some(a), Some(b)) => (a, b),
+        // The sums are dated on their periods' first days: the last month runs to its end.
+        (Some(a), Some(b)) => (a, penny_transform::reports::month_end(b)),
         _ => (as_of, as_of),
     };
     let mut out = Vec::new();
 
     // Trial balance: one builder per company and fiscal year (or one period over the
-    // lines' dates for a company without fiscal years).
+    // lines' months for a company without fiscal years).
     let mut periods: BTreeMap<i64, Vec<(NaiveDate, NaiveDate)>> = BTreeMap::new();
     for fy in fiscal_years {
         periods
@@ -608,7 +644,22 @@ mod tests {
     }
 
     #[test]
-    fn the_trial_balance_from_daily_sums_equals_the_one_from_the_lines() {
+    fn the_trial_balance_from_period_sums_equals_the_one_from_the_lines() {
+        trial_balance_from_sums_equals_the_one_from_the_lines(
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        );
+    }
+
+    #[test]
+    fn months_are_split_at_a_fiscal_year_starting_mid_month() {
+        trial_balance_from_sums_equals_the_one_from_the_lines(
+            NaiveDate::from_ymd_opt(2026, 3, 15).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 9, 14).unwrap(),
+        );
+    }
+
+    fn trial_balance_from_sums_equals_the_one_from_the_lines(start: NaiveDate, end: NaiveDate) {
         // Balanced pairs on a few accounts, several lines per account and day, and
         // lines before the fiscal year (the opening balance).
         let mut lines = Vec::new();
@@ -626,10 +677,6 @@ mod tests {
         before_other.date = before.date;
         lines.extend([before, before_other]);
 
-        let (start, end) = (
-            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
-        );
         let books = Books {
             fiscal_years: vec![FiscalYear {
                 company_id: 1,
@@ -639,9 +686,12 @@ mod tests {
             }],
             ..Books::default()
         };
-        let mut days = LineDays::default();
+        let mut days = LineDays::new(&books.fiscal_years);
         days.add(&lines);
-        assert!(days.sums.len() < lines.len(), "lines were summed per day");
+        assert!(
+            days.sums.len() < lines.len(),
+            "lines were summed per period"
+        );
         let tables =
             report_batches(&books.fiscal_years, &days, &InvoiceDigest::new(end), 50).unwrap();
         let (schema, batches) = &tables[0];

@@ -254,6 +254,14 @@ impl Door {
         .map_err(mapping)
     }
 
+    /// The fiscal years mapped so far.
+    pub fn fiscal_years(&mut self) -> Vec<penny_transform::canonical::FiscalYear> {
+        match self {
+            Door::Api(m) => m.books().fiscal_years.clone(),
+            Door::DataSharing(m) => m.books().fiscal_years.clone(),
+        }
+    }
+
     /// Takes out the transactional records mapped since the last call.
     pub fn take_transactions(&mut self) -> Books {
         match self {
@@ -440,7 +448,7 @@ async fn rebuild_whole(
         .await
         .map_err(sink)?;
     let mut dates: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
-    let mut days = crate::reports::LineDays::default();
+    let mut days = crate::reports::LineDays::new(&door.fiscal_years());
     let mut line_count = 0u64;
     let mut batches = raw
         .read(door.lines_table(), batch_rows)

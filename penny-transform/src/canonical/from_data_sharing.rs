@@ -105,6 +105,11 @@ impl DataSharingMapper {
         self.books
     }
 
+    /// The books mapped so far (not normalized).
+    pub fn books(&self) -> &Books {
+        &self.books
+    }
+
     /// Takes out the invoices and bank transactions mapped since the last call (see
     /// [`Books::take_transactions`]).
     pub fn take_transactions(&mut self) -> Books {
