@@ -95,6 +95,12 @@ pub struct PgTarget {
     refs_at_start: tokio::sync::Mutex<Option<Option<crate::incremental::Refs>>>,
 }
 
+/// Tables read whole that hold fewer rows than this are changed in place by their
+/// difference (`penny_load::PgConfig::with_replace_in_place_below`): the reference
+/// tables, dimensions and reports rewritten at every run touch only the rows that
+/// changed, and the run's summary counts only those.
+pub const REPLACE_IN_PLACE_BELOW: u64 = 100_000;
+
 /// A `penny-load` error at the trait boundary.
 pub fn load_error(e: penny_load::LoadError) -> SinkError {
     e.into_sink_error(None)
@@ -107,7 +113,8 @@ impl PgTarget {
         let config = penny_load::PgConfig::from_url(url)
             .map_err(load_error)?
             .with_schema(schema)
-            .with_application_name("penny");
+            .with_application_name("penny")
+            .with_replace_in_place_below(REPLACE_IN_PLACE_BELOW);
         let lock = penny_load::TargetLock::acquire(&config)
             .await
             .map_err(load_error)?;

@@ -55,6 +55,7 @@ pub struct PgConfig {
     schema: String,
     tls: TlsMode,
     swap_lock_timeout: Duration,
+    replace_in_place_below: u64,
 }
 
 impl PgConfig {
@@ -103,6 +104,7 @@ impl PgConfig {
             schema: DEFAULT_SCHEMA.to_owned(),
             tls,
             swap_lock_timeout: DEFAULT_SWAP_LOCK_TIMEOUT,
+            replace_in_place_below: 0,
         })
     }
 
@@ -129,6 +131,28 @@ impl PgConfig {
     pub fn with_swap_lock_timeout(mut self, timeout: Duration) -> Self {
         self.swap_lock_timeout = timeout;
         self
+    }
+
+    /// Applies a full read of an existing table holding fewer than `rows` rows as a
+    /// difference, in place, instead of building a new table and swapping it in
+    /// (default 0: never).
+    ///
+    /// The rows read are staged, then one statement deletes the rows whose key was not
+    /// read, inserts the new keys and updates only the rows whose values changed, in the
+    /// commit's transaction: readers see the old rows or the new ones, no lock is taken
+    /// on the table beyond the changed rows, and the commit counts what really changed
+    /// (a full read of unchanged data counts 0 updated). It applies when the table's
+    /// columns and key already match the schema (otherwise the full refresh rebuilds
+    /// it). Meant for small tables read whole at every run (reference tables,
+    /// dimensions, reports); large ones load faster through a new table.
+    pub fn with_replace_in_place_below(mut self, rows: u64) -> Self {
+        self.replace_in_place_below = rows;
+        self
+    }
+
+    /// The row count below which a full read is applied in place (0: never).
+    pub fn replace_in_place_below(&self) -> u64 {
+        self.replace_in_place_below
     }
 
     /// The target schema.

@@ -27,16 +27,27 @@ pub(crate) struct Staged {
     pub deletions: bool,
 }
 
+/// How staged rows apply to the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Upserts, and the staged deletions.
+    Merge,
+    /// The staged rows are the whole new table: keys not staged (or staged as deleted)
+    /// are deleted, and only rows whose values differ are updated.
+    Replace,
+}
+
 /// The merge statement for `schema` from `staging` into `target`, whose column types
 /// are `target_types` (values are converted where a target column is wider).
 ///
-/// Without `deletions` (none were staged) the `DELETE` is left out.
+/// In [`Mode::Merge`] without `deletions` (none were staged) the `DELETE` is left out.
 pub(crate) fn merge_sql(
     target: &str,
     staging: &str,
     schema: &Schema,
     target_types: &[PgType],
     deletions: bool,
+    mode: Mode,
 ) -> String {
     let keys = key_list(schema);
     let conv = |i: usize, prefix: &str| {
@@ -75,7 +86,37 @@ pub(crate) fn merge_sql(
     };
     let seq = quote(SEQ_COLUMN);
     let deleted = quote(DELETED_COLUMN);
-    let removed = if deletions {
+    let non_key_names: Vec<String> = schema
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !schema.primary_key().contains(i))
+        .map(|(_, c)| quote(&c.name))
+        .collect();
+    let on_conflict = match mode {
+        Mode::Merge => format!("DO UPDATE SET {set}"),
+        // Nothing to compare: the row is already there as it should be.
+        Mode::Replace if non_key_names.is_empty() => "DO NOTHING".to_owned(),
+        Mode::Replace => format!(
+            "DO UPDATE SET {set} WHERE ({}) IS DISTINCT FROM ({})",
+            non_key_names
+                .iter()
+                .map(|c| format!("t.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            non_key_names
+                .iter()
+                .map(|c| format!("EXCLUDED.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let removed = if mode == Mode::Replace {
+        format!(
+            "DELETE FROM {target} t WHERE NOT EXISTS \
+             (SELECT 1 FROM last l WHERE NOT l.{deleted} AND {key_join}) RETURNING 1"
+        )
+    } else if deletions {
         format!("DELETE FROM {target} t USING last l WHERE l.{deleted} AND {key_join} RETURNING 1")
     } else {
         "SELECT 1 WHERE false".to_owned()
@@ -85,7 +126,7 @@ pub(crate) fn merge_sql(
             SELECT DISTINCT ON ({keys}) * FROM {staging} ORDER BY {keys}, {seq} DESC\
          ), removed AS ({removed}), upserted AS (\
             INSERT INTO {target} AS t ({columns}) SELECT {values} FROM last l WHERE NOT l.{deleted} \
-            ON CONFLICT ({keys}) DO UPDATE SET {set} RETURNING (t.xmax = 0) AS inserted\
+            ON CONFLICT ({keys}) {on_conflict} RETURNING (t.xmax = 0) AS inserted\
          ) \
          SELECT (SELECT count(*) FROM removed), \
                 count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) \
@@ -106,8 +147,9 @@ pub(crate) async fn merge(
     schema: &Schema,
     target_types: &[PgType],
     staged: Staged,
+    mode: Mode,
 ) -> Result<CommitStats, LoadError> {
-    if staged.deletions && staged.rows >= ANALYZE_FROM_ROWS {
+    if (staged.deletions || mode == Mode::Replace) && staged.rows >= ANALYZE_FROM_ROWS {
         client
             .batch_execute(&format!("ANALYZE {staging}"))
             .await
@@ -120,7 +162,14 @@ pub(crate) async fn merge(
     }
     let row = client
         .query_one(
-            &merge_sql(target, staging, schema, target_types, staged.deletions),
+            &merge_sql(
+                target,
+                staging,
+                schema,
+                target_types,
+                staged.deletions,
+                mode,
+            ),
             &[],
         )
         .await
@@ -154,7 +203,14 @@ mod tests {
         )
         .expect("schema");
         let types = vec![PgType::BigInt, PgType::Numeric(Some((38, 4)))];
-        let sql = merge_sql("\"p\".\"t\"", "\"stage\"", &schema, &types, true);
+        let sql = merge_sql(
+            "\"p\".\"t\"",
+            "\"stage\"",
+            &schema,
+            &types,
+            true,
+            Mode::Merge,
+        );
         assert!(
             sql.contains("DELETE FROM \"p\".\"t\" t USING last l"),
             "{sql}"
@@ -170,7 +226,30 @@ mod tests {
             "{sql}"
         );
         assert!(!sql.contains("UPDATE \"stage\""), "{sql}");
-        let upserts_only = merge_sql("\"p\".\"t\"", "\"stage\"", &schema, &types, false);
+        let upserts_only = merge_sql(
+            "\"p\".\"t\"",
+            "\"stage\"",
+            &schema,
+            &types,
+            false,
+            Mode::Merge,
+        );
         assert!(!upserts_only.contains("DELETE"), "{upserts_only}");
+        let replace = merge_sql(
+            "\"p\".\"t\"",
+            "\"stage\"",
+            &schema,
+            &types,
+            false,
+            Mode::Replace,
+        );
+        assert!(
+            replace.contains("DELETE FROM \"p\".\"t\" t WHERE NOT EXISTS"),
+            "{replace}"
+        );
+        assert!(
+            replace.contains("WHERE (t.\"amount\") IS DISTINCT FROM (EXCLUDED.\"amount\")"),
+            "{replace}"
+        );
     }
 }

@@ -69,6 +69,9 @@ struct TableState {
     staging: String,
     seq: i64,
     staged: Staged,
+    /// A full read applied as a difference to the existing table, in place
+    /// ([`PgConfig::with_replace_in_place_below`]).
+    replace: bool,
     build_started: bool,
     /// Rows copied into a full refresh's new table, while that is its exact count (no
     /// deletion applied to it yet).
@@ -306,8 +309,14 @@ impl PgSink {
             }
             (ReadKind::Full, None) => {}
         }
+        let replace = kind == ReadKind::Full
+            && match &existing {
+                Some(have) => self.replaceable(&target_q, have, schema).await?,
+                None => false,
+            };
         let target_types = match kind {
             ReadKind::Incremental => ddl::target_types(existing.as_ref(), schema),
+            ReadKind::Full if replace => ddl::target_types(existing.as_ref(), schema),
             ReadKind::Full => ddl::target_types(None, schema),
         };
         // The staging table: the schema's columns without constraints, plus the
@@ -348,6 +357,7 @@ impl PgSink {
                 staging,
                 seq: 0,
                 staged: Staged::default(),
+                replace,
                 build_started: false,
                 build_rows: Some(0),
                 run_id,
@@ -357,6 +367,32 @@ impl PgSink {
             },
         );
         Ok(())
+    }
+
+    /// Whether a full read of the existing table `have` is applied in place: it holds
+    /// fewer rows than the configured bound, and its columns and key already match.
+    async fn replaceable(
+        &self,
+        target_q: &str,
+        have: &ExistingTable,
+        schema: &Schema,
+    ) -> Result<bool, LoadError> {
+        let bound = self.config.replace_in_place_below();
+        if bound == 0
+            || !matches!(ddl::plan_evolution(target_q, have, schema), Ok(steps) if steps.is_empty())
+        {
+            return Ok(false);
+        }
+        let rows: i64 = self
+            .client
+            .query_one(
+                &format!("SELECT count(*) FROM (SELECT 1 FROM {target_q} LIMIT $1) s"),
+                &[&(bound as i64)],
+            )
+            .await
+            .map_err(|e| LoadError::pg(format!("counting the rows of {target_q}"), e))?
+            .get(0);
+        Ok((rows as u64) < bound)
     }
 
     /// Opens the table's transaction if needed (and, for a full read, its new table).
@@ -380,7 +416,7 @@ impl PgSink {
             .ok_or_else(|| LoadError::NotPrepared {
                 table: table.to_owned(),
             })?;
-        if t.kind == ReadKind::Full && !t.build_started {
+        if t.kind == ReadKind::Full && !t.replace && !t.build_started {
             let sql = format!(
                 "DROP TABLE IF EXISTS {build_q}; {}",
                 ddl::create_table_sql(&build_q, &t.schema, None)
@@ -423,8 +459,11 @@ impl PgSink {
             .ok_or_else(|| LoadError::NotPrepared {
                 table: table.clone(),
             })?;
-        match (t.kind, batch.operation()) {
-            (ReadKind::Incremental, _) => {
+        // Incremental reads and in-place full reads are staged; other full reads are
+        // copied into the new table (`Some`: how).
+        let staged = t.kind == ReadKind::Incremental || t.replace;
+        match (!staged).then(|| batch.operation()) {
+            None => {
                 t.staged.rows += copy::copy_batch(
                     &self.client,
                     &staging,
@@ -434,12 +473,12 @@ impl PgSink {
                 .await?;
                 t.staged.deletions |= batch.operation() == Operation::Delete;
             }
-            (ReadKind::Full, Operation::Upsert) => {
+            Some(Operation::Upsert) => {
                 let copied =
                     copy::copy_batch(&self.client, &build_q, &batch, Destination::Plain).await?;
                 t.build_rows = t.build_rows.map(|n| n + copied);
             }
-            (ReadKind::Full, Operation::Delete) => {
+            Some(Operation::Delete) => {
                 // Deletions during a full read apply at once to the rows read so far.
                 t.build_rows = None;
                 self.client
@@ -499,6 +538,26 @@ impl PgSink {
                     &t.schema,
                     &t.target_types,
                     t.staged,
+                    merge::Mode::Merge,
+                )
+                .await?;
+                self.exec(
+                    &format!("TRUNCATE {staging}"),
+                    format!("clearing the staging table of `{table}`"),
+                )
+                .await?;
+                stats
+            }
+            ReadKind::Full if t.replace => {
+                let staging = quote(&t.staging);
+                let stats = merge::merge(
+                    &self.client,
+                    &target_q,
+                    &staging,
+                    &t.schema,
+                    &t.target_types,
+                    t.staged,
+                    merge::Mode::Replace,
                 )
                 .await?;
                 self.exec(
@@ -552,6 +611,7 @@ impl PgSink {
             })?;
         t.run_stats = run_stats;
         t.staged = Staged::default();
+        t.replace = false;
         t.build_started = false;
         t.build_rows = Some(0);
         if let Some(existing) = existing {
