@@ -28,8 +28,13 @@
 //!   journals, third parties, fiscal years (canonical), `dim_company`, `dim_account`,
 //!   `dim_journal`, `dim_third_party`, `dim_date` (over the fiscal years and the raw
 //!   lines' first and last dates), and the reports ([`crate::reports`]). The reports
-//!   need every line: they are recomputed from one streaming pass over the raw lines
-//!   (constant memory, but its time grows with the lines: see the benchmark).
+//!   come from the lines summed per account and period: the sums saved by the last
+//!   transformation ([`LINE_SUMS_TABLE`], in the star schema) are read back and changed
+//!   by the old versions of the affected lines (read back from `canonical_ledger_lines`
+//!   before they are merged) and their new versions, which costs what the changes cost,
+//!   not what the books hold ([`SavedTables`]). When the sums cannot be changed so (none
+//!   saved, fiscal years that split the periods otherwise, sums that do not match), they
+//!   are summed afresh in one streaming pass over the raw lines, and saved whole.
 //!
 //! # When the whole transformation is rebuilt instead
 //! A full read of `ledger_entry_lines` or `ledger_entries` (`--full`, a first sync),
@@ -54,6 +59,7 @@ use penny_transform::{
 
 use crate::changes::{ChangeLog, TableChanges};
 use crate::exit::CliError;
+use crate::reports::{LINE_SUMS_TABLE, LineDays, SumKey};
 use crate::transform::{
     API_REFERENCE_TABLES, BatchStream, Family, RawTables, TransformReport, WholeTables,
     batch_error, each_batch, mapping, sink, write_batches,
@@ -268,12 +274,134 @@ pub trait IncrementalRaw: Send + Sync {
     async fn save_refs(&self, refs: &Refs) -> Result<(), SinkError>;
 }
 
+/// The side of the star target the incremental update reads back: the old versions
+/// of the lines it changes (`canonical_ledger_lines`), the fiscal years and the line
+/// sums the last transformation saved ([`LINE_SUMS_TABLE`]).
+#[async_trait::async_trait]
+pub trait SavedTables: Send + Sync {
+    /// `columns` (and the key; every column when empty) of the rows of `table` that
+    /// `filter` keeps (every row when `None`); `None` when the table is not there.
+    async fn read_saved(
+        &self,
+        table: &str,
+        columns: &[&str],
+        batch_rows: usize,
+        filter: Option<&KeyFilter>,
+    ) -> Result<Option<BatchStream<'_>>, SinkError>;
+}
+
+/// The batches of a saved table, or `None` when it is not there.
+async fn saved_batches(
+    saved: &dyn SavedTables,
+    table: &str,
+    columns: &[&str],
+    batch_rows: usize,
+    filter: Option<&KeyFilter>,
+) -> Result<Option<Vec<Batch>>, CliError> {
+    let Some(mut stream) = saved
+        .read_saved(table, columns, batch_rows, filter)
+        .await
+        .map_err(sink)?
+    else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    while let Some(batch) = stream.try_next().await.map_err(sink)? {
+        out.push(batch);
+    }
+    Ok(Some(out))
+}
+
+/// The saved line sums changed by the lines this run changed: `lines` (their new
+/// versions, by key) and `deleted` (keys of lines gone), whose old versions are read
+/// back from `canonical_ledger_lines`. `None` when they must be summed afresh: no saved
+/// sums, fiscal years that split the periods otherwise, or sums that do not match.
+async fn changed_sums(
+    saved: &dyn SavedTables,
+    fiscal_years: &[penny_transform::canonical::FiscalYear],
+    lines: &BTreeMap<(i64, i64), LedgerLine>,
+    deleted: &[(i64, i64)],
+    batch_rows: usize,
+) -> Result<Option<(LineDays, BTreeSet<SumKey>)>, CliError> {
+    let mut days = LineDays::new(fiscal_years);
+    let old_years = saved_batches(
+        saved,
+        penny_transform::canonical::FiscalYear::schema().name(),
+        &["end"],
+        batch_rows,
+        None,
+    )
+    .await?
+    .unwrap_or_default();
+    let mut years = Vec::new();
+    for row in old_years.iter().flat_map(|b| b.rows()) {
+        match (row.first(), row.get(1), row.get(2)) {
+            (Some(Value::Int64(company_id)), Some(Value::Date(start)), Some(Value::Date(end))) => {
+                years.push(penny_transform::canonical::FiscalYear {
+                    company_id: *company_id,
+                    start: *start,
+                    end: *end,
+                    status: None,
+                })
+            }
+            _ => return Ok(None),
+        }
+    }
+    if !days.same_periods(&years) {
+        tracing::debug!("the fiscal years changed: the line sums are summed afresh");
+        return Ok(None);
+    }
+    // Streamed into the sums, a batch at a time.
+    let Some(mut sums) = saved
+        .read_saved(LINE_SUMS_TABLE, &[], 10_000, None)
+        .await
+        .map_err(sink)?
+    else {
+        return Ok(None);
+    };
+    while let Some(batch) = sums.try_next().await.map_err(sink)? {
+        if let Err(e) = days.add_saved(&batch) {
+            tracing::warn!(error = %e, "saved line sums unreadable");
+            return Ok(None);
+        }
+    }
+    drop(sums);
+    let mut by_company: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for (company, id) in lines.keys().chain(deleted) {
+        by_company.entry(*company).or_default().insert(*id);
+    }
+    let mut old = Vec::new();
+    for (company, ids) in by_company {
+        let filter = KeyFilter::ints("line_id", ids).within("company_id", company);
+        let read = saved_batches(
+            saved,
+            LedgerLine::schema().name(),
+            &["account_number", "date", "debit", "credit"],
+            batch_rows,
+            Some(&filter),
+        )
+        .await?;
+        let Some(batches) = read else {
+            return Ok(None);
+        };
+        old.extend(batches);
+    }
+    match days.replace(&old, lines.values()) {
+        Ok(touched) => Ok(Some((days, touched))),
+        Err(e) => {
+            tracing::warn!(error = %e);
+            Ok(None)
+        }
+    }
+}
+
 /// Updates the canonical model, the star schema and the reports for the changes
 /// recorded in `inc` (see the module's documentation). `None` when it cannot, before
 /// writing anything: the caller then rebuilds everything.
 pub async fn update(
     raw: &dyn RawTables,
     inc: &dyn IncrementalRaw,
+    star: Option<&dyn SavedTables>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     batch_rows: usize,
@@ -310,6 +438,7 @@ pub async fn update(
     let _ = mapper.books();
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
+        memory_mib = ?crate::output::memory_mib(),
         "small tables mapped"
     );
     let (journals, accounts) = saved.diff(&refs);
@@ -355,15 +484,35 @@ pub async fn update(
         }
     }
     drop(raw_lines);
-    let deleted: Vec<Vec<Value>> = changes
+    let deleted_keys: Vec<(i64, i64)> = changes
         .get(LINES)
-        .map(|c| {
-            c.keys()
-                .filter(|k| !lines.contains_key(k))
-                .map(|(c, id)| vec![Value::Int64(c), Value::Int64(id)])
-                .collect()
-        })
+        .map(|c| c.keys().filter(|k| !lines.contains_key(k)).collect())
         .unwrap_or_default();
+    let deleted: Vec<Vec<Value>> = deleted_keys
+        .iter()
+        .map(|(c, id)| vec![Value::Int64(*c), Value::Int64(*id)])
+        .collect();
+    // The saved line sums, changed by the old and new versions of these lines (read
+    // before the lines are merged).
+    let changed = match star {
+        Some(star) => {
+            changed_sums(
+                star,
+                &mapper.books().fiscal_years,
+                &lines,
+                &deleted_keys,
+                batch_rows,
+            )
+            .await?
+        }
+        None => None,
+    };
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        memory_mib = ?crate::output::memory_mib(),
+        by_difference = changed.is_some(),
+        "line sums"
+    );
 
     let mut report = TransformReport {
         door: "api, incremental",
@@ -379,6 +528,7 @@ pub async fn update(
 
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
+        memory_mib = ?crate::output::memory_mib(),
         "ledger lines merged"
     );
 
@@ -387,17 +537,29 @@ pub async fn update(
     // transactional records, read by key (every record of a table rewritten whole).
     let whole = whole_tables(&changes, refs_changed);
     let as_of = chrono::Utc::now().date_naive();
+    let (days, touched) = match changed {
+        Some((days, touched)) => (Some(days), Some(touched)),
+        None => (None, None),
+    };
+    let days_pass = async {
+        match days {
+            Some(days) => Ok(days),
+            None => lines_pass(inc, mapper.clone(), batch_rows).await,
+        }
+    };
     let (days, digest) = futures_util::try_join!(
-        lines_pass(inc, mapper.clone(), batch_rows),
+        days_pass,
         digest_pass(inc, mapper.clone(), as_of, batch_rows),
     )?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
+        memory_mib = ?crate::output::memory_mib(),
         "reports' passes over the lines and invoices done"
     );
     let selected = select_changed(raw, inc, &mut mapper, &changes, whole, batch_rows).await?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
+        memory_mib = ?crate::output::memory_mib(),
         "changed transactional records read"
     );
     let mut books = mapper.into_books();
@@ -419,6 +581,14 @@ pub async fn update(
         &mut report,
     )
     .await?;
+    if star.is_some() {
+        let schema = LineDays::schema();
+        let (upserts, gone) = days.batches(touched.as_ref(), batch_rows)?;
+        match touched {
+            Some(_) => merge(facts, &schema, upserts, gone, &mut report).await?,
+            None => write_batches(facts, &schema, ReadKind::Full, upserts, &mut report).await?,
+        }
+    }
     inc.save_refs(&refs).await.map_err(sink)?;
     Ok(Some(report))
 }

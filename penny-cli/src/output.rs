@@ -225,6 +225,18 @@ pub fn is_console_safe(text: &str) -> bool {
         .all(|c| c.is_ascii() || ('\u{a0}'..='\u{24f}').contains(&c))
 }
 
+/// The process's resident memory now and at its peak, in MiB (Linux `VmRSS`, `VmHWM`;
+/// `None` elsewhere), for the debug log lines of long steps.
+pub fn memory_mib() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

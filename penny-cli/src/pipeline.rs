@@ -26,6 +26,11 @@ pub trait SinkFactory: Send + Sync {
     fn raw_tables(&self) -> Option<&dyn crate::transform::RawTables> {
         None
     }
+    /// The transformed tables read back, when this target can (for the incremental
+    /// update of the canonical model).
+    fn saved_tables(&self) -> Option<&dyn crate::incremental::SavedTables> {
+        None
+    }
 }
 
 /// What a run did.

@@ -106,6 +106,32 @@ pub fn load_error(e: penny_load::LoadError) -> SinkError {
     e.into_sink_error(None)
 }
 
+#[async_trait::async_trait]
+impl crate::incremental::SavedTables for PgTarget {
+    async fn read_saved(
+        &self,
+        table: &str,
+        columns: &[&str],
+        batch_rows: usize,
+        filter: Option<&penny_load::KeyFilter>,
+    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+        let reader = self.table_reader();
+        let Some(stored) = reader.table(table).await.map_err(load_error)? else {
+            return Ok(None);
+        };
+        let schema = if columns.is_empty() {
+            stored
+        } else {
+            std::sync::Arc::new(project(&stored, columns)?)
+        };
+        let stream = reader
+            .read(&schema, batch_rows, filter)
+            .await
+            .map_err(load_error)?;
+        Ok(Some(batches(stream)))
+    }
+}
+
 impl PgTarget {
     /// Connects to `url`'s database, schema `schema`, and takes its lock (failing at
     /// once, as busy, when another sync holds it).
@@ -286,6 +312,27 @@ impl SinkFactory for PgTarget {
     fn raw_tables(&self) -> Option<&dyn crate::transform::RawTables> {
         Some(self)
     }
+
+    fn saved_tables(&self) -> Option<&dyn crate::incremental::SavedTables> {
+        Some(self)
+    }
+}
+
+/// `schema` with only `columns` and its key, in its order.
+fn project(
+    schema: &penny_transform::Schema,
+    columns: &[&str],
+) -> Result<penny_transform::Schema, SinkError> {
+    let keys: Vec<&str> = schema.primary_key_names().collect();
+    let kept: Vec<penny_transform::Column> = schema
+        .columns()
+        .iter()
+        .filter(|c| columns.contains(&c.name.as_str()) || keys.contains(&c.name.as_str()))
+        .cloned()
+        .collect();
+    penny_transform::Schema::new(schema.name(), kept, &keys).map_err(|e| SinkError::Config {
+        source: format!("projecting table `{}` on {columns:?}: {e}", schema.name()).into(),
+    })
 }
 
 /// A read of `penny-load` as the transformation's batch stream.
@@ -341,19 +388,8 @@ impl crate::incremental::IncrementalRaw for PgTarget {
         columns: &[&str],
         batch_rows: usize,
     ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
-        let project = |schema: &penny_transform::Schema| {
-            let keys: Vec<&str> = schema.primary_key_names().collect();
-            let kept: Vec<penny_transform::Column> = schema
-                .columns()
-                .iter()
-                .filter(|c| columns.contains(&c.name.as_str()) || keys.contains(&c.name.as_str()))
-                .cloned()
-                .collect();
-            penny_transform::Schema::new(table, kept, &keys).map_err(|e| SinkError::Config {
-                source: format!("projecting table `{table}` on {columns:?}: {e}").into(),
-            })
-        };
-        self.stream(table, project, batch_rows, None).await
+        self.stream(table, |s| project(s, columns), batch_rows, None)
+            .await
     }
 
     async fn date_range(

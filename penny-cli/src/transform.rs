@@ -282,7 +282,7 @@ impl Door {
 /// Chooses the door by the raw tables present (the API's lines win when both doors
 /// were synced) and maps its reference tables, and the API's ledger entries when
 /// `with_entries` (otherwise the entries are looked up per batch of lines, see
-/// [`fetch_entries`]).
+/// `fetch_entries`).
 pub async fn map_small_tables(
     raw: &dyn RawTables,
     batch_rows: usize,
@@ -394,26 +394,29 @@ pub async fn map_everything(
 /// replaced whole in one commit.
 pub async fn rebuild_canonical(
     raw: &dyn RawTables,
+    saved: Option<&dyn crate::incremental::SavedTables>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     batch_rows: usize,
 ) -> Result<TransformReport, CliError> {
     let started = std::time::Instant::now();
     let mut report = match raw.incremental() {
-        Some(inc) => match crate::incremental::update(raw, inc, out, facts, batch_rows).await? {
+        Some(inc) => match crate::incremental::update(raw, inc, saved, out, facts, batch_rows)
+            .await?
+        {
             Some(report) => {
                 inc.changes().clear();
                 report
             }
             None => {
-                let report = rebuild_whole(raw, out, facts, batch_rows).await?;
+                let report = rebuild_whole(raw, out, facts, batch_rows, saved.is_some()).await?;
                 let refs = crate::incremental::Refs::read(raw, batch_rows).await?;
                 inc.save_refs(&refs).await.map_err(sink)?;
                 inc.changes().clear();
                 report
             }
         },
-        None => rebuild_whole(raw, out, facts, batch_rows).await?,
+        None => rebuild_whole(raw, out, facts, batch_rows, false).await?,
     };
     report.duration = started.elapsed();
     Ok(report)
@@ -426,11 +429,15 @@ pub async fn rebuild_canonical(
 /// ([`LineDays`](crate::reports::LineDays), [`InvoiceDigest`]). When `raw` can filter its
 /// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
 /// of held.
+///
+/// With `save_sums`, the lines' sums are saved for the next incremental update
+/// ([`LINE_SUMS_TABLE`](crate::reports::LINE_SUMS_TABLE)).
 async fn rebuild_whole(
     raw: &dyn RawTables,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     batch_rows: usize,
+    save_sums: bool,
 ) -> Result<TransformReport, CliError> {
     let by_key = raw.incremental();
     let mut door = map_small_tables(raw, batch_rows, by_key.is_none()).await?;
@@ -498,6 +505,12 @@ async fn rebuild_whole(
     report
         .tables
         .push((lines_schema.name().to_owned(), line_count, stats));
+    tracing::debug!(
+        lines = line_count,
+        sums = days.len(),
+        memory_mib = ?crate::output::memory_mib(),
+        "ledger lines rebuilt"
+    );
     let stats = facts.commit(fact_schema.name(), None).await.map_err(sink)?;
     report
         .tables
@@ -517,6 +530,10 @@ async fn rebuild_whole(
         )
         .await?;
     }
+    tracing::debug!(
+        memory_mib = ?crate::output::memory_mib(),
+        "transactional tables rebuilt"
+    );
     let books = door.into_books();
     write_books(
         out,
@@ -530,6 +547,15 @@ async fn rebuild_whole(
         &mut report,
     )
     .await?;
+    tracing::debug!(
+        memory_mib = ?crate::output::memory_mib(),
+        "dimensions and reports written"
+    );
+    if save_sums {
+        let schema = crate::reports::LineDays::schema();
+        let (sums, _) = days.batches(None, batch_rows)?;
+        write_batches(facts, &schema, ReadKind::Full, sums, &mut report).await?;
+    }
     Ok(report)
 }
 

@@ -207,6 +207,15 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
             "fact_invoice_lines",
         ],
     );
+    // The line sums the reports come from were changed by the changed lines alone
+    // (and equal those summed afresh, compared above).
+    let sums = penny_cli::reports::LINE_SUMS_TABLE;
+    let (_, written, _) = transform.tables.iter().find(|(t, _, _)| t == sums).unwrap();
+    assert!(
+        *written > 0 && (*written as usize) * 4 < b[sums].len(),
+        "{written} of {} line sums rewritten",
+        b[sums].len()
+    );
     // A later process (targets opened again) goes on incrementally. A run without new
     // changes rewrites at most the few lines the source delivers again (its cursors
     // re-read the last instant: at-least-once).

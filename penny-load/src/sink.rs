@@ -527,9 +527,16 @@ impl PgSink {
         let schema_name = self.config.schema().to_owned();
         let target_q = self.q(table);
         let t = &self.tables[table];
-        let stats = match t.kind {
-            ReadKind::Incremental if t.staged.rows == 0 => CommitStats::default(),
-            ReadKind::Incremental => {
+        // Staged reads are merged into the target (a full read applied in place also
+        // deletes what it did not deliver), then the staging table is cleared.
+        let staged = match t.kind {
+            ReadKind::Incremental => Some(merge::Mode::Merge),
+            ReadKind::Full if t.replace => Some(merge::Mode::Replace),
+            ReadKind::Full => None,
+        };
+        let stats = match (t.kind, staged) {
+            (ReadKind::Incremental, _) if t.staged.rows == 0 => CommitStats::default(),
+            (_, Some(mode)) => {
                 let staging = quote(&t.staging);
                 let stats = merge::merge(
                     &self.client,
@@ -538,7 +545,7 @@ impl PgSink {
                     &t.schema,
                     &t.target_types,
                     t.staged,
-                    merge::Mode::Merge,
+                    mode,
                 )
                 .await?;
                 self.exec(
@@ -548,26 +555,7 @@ impl PgSink {
                 .await?;
                 stats
             }
-            ReadKind::Full if t.replace => {
-                let staging = quote(&t.staging);
-                let stats = merge::merge(
-                    &self.client,
-                    &target_q,
-                    &staging,
-                    &t.schema,
-                    &t.target_types,
-                    t.staged,
-                    merge::Mode::Replace,
-                )
-                .await?;
-                self.exec(
-                    &format!("TRUNCATE {staging}"),
-                    format!("clearing the staging table of `{table}`"),
-                )
-                .await?;
-                stats
-            }
-            ReadKind::Full => {
+            (_, None) => {
                 Refresh {
                     client: &self.client,
                     schema_name: &schema_name,

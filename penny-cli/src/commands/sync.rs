@@ -204,6 +204,10 @@ pub async fn rebuild(
         tracing::warn!(target = %target.describe(), "this target cannot read its raw tables back: the canonical model was not rebuilt");
         return Ok(None);
     };
+    tracing::debug!(
+        memory_mib = ?crate::output::memory_mib(),
+        "transformation starting"
+    );
     let mut out = star
         .open()
         .await
@@ -212,8 +216,14 @@ pub async fn rebuild(
         .open()
         .await
         .map_err(|e| CliError::classed(e.class(), &e))?;
-    let report =
-        crate::transform::rebuild_canonical(raw, out.as_mut(), facts.as_mut(), batch_rows).await?;
+    let report = crate::transform::rebuild_canonical(
+        raw,
+        star.saved_tables(),
+        out.as_mut(),
+        facts.as_mut(),
+        batch_rows,
+    )
+    .await?;
     tracing::info!(
         door = report.door,
         tables = report.tables.len(),
