@@ -3,7 +3,7 @@
 //! - `report_trial_balance`: per company, fiscal year and account: opening balance
 //!   (debit − credit before the year), debits, credits, closing balance
 //!   ([`trial_balance`](penny_transform::reports::trial_balance), one builder per fiscal
-//!   year; without fiscal years, one period over the months of the lines);
+//!   year; without fiscal years, one period over the months of the company's lines);
 //! - `report_aged_receivables` / `report_aged_payables`: per company and customer or
 //!   supplier, the open amount of its invoices by bucket of days past due (default
 //!   buckets: not due, 0-30, 31-60, 61-90, >90; `third_party_id` 0 for invoices
@@ -87,6 +87,12 @@ pub struct StaleSums(String);
 /// fiscal year" (the trial balance's opening), so the sums are exact for all of them,
 /// and their number grows with the accounts and months used, not with the lines.
 ///
+/// Only the accounts a monthly report reads (classes 6 and 7 for the SIG, VAT accounts
+/// for the VAT) need months: in a company with fiscal years, the other accounts
+/// (customers', suppliers', bank accounts: most of them) are summed per fiscal year,
+/// their period running from the last fiscal-year bound on or before the line's day
+/// (a month for lines before the first fiscal year).
+///
 /// The sums are saved in [`LINE_SUMS_TABLE`] and read back ([`add_saved`](Self::add_saved));
 /// [`replace`](Self::replace) then changes them by the old and new versions of the lines
 /// a run changed, which costs what the changes cost, not what the books hold.
@@ -130,13 +136,18 @@ impl LineDays {
         self.sums.is_empty()
     }
 
-    /// The first day of the period of `date`.
-    fn period(&self, company_id: i64, date: NaiveDate) -> NaiveDate {
+    /// The first day of the period of a line of `account` on `date`.
+    fn period(&self, company_id: i64, account: &str, date: NaiveDate) -> NaiveDate {
         let month = penny_transform::reports::month_start(date);
-        self.boundaries
-            .get(&company_id)
-            .and_then(|b| b.range(month..=date).next_back().copied())
-            .unwrap_or(month)
+        let Some(bounds) = self.boundaries.get(&company_id) else {
+            return month;
+        };
+        let from = if monthly(account) {
+            bounds.range(month..=date).next_back()
+        } else {
+            bounds.range(..=date).next_back()
+        };
+        from.copied().unwrap_or(month)
     }
 
     /// The key of a line's sums.
@@ -144,7 +155,7 @@ impl LineDays {
         (
             company_id,
             account_number.clone(),
-            self.period(company_id, date),
+            self.period(company_id, account_number, date),
         )
     }
 
@@ -346,24 +357,26 @@ impl LineDays {
         }
     }
 
-    /// The companies and the first and last periods of the sums.
-    fn extent(
-        &self,
-    ) -> (
-        std::collections::BTreeSet<i64>,
-        Option<(NaiveDate, NaiveDate)>,
-    ) {
-        let mut companies = std::collections::BTreeSet::new();
-        let mut range: Option<(NaiveDate, NaiveDate)> = None;
+    /// Per company, the first and last periods of its sums.
+    fn extent(&self) -> BTreeMap<i64, (NaiveDate, NaiveDate)> {
+        let mut out: BTreeMap<i64, (NaiveDate, NaiveDate)> = BTreeMap::new();
         for (company_id, _, period) in self.sums.keys() {
-            companies.insert(*company_id);
-            range = Some(match range {
-                None => (*period, *period),
-                Some((a, b)) => (a.min(*period), b.max(*period)),
-            });
+            out.entry(*company_id)
+                .and_modify(|(a, b)| {
+                    *a = (*a).min(*period);
+                    *b = (*b).max(*period);
+                })
+                .or_insert((*period, *period));
         }
-        (companies, range)
+        out
     }
+}
+
+/// Whether a monthly report reads `account` (the SIG: classes 6 and 7; the VAT: VAT
+/// accounts).
+fn monthly(account: &str) -> bool {
+    penny_transform::reports::sig::Aggregate::of_account(account).is_some()
+        || VatDirection::of_account(account).is_some()
 }
 
 /// An invoice's key: company, kind, id.
@@ -779,16 +792,21 @@ pub fn report_batches(
     batch_rows: usize,
 ) -> Result<Vec<ReportTable>, CliError> {
     let as_of = invoices.as_of;
-    let (companies, range) = days.extent();
-    let (first, last) = match range {
-        // The sums are dated on their periods' first days: the last month runs to its end.
-        Some((a, b)) => (a, penny_transform::reports::month_end(b)),
-        None => (as_of, as_of),
-    };
+    // The sums are dated on their periods' first days: the last month runs to its end.
+    let extent: BTreeMap<i64, (NaiveDate, NaiveDate)> = days
+        .extent()
+        .into_iter()
+        .map(|(c, (a, b))| (c, (a, penny_transform::reports::month_end(b))))
+        .collect();
+    let (first, last) = extent
+        .values()
+        .copied()
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+        .unwrap_or((as_of, as_of));
     let mut out = Vec::new();
 
     // One pass over the sums feeds the trial balances (one builder per company and
-    // fiscal year, or one period over the lines' months for a company without fiscal
+    // fiscal year, or one period over its lines' months for a company without fiscal
     // years), the SIG, and the VAT accounts' sums (few) for the VAT from the ledger.
     let mut periods: BTreeMap<i64, Vec<(NaiveDate, NaiveDate)>> = BTreeMap::new();
     for fy in fiscal_years {
@@ -797,13 +815,13 @@ pub fn report_batches(
             .or_default()
             .push((fy.start, fy.end));
     }
-    let mut trial_balances: BTreeMap<i64, Vec<TrialBalanceBuilder>> = companies
+    let mut trial_balances: BTreeMap<i64, Vec<TrialBalanceBuilder>> = extent
         .into_iter()
-        .map(|company| {
+        .map(|(company, range)| {
             let own = periods
                 .get(&company)
                 .cloned()
-                .unwrap_or_else(|| vec![(first, last)]);
+                .unwrap_or_else(|| vec![range]);
             let builders = own
                 .into_iter()
                 .map(|(start, end)| TrialBalanceBuilder::new(TrialBalanceOptions::new(start, end)))
@@ -969,6 +987,97 @@ mod tests {
         }
     }
 
+    /// Balanced pairs on a few accounts, several lines per account and day, and lines
+    /// before the fiscal year (the opening balance).
+    fn sample_lines() -> Vec<LedgerLine> {
+        let mut lines = Vec::new();
+        for i in 0..200 {
+            let amount = 1000 + i * 7;
+            let account = ["411001", "706000", "401002", "607000"][(i % 4) as usize];
+            let other = ["512000", "445710", "445660", "512000"][(i % 4) as usize];
+            let day = (i % 30) as u32;
+            lines.push(line(2 * i, account, day, amount, 0));
+            lines.push(line(2 * i + 1, other, day, 0, amount));
+        }
+        let mut before = line(10_000, "411001", 0, 5000, 0);
+        before.date = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+        let mut before_other = line(10_001, "706000", 0, 0, 5000);
+        before_other.date = before.date;
+        lines.extend([before, before_other]);
+        lines
+    }
+
+    #[test]
+    fn sig_and_vat_from_the_sums_equal_those_from_the_lines() {
+        let lines = sample_lines();
+        let fy = [FiscalYear {
+            company_id: 1,
+            start: NaiveDate::from_ymd_opt(2026, 3, 15).unwrap(),
+            end: NaiveDate::from_ymd_opt(2027, 3, 14).unwrap(),
+            status: None,
+        }];
+        let mut days = LineDays::new(&fy);
+        days.add(&lines);
+        // Accounts no monthly report reads are summed per fiscal year (per month before
+        // the first).
+        let mut customer: Vec<NaiveDate> = days
+            .sums
+            .keys()
+            .filter(|k| &*k.1 == "411001")
+            .map(|k| k.2)
+            .collect();
+        customer.sort();
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(
+            customer,
+            [d(2025, 6, 1), d(2026, 1, 1), d(2026, 3, 1), d(2026, 3, 15)]
+        );
+        let months = lines
+            .iter()
+            .filter(|l| &*l.account_number == "706000")
+            .map(|l| days.period(1, "706000", l.date))
+            .collect::<std::collections::BTreeSet<_>>();
+        assert!(months.len() > customer.len());
+        assert_eq!(
+            days.sums.keys().filter(|k| &*k.1 == "706000").count(),
+            months.len()
+        );
+        assert!(
+            months
+                .iter()
+                .all(|m| chrono::Datelike::day(m) == 1 || *m == d(2026, 3, 15))
+        );
+
+        let first = lines.iter().map(|l| l.date).min().unwrap();
+        let last = lines.iter().map(|l| l.date).max().unwrap();
+        let mut expected = SigBuilder::new(first, last);
+        lines.iter().for_each(|l| expected.add(l));
+        let mut got = SigBuilder::new(first, last);
+        let mut vat_lines = Vec::new();
+        days.for_each_line(|l| {
+            got.add(l);
+            vat_lines.push(l.clone());
+        });
+        let (expected, got) = (expected.finish(), got.finish());
+        assert!(expected.len() > 3, "{expected:?}");
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"));
+        let key = |r: &penny_transform::reports::vat::VatLedgerRow| {
+            (r.month, r.account_number.clone(), r.vat)
+        };
+        let mut expected: Vec<_> = vat_from_ledger(&lines, first, last)
+            .iter()
+            .map(key)
+            .collect();
+        let mut got: Vec<_> = vat_from_ledger(&vat_lines, first, last)
+            .iter()
+            .map(key)
+            .collect();
+        expected.sort();
+        got.sort();
+        assert!(expected.len() > 3, "{expected:?}");
+        assert_eq!(got, expected);
+    }
+
     #[test]
     fn the_trial_balance_from_period_sums_equals_the_one_from_the_lines() {
         trial_balance_from_sums_equals_the_one_from_the_lines(
@@ -1076,22 +1185,7 @@ mod tests {
     }
 
     fn trial_balance_from_sums_equals_the_one_from_the_lines(start: NaiveDate, end: NaiveDate) {
-        // Balanced pairs on a few accounts, several lines per account and day, and
-        // lines before the fiscal year (the opening balance).
-        let mut lines = Vec::new();
-        for i in 0..200 {
-            let amount = 1000 + i * 7;
-            let account = ["411001", "706000", "401002", "607000"][(i % 4) as usize];
-            let other = ["512000", "445710", "445660", "512000"][(i % 4) as usize];
-            let day = (i % 30) as u32;
-            lines.push(line(2 * i, account, day, amount, 0));
-            lines.push(line(2 * i + 1, other, day, 0, amount));
-        }
-        let mut before = line(10_000, "411001", 0, 5000, 0);
-        before.date = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
-        let mut before_other = line(10_001, "706000", 0, 0, 5000);
-        before_other.date = before.date;
-        lines.extend([before, before_other]);
+        let lines = sample_lines();
 
         let books = Books {
             fiscal_years: vec![FiscalYear {
