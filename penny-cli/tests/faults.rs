@@ -79,6 +79,20 @@ async fn fresh_full_sync(db: &penny_testdb::TestDb, source: &penny_api::source::
     assert!(full.failures.is_empty(), "{:?}", full.error());
 }
 
+/// Terminates every other backend of the test database (the sink's connections);
+/// returns how many.
+async fn terminate_other_backends(killer: &tokio_postgres::Client) -> i64 {
+    killer
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 const STAR_TABLES: &[&str] = &[
     "fact_ledger_lines",
     "dim_account",
@@ -120,15 +134,7 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
             out = &mut run => break out,
             () = tokio::time::sleep(Duration::from_millis(20)), if terminated == 0 => {
                 if committed_positions(&killer, "drop_raw").await > 0 {
-                    terminated = killer
-                        .query_one(
-                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                            &[],
-                        )
-                        .await
-                        .unwrap()
-                        .get(0);
+                    terminated = terminate_other_backends(&killer).await;
                     assert!(terminated > 0, "no sink connection to terminate");
                 }
                 assert!(started.elapsed() < Duration::from_secs(60), "no batch committed");
@@ -241,15 +247,7 @@ async fn a_dropped_connection_during_the_transformation_converges_on_the_next_ru
                     .unwrap()
                     .get(0);
                 if transforming > 0 {
-                    terminated = killer
-                        .query_one(
-                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                            &[],
-                        )
-                        .await
-                        .unwrap()
-                        .get(0);
+                    terminated = terminate_other_backends(&killer).await;
                 }
                 assert!(started.elapsed() < Duration::from_secs(60), "no transformation seen");
             }
