@@ -10,7 +10,8 @@
 //!   amount with tax minus the payments dated on or before `as_of` when payments are
 //!   given (API door), else the invoice's `remaining` amount as of the sync (Data
 //!   Sharing has no payments table). Due date: the invoice's, else its date.
-//!   Rows per (company, kind, third party).
+//!   Rows per (company, kind, third party). [`InvoiceAgeing`] does the same from a
+//!   stream of amounts (invoice totals, payments), holding one row per third party.
 //! - [`from_lettering`]: the ledger lines on customer (41) and supplier (40) accounts
 //!   dated on or before `as_of` that are not lettered. Lettering is as of the sync (the
 //!   doors give no lettering date), so this is exact for `as_of` = today. Customers'
@@ -172,8 +173,8 @@ pub fn from_invoices(
                 .or_default() += p.amount;
         }
     }
-    let mut groups: FastMap<Group, Vec<Decimal>> = FastMap::default();
-    for inv in invoices.iter().filter(|i| i.date <= as_of) {
+    let mut ageing = InvoiceAgeing::new(as_of, buckets.clone());
+    for inv in invoices {
         let open = match payments {
             Some(_) => {
                 inv.amount_ttc
@@ -184,16 +185,69 @@ pub fn from_invoices(
             }
             None => inv.remaining,
         };
-        if open.is_zero() {
-            continue;
-        }
-        let due = inv.due_date.unwrap_or(inv.date);
-        let row = groups
-            .entry((inv.company_id, inv.kind, inv.third_party_id, None))
-            .or_insert_with(|| vec![Decimal::ZERO; buckets.len()]);
-        row[buckets.index(due, as_of)] += open;
+        ageing.add(
+            (inv.company_id, inv.kind, inv.third_party_id),
+            inv.date,
+            inv.due_date,
+            open,
+        );
     }
-    finish(as_of, buckets, groups)
+    ageing.finish()
+}
+
+/// Accumulates what invoices owe into an aged balance, one amount at a time: an
+/// invoice's total, a payment's amount taken away (negative), or an open amount.
+///
+/// The aged balance is linear in those amounts (each lands in its third party's bucket
+/// of the invoice's due date), so a stream of invoices and payments can be aged without
+/// holding the invoices: memory is one row of buckets per third party.
+#[derive(Debug, Clone)]
+pub struct InvoiceAgeing {
+    as_of: NaiveDate,
+    buckets: Buckets,
+    groups: FastMap<Group, Vec<Decimal>>,
+}
+
+impl InvoiceAgeing {
+    /// An empty aged balance as of `as_of`.
+    pub fn new(as_of: NaiveDate, buckets: Buckets) -> Self {
+        InvoiceAgeing {
+            as_of,
+            buckets,
+            groups: FastMap::default(),
+        }
+    }
+
+    /// The date the ages are computed at.
+    pub fn as_of(&self) -> NaiveDate {
+        self.as_of
+    }
+
+    /// Adds `amount` owed on an invoice of `(company, kind, third party)` dated `date`
+    /// and due `due_date` (else its date). Invoices dated after `as_of` are left out;
+    /// leaving out payments dated after it is the caller's part.
+    pub fn add(
+        &mut self,
+        (company_id, kind, third_party_id): (i64, ThirdPartyKind, Option<i64>),
+        date: NaiveDate,
+        due_date: Option<NaiveDate>,
+        amount: Decimal,
+    ) {
+        if date > self.as_of || amount.is_zero() {
+            return;
+        }
+        let due = due_date.unwrap_or(date);
+        let row = self
+            .groups
+            .entry((company_id, kind, third_party_id, None))
+            .or_insert_with(|| vec![Decimal::ZERO; self.buckets.len()]);
+        row[self.buckets.index(due, self.as_of)] += amount;
+    }
+
+    /// The aged balance (rows whose buckets are all zero left out).
+    pub fn finish(self) -> AgedBalance {
+        finish(self.as_of, &self.buckets, self.groups)
+    }
 }
 
 /// Accumulates unlettered lines on third-party accounts into an aged balance.
