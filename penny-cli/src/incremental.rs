@@ -370,24 +370,37 @@ async fn changed_sums(
     for (company, id) in lines.keys().chain(deleted) {
         by_company.entry(*company).or_default().insert(*id);
     }
-    let mut old = Vec::new();
+    // The old versions, taken away a batch at a time; then the new versions added.
+    let mut touched = BTreeSet::new();
     for (company, ids) in by_company {
         let filter = KeyFilter::ints("line_id", ids).within("company_id", company);
-        let read = saved_batches(
-            saved,
-            LedgerLine::schema().name(),
-            &["account_number", "date", "debit", "credit"],
-            batch_rows,
-            Some(&filter),
-        )
-        .await?;
-        let Some(batches) = read else {
+        let Some(mut old) = saved
+            .read_saved(
+                LedgerLine::schema().name(),
+                &["account_number", "date", "debit", "credit"],
+                batch_rows,
+                Some(&filter),
+            )
+            .await
+            .map_err(sink)?
+        else {
             return Ok(None);
         };
-        old.extend(batches);
+        while let Some(batch) = old.try_next().await.map_err(sink)? {
+            match days.replace(std::slice::from_ref(&batch), []) {
+                Ok(keys) => touched.extend(keys),
+                Err(e) => {
+                    tracing::warn!(error = %e);
+                    return Ok(None);
+                }
+            }
+        }
     }
-    match days.replace(&old, lines.values()) {
-        Ok(touched) => Ok(Some((days, touched))),
+    match days.replace(&[], lines.values()) {
+        Ok(keys) => {
+            touched.extend(keys);
+            Ok(Some((days, touched)))
+        }
         Err(e) => {
             tracing::warn!(error = %e);
             Ok(None)
@@ -463,8 +476,9 @@ pub async fn update(
         }
     }
 
-    // The affected raw lines, and their entries.
-    let mut raw_lines: Vec<Batch> = Vec::new();
+    // The affected raw lines, mapped a batch at a time with their entries (read by key,
+    // forgotten once the batch is mapped).
+    let mut lines: BTreeMap<(i64, i64), LedgerLine> = BTreeMap::new();
     for filter in &filters {
         if let Some(mut stream) = inc
             .read_where(LINES, batch_rows, filter)
@@ -473,17 +487,13 @@ pub async fn update(
         {
             while let Some(batch) = stream.try_next().await.map_err(sink)? {
                 crate::transform::fetch_entries(inc, &mut mapper, &batch, batch_rows).await?;
-                raw_lines.push(batch);
+                for l in mapper.ledger_lines(&batch).map_err(mapping)? {
+                    lines.insert((l.company_id, l.line_id), l);
+                }
+                mapper.forget_entries();
             }
         }
     }
-    let mut lines: BTreeMap<(i64, i64), LedgerLine> = BTreeMap::new();
-    for batch in &raw_lines {
-        for l in mapper.ledger_lines(batch).map_err(mapping)? {
-            lines.insert((l.company_id, l.line_id), l);
-        }
-    }
-    drop(raw_lines);
     let deleted_keys: Vec<(i64, i64)> = changes
         .get(LINES)
         .map(|c| c.keys().filter(|k| !lines.contains_key(k)).collect())
@@ -518,12 +528,29 @@ pub async fn update(
         door: "api, incremental",
         ..TransformReport::default()
     };
-    let canonical = LedgerLine::schema();
-    let upserts = to_batches(lines.values(), batch_rows).map_err(mapping)?;
-    merge(out, &canonical, upserts, deleted.clone(), &mut report).await?;
-    let fact = star::fact_ledger_lines_schema();
-    let upserts = star::fact_ledger_lines(lines.values(), batch_rows).map_err(batch_error)?;
-    merge(facts, &fact, upserts, deleted, &mut report).await?;
+    // Merged a batch at a time (memory: the changed lines, not their rows twice over).
+    let changed_lines: Vec<&LedgerLine> = lines.values().collect();
+    merge_chunks(
+        out,
+        &LedgerLine::schema(),
+        &changed_lines,
+        deleted.clone(),
+        batch_rows,
+        |chunk| to_batches(chunk.iter().copied(), batch_rows).map_err(mapping),
+        &mut report,
+    )
+    .await?;
+    merge_chunks(
+        facts,
+        &star::fact_ledger_lines_schema(),
+        &changed_lines,
+        deleted,
+        batch_rows,
+        |chunk| star::fact_ledger_lines(chunk.iter().copied(), batch_rows).map_err(batch_error),
+        &mut report,
+    )
+    .await?;
+    drop(changed_lines);
     drop(lines);
 
     tracing::debug!(
@@ -969,6 +996,45 @@ async fn merge_transactions(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Upserts `records`, turned into batches a chunk of `batch_rows` at a time by `make`,
+/// and deletes the keys `deleted`, in one commit of `schema`'s table.
+async fn merge_chunks<T: Sync>(
+    out: &mut dyn Sink,
+    schema: &Arc<Schema>,
+    records: &[T],
+    deleted: Vec<Vec<Value>>,
+    batch_rows: usize,
+    make: impl Fn(&[T]) -> Result<Vec<Batch>, CliError> + Send,
+    report: &mut TransformReport,
+) -> Result<(), CliError> {
+    out.prepare(schema, ReadKind::Incremental)
+        .await
+        .map_err(sink)?;
+    let mut rows = 0u64;
+    let written: Result<(), CliError> = async {
+        for chunk in records.chunks(batch_rows.max(1)) {
+            for b in make(chunk)? {
+                rows += b.len() as u64;
+                out.write(b).await.map_err(sink)?;
+            }
+        }
+        if !deleted.is_empty() {
+            let b = Batch::delete(schema.clone(), deleted).map_err(batch_error)?;
+            rows += b.len() as u64;
+            out.write(b).await.map_err(sink)?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = out.abort(schema.name()).await;
+        return Err(e);
+    }
+    let stats = out.commit(schema.name(), None).await.map_err(sink)?;
+    report.tables.push((schema.name().to_owned(), rows, stats));
     Ok(())
 }
 

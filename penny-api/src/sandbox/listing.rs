@@ -215,12 +215,33 @@ pub(crate) fn list(w: &World, store: &CompanyStore, resource: Resource, query: &
             }
         }
     };
-    // Overlay records present, past the cursor, sorted in the page's direction.
+    // Overlay records present, past the cursor, sorted in the page's direction. An
+    // `id in [...]` filter picks them by id (a mutated world can overlay many records).
     let overlay = store.overlay(resource);
-    let mut extra: Vec<(Key, &Value)> = overlay
+    let id_in: Option<Vec<i64>> = query
+        .filters
+        .iter()
+        .find(|f| f.field == "id" && f.op == Op::In)
+        .map(|f| {
+            let mut ids: Vec<i64> = f
+                .value
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        });
+    let overlaid_states: Vec<&Overlaid> = match (overlay, &id_in) {
+        (Some(o), Some(ids)) => ids.iter().filter_map(|id| o.get(id)).collect(),
+        (Some(o), None) => o.values().collect(),
+        (None, _) => Vec::new(),
+    };
+    let mut extra: Vec<(Key, &Value)> = overlaid_states
         .into_iter()
-        .flatten()
-        .filter_map(|(_, state)| match state {
+        .filter_map(|state| match state {
             Overlaid::Present { record, .. } => Some((key_of_value(record, field), record)),
             Overlaid::Deleted => None,
         })
