@@ -79,16 +79,11 @@ fn candidates(
         let (a, b) = match f.field.as_str() {
             "id" => {
                 if f.op == Op::In {
-                    let mut ids: Vec<usize> = f
-                        .value
-                        .as_array()
+                    // Ids in ascending order map to indexes in ascending order.
+                    let ids: Vec<usize> = in_ids(f)
                         .into_iter()
-                        .flatten()
-                        .filter_map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
                         .filter_map(|id| records::index_of(w, resource, id))
                         .collect();
-                    ids.sort_unstable();
-                    ids.dedup();
                     list = Some(ids);
                     (0, n)
                 } else {
@@ -124,6 +119,20 @@ fn candidates(
         Some(ids) => Ok(ids.into_iter().filter(|i| (lo..hi).contains(i)).collect()),
         None => Err((lo, hi.max(lo))),
     }
+}
+
+/// The ids of an `id in [...]` filter (numbers or numeric strings), sorted, once each.
+fn in_ids(f: &Filter) -> Vec<i64> {
+    let mut ids: Vec<i64> = f
+        .value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// First `i` in `0..n` for which `below(i)` is false (`below` must be monotone).
@@ -222,18 +231,7 @@ pub(crate) fn list(w: &World, store: &CompanyStore, resource: Resource, query: &
         .filters
         .iter()
         .find(|f| f.field == "id" && f.op == Op::In)
-        .map(|f| {
-            let mut ids: Vec<i64> = f
-                .value
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        });
+        .map(in_ids);
     let overlaid_states: Vec<&Overlaid> = match (overlay, &id_in) {
         (Some(o), Some(ids)) => ids.iter().filter_map(|id| o.get(id)).collect(),
         (Some(o), None) => o.values().collect(),
