@@ -387,7 +387,7 @@ async fn changed_sums(
             return Ok(None);
         };
         while let Some(batch) = old.try_next().await.map_err(sink)? {
-            match days.replace(std::slice::from_ref(&batch), []) {
+            match days.take_away(&batch) {
                 Ok(keys) => touched.extend(keys),
                 Err(e) => {
                     tracing::warn!(error = %e);
@@ -396,16 +396,8 @@ async fn changed_sums(
             }
         }
     }
-    match days.replace(&[], lines.values()) {
-        Ok(keys) => {
-            touched.extend(keys);
-            Ok(Some((days, touched)))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e);
-            Ok(None)
-        }
-    }
+    touched.extend(days.put(lines.values()));
+    Ok(Some((days, touched)))
 }
 
 /// Updates the canonical model, the star schema and the reports for the changes

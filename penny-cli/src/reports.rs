@@ -98,8 +98,8 @@ pub struct StaleSums(String);
 /// (a month for lines before the first fiscal year).
 ///
 /// The sums are saved in [`LINE_SUMS_TABLE`] and read back ([`add_saved`](Self::add_saved));
-/// [`replace`](Self::replace) then changes them by the old and new versions of the lines
-/// a run changed, which costs what the changes cost, not what the books hold.
+/// [`take_away`](Self::take_away) and [`put`](Self::put) then change them by the old and
+/// new versions of the lines a run changed, which costs what the changes cost, not what the books hold.
 #[derive(Debug, Default)]
 pub struct LineDays {
     sums: HashMap<SumKey, Sums>,
@@ -174,65 +174,70 @@ impl LineDays {
         }
     }
 
-    /// Replaces lines: takes away the old versions `old` (rows of [`LINE_SUMS_TABLE`]'s
-    /// source, `canonical_ledger_lines`, read back: `company_id`, `account_number`,
-    /// `date`, `debit`, `credit`), adds the new versions `new`, and returns the keys whose
-    /// sums changed.
-    pub fn replace<'a>(
+    /// Takes away the old versions of lines (`canonical_ledger_lines` read back:
+    /// `company_id`, `account_number`, `date`, `debit`, `credit`) and returns the keys
+    /// whose sums changed; an old version the sums do not hold is refused.
+    pub fn take_away(
         &mut self,
-        old: &[Batch],
-        new: impl IntoIterator<Item = &'a LedgerLine>,
+        old: &Batch,
     ) -> Result<std::collections::BTreeSet<SumKey>, StaleSums> {
         let mut touched = std::collections::BTreeSet::new();
-        for batch in old {
-            let s = batch.schema();
-            let col = |name: &str| {
-                s.column_index(name)
-                    .ok_or_else(|| StaleSums(format!("`{}` has no column `{name}`", s.name())))
+        let s = old.schema();
+        let col = |name: &str| {
+            s.column_index(name)
+                .ok_or_else(|| StaleSums(format!("`{}` has no column `{name}`", s.name())))
+        };
+        let (c, a, d, dr, cr) = (
+            col("company_id")?,
+            col("account_number")?,
+            col("date")?,
+            col("debit")?,
+            col("credit")?,
+        );
+        for row in old.rows() {
+            let (
+                Some(Value::Int64(company_id)),
+                Some(Value::Text(account)),
+                Some(Value::Date(date)),
+                Some(Value::Decimal(debit)),
+                Some(Value::Decimal(credit)),
+            ) = (row.get(c), row.get(a), row.get(d), row.get(dr), row.get(cr))
+            else {
+                return Err(StaleSums(format!(
+                    "a line read back is incomplete: {row:?}"
+                )));
             };
-            let (c, a, d, dr, cr) = (
-                col("company_id")?,
-                col("account_number")?,
-                col("date")?,
-                col("debit")?,
-                col("credit")?,
-            );
-            for row in batch.rows() {
-                let (
-                    Some(Value::Int64(company_id)),
-                    Some(Value::Text(account)),
-                    Some(Value::Date(date)),
-                    Some(Value::Decimal(debit)),
-                    Some(Value::Decimal(credit)),
-                ) = (row.get(c), row.get(a), row.get(d), row.get(dr), row.get(cr))
-                else {
-                    return Err(StaleSums(format!(
-                        "a line read back is incomplete: {row:?}"
-                    )));
-                };
-                let key = self.key(*company_id, &Arc::from(account.as_str()), *date);
-                let Some(sums) = self.sums.get_mut(&key) else {
-                    return Err(StaleSums(format!("no sums for {key:?}")));
-                };
-                sums.debit -= *debit;
-                sums.credit -= *credit;
-                sums.lines -= 1;
-                if sums.lines < 0 {
-                    return Err(StaleSums(format!(
-                        "more lines taken from {key:?} than summed"
-                    )));
-                }
-                if sums.lines == 0 {
-                    self.sums.remove(&key);
-                }
-                touched.insert(key);
+            let key = self.key(*company_id, &Arc::from(account.as_str()), *date);
+            let Some(sums) = self.sums.get_mut(&key) else {
+                return Err(StaleSums(format!("no sums for {key:?}")));
+            };
+            sums.debit -= *debit;
+            sums.credit -= *credit;
+            sums.lines -= 1;
+            if sums.lines < 0 {
+                return Err(StaleSums(format!(
+                    "more lines taken from {key:?} than summed"
+                )));
             }
+            if sums.lines == 0 {
+                self.sums.remove(&key);
+            }
+            touched.insert(key);
         }
+        Ok(touched)
+    }
+
+    /// Adds the new versions of lines and returns the keys whose sums changed.
+    pub fn put<'a>(
+        &mut self,
+        new: impl IntoIterator<Item = &'a LedgerLine>,
+    ) -> std::collections::BTreeSet<SumKey> {
+        let mut touched = std::collections::BTreeSet::new();
         for l in new {
             touched.insert(self.key(l.company_id, &l.account_number, l.date));
             self.add([l]);
         }
-        Ok(touched)
+        touched
     }
 
     /// The schema of [`LINE_SUMS_TABLE`].
@@ -1084,8 +1089,11 @@ mod tests {
         assert_eq!(old.len(), 8);
         assert_eq!(new.len(), 4);
         assert_eq!(removed.len(), 5);
-        let old_batches = to_batches(old, 3).unwrap();
-        let touched = days.replace(&old_batches, new).unwrap();
+        let mut touched = std::collections::BTreeSet::new();
+        for batch in to_batches(old, 3).unwrap() {
+            touched.extend(days.take_away(&batch).unwrap());
+        }
+        touched.extend(days.put(new));
 
         let mut afresh = LineDays::new(&fy);
         afresh.add(&after);
@@ -1114,7 +1122,7 @@ mod tests {
         let mut stranger = line(7, "999999", 1, 1, 0);
         stranger.company_id = 2;
         assert!(
-            days.replace(&to_batches([&stranger], 3).unwrap(), [])
+            days.take_away(&to_batches([&stranger], 3).unwrap()[0])
                 .is_err()
         );
         assert!(!days.same_periods(&[]));

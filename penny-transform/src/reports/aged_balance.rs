@@ -218,11 +218,6 @@ impl InvoiceAgeing {
         }
     }
 
-    /// The date the ages are computed at.
-    pub fn as_of(&self) -> NaiveDate {
-        self.as_of
-    }
-
     /// Adds `amount` owed on an invoice of `(company, kind, third party)` dated `date`
     /// and due `due_date` (else its date). Invoices dated after `as_of` are left out;
     /// leaving out payments dated after it is the caller's part.
@@ -345,6 +340,45 @@ pub fn from_lettering<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ageing_a_stream_of_totals_and_payments_equals_ageing_open_amounts() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).expect("date");
+        let as_of = d(6, 30);
+        let customer = |tp| (1, ThirdPartyKind::Customer, tp);
+        // (third party, date, due, total, payments up to as_of)
+        let invoices = [
+            (Some(7), d(1, 10), Some(d(2, 10)), 1200, 1200), // paid: gone
+            (Some(7), d(5, 2), Some(d(6, 1)), 500, 200),     // 29 days past due
+            (Some(8), d(6, 20), None, 300, 0),               // due on its date: 10 days
+            (None, d(3, 1), Some(d(8, 1)), 100, 0),          // not due
+            (Some(8), d(7, 5), Some(d(8, 5)), 999, 0),       // dated after as_of
+        ];
+        let mut streamed = InvoiceAgeing::new(as_of, Buckets::default());
+        let mut netted = InvoiceAgeing::new(as_of, Buckets::default());
+        for (tp, date, due, total, paid) in invoices {
+            streamed.add(customer(tp), date, due, Decimal::new(total, 2));
+            streamed.add(customer(tp), date, due, -Decimal::new(paid, 2));
+            netted.add(customer(tp), date, due, Decimal::new(total - paid, 2));
+        }
+        let (streamed, netted) = (streamed.finish(), netted.finish());
+        assert_eq!(streamed, netted);
+        let rows: Vec<(Option<i64>, Vec<Decimal>)> = streamed
+            .rows
+            .iter()
+            .map(|r| (r.third_party_id, r.buckets.clone()))
+            .collect();
+        let m = |cents| Decimal::new(cents, 2);
+        let z = Decimal::ZERO;
+        assert_eq!(
+            rows,
+            vec![
+                (None, vec![m(100), z, z, z, z]),
+                (Some(7), vec![z, m(300), z, z, z]),
+                (Some(8), vec![z, m(300), z, z, z]),
+            ]
+        );
+    }
 
     #[test]
     fn buckets_by_days_past_due() {
