@@ -20,10 +20,15 @@
 //!   the lines and payments of a changed invoice are rewritten with it. A table whose
 //!   raw table was read whole is rewritten whole; so are the invoice lines when
 //!   journals or accounts changed (their account numbers come from the accounts). The
-//!   raw tables are read in one streaming pass, a batch at a time, which keeps the
-//!   changed records and digests every record for the reports
-//!   ([`InvoiceDigest`](crate::reports::InvoiceDigest)): reading grows with the
-//!   invoices, writing with the changes, memory with the changes and the digest.
+//!   changed records are read by key. What the reports need of the invoices (the open
+//!   amounts per third party and due date, the lines' sums per month and VAT rate:
+//!   [`InvoiceDigest`]) was saved by the last transformation ([`OPEN_AMOUNTS_TABLE`],
+//!   [`INVOICE_VAT_TABLE`]); it is read back and changed by the old versions of the
+//!   changed invoices, lines and payments (read back from their canonical tables before
+//!   the merge, with the invoices the lines and payments belong to) and their new ones.
+//!   When it cannot be (not saved, a table read whole, saved as of a later day, sums
+//!   that do not match), every invoice, line and payment is digested afresh in one
+//!   streaming pass over the columns the digest reads.
 //! - The small tables are rebuilt whole, each in one commit: companies, accounts,
 //!   journals, third parties, fiscal years (canonical), `dim_company`, `dim_account`,
 //!   `dim_journal`, `dim_third_party`, `dim_date` (over the fiscal years and the raw
@@ -59,7 +64,10 @@ use penny_transform::{
 
 use crate::changes::{ChangeLog, TableChanges};
 use crate::exit::CliError;
-use crate::reports::{LINE_SUMS_TABLE, LineDays, SumKey};
+use crate::reports::{
+    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, LINE_SUMS_TABLE, LineDays, OPEN_AMOUNTS_TABLE,
+    SumKey,
+};
 use crate::transform::{
     API_REFERENCE_TABLES, BatchStream, Family, RawTables, TransformReport, WholeTables,
     batch_error, each_batch, mapping, sink, write_batches,
@@ -520,6 +528,9 @@ pub async fn update(
         door: "api, incremental",
         ..TransformReport::default()
     };
+    if changed.is_none() {
+        report.afresh.push("line sums");
+    }
     // Merged a batch at a time (memory: the changed lines, not their rows twice over).
     let changed_lines: Vec<&LedgerLine> = lines.values().collect();
     merge_chunks(
@@ -560,19 +571,32 @@ pub async fn update(
         Some((days, touched)) => (Some(days), Some(touched)),
         None => (None, None),
     };
+    // The invoices' digest saved by the last run, to change by the changed records; or
+    // made afresh from every invoice, beside the pass over the lines when that is needed.
+    let invoice_changes = InvoiceChanges::of(&changes);
+    let saved_digest = match (star, &invoice_changes) {
+        (Some(star), Some(_)) => saved_digest(star, as_of, batch_rows).await?,
+        _ => None,
+    };
     let days_pass = async {
         match days {
             Some(days) => Ok(days),
             None => lines_pass(inc, mapper.clone(), batch_rows).await,
         }
     };
-    let (days, digest) = futures_util::try_join!(
-        days_pass,
-        digest_pass(inc, mapper.clone(), as_of, batch_rows),
-    )?;
+    let fresh_digest = async {
+        match saved_digest {
+            Some(_) => Ok(None),
+            None => digest_pass(inc, mapper.clone(), as_of, batch_rows)
+                .await
+                .map(Some),
+        }
+    };
+    let (days, fresh_digest) = futures_util::try_join!(days_pass, fresh_digest)?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         memory_mib = ?crate::output::memory_mib(),
+        digest_saved = saved_digest.is_some(),
         "reports' passes over the lines and invoices done"
     );
     let selected = select_changed(raw, inc, &mut mapper, &changes, whole, batch_rows).await?;
@@ -580,6 +604,30 @@ pub async fn update(
         seconds = started.elapsed().as_secs_f64(),
         memory_mib = ?crate::output::memory_mib(),
         "changed transactional records read"
+    );
+    // Changed by the old versions (read back before the merge) and the new ones.
+    let by_difference = match (saved_digest, star, &invoice_changes) {
+        (Some(mut digest), Some(star), Some(keys)) => {
+            changed_digest(star, &mut digest, &selected, keys, batch_rows)
+                .await?
+                .then_some(digest)
+        }
+        _ => None,
+    };
+    let digest = match (by_difference, fresh_digest) {
+        (Some(digest), _) => digest,
+        (None, fresh) => {
+            report.afresh.push("invoices' digest");
+            match fresh {
+                Some(digest) => digest,
+                None => digest_pass(inc, mapper.clone(), as_of, batch_rows).await?,
+            }
+        }
+    };
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        memory_mib = ?crate::output::memory_mib(),
+        "invoices' digest changed"
     );
     let mut books = mapper.into_books();
     books.invoices = selected.invoices;
@@ -606,6 +654,9 @@ pub async fn update(
         match touched {
             Some(_) => merge(facts, &schema, upserts, gone, &mut report).await?,
             None => write_batches(facts, &schema, ReadKind::Full, upserts, &mut report).await?,
+        }
+        for (schema, batches) in digest.saved_batches(batch_rows)? {
+            write_batches(facts, &schema, ReadKind::Full, batches, &mut report).await?;
         }
     }
     inc.save_refs(&refs).await.map_err(sink)?;
@@ -654,8 +705,8 @@ fn digest_columns(table: &str) -> &'static [&'static str] {
     }
 }
 
-/// The invoices, invoice lines and payments digested for the reports: one streaming
-/// pass over each raw table, reading only the columns the digest uses.
+/// The invoices, invoice lines and payments digested afresh for the reports: one
+/// streaming pass over each raw table, reading only the columns the digest uses.
 async fn digest_pass(
     inc: &dyn IncrementalRaw,
     mut mapper: ApiMapper,
@@ -679,6 +730,243 @@ async fn digest_pass(
         }
     }
     Ok(digest)
+}
+
+/// The keys of the invoices, invoice lines and payments a run changed (`None` from
+/// [`of`](Self::of) when one of their tables was read whole).
+struct InvoiceChanges {
+    invoices: BTreeSet<InvoiceKey>,
+    lines: BTreeSet<InvoiceKey>,
+    payments: BTreeSet<InvoiceKey>,
+}
+
+impl InvoiceChanges {
+    fn of(changes: &BTreeMap<String, TableChanges>) -> Option<Self> {
+        use ThirdPartyKind::{Customer, Supplier};
+        Some(InvoiceChanges {
+            invoices: kind_keys(
+                changes,
+                [
+                    ("customer_invoices", Customer),
+                    ("supplier_invoices", Supplier),
+                ],
+            )?,
+            lines: kind_keys(
+                changes,
+                [
+                    ("customer_invoice_lines", Customer),
+                    ("supplier_invoice_lines", Supplier),
+                ],
+            )?,
+            payments: kind_keys(
+                changes,
+                [
+                    ("customer_invoice_payments", Customer),
+                    ("supplier_invoice_payments", Supplier),
+                ],
+            )?,
+        })
+    }
+
+    /// Whether a line or payment (`key`, of invoice `invoice_id`) is affected: it
+    /// changed (its key is in `own`), or its invoice did.
+    fn affects(&self, own: &BTreeSet<InvoiceKey>, key: InvoiceKey, invoice_id: i64) -> bool {
+        own.contains(&key) || self.invoices.contains(&(key.0, key.1, invoice_id))
+    }
+}
+
+/// Per company, the ids of `keys` (of both kinds: the reads filter by company and id,
+/// the kind is checked on what they return).
+fn ids_by_company<'a>(
+    keys: impl IntoIterator<Item = &'a InvoiceKey>,
+) -> BTreeMap<i64, BTreeSet<i64>> {
+    let mut out: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for (company, _, id) in keys {
+        out.entry(*company).or_default().insert(*id);
+    }
+    out
+}
+
+/// The invoices' digest the last transformation saved ([`OPEN_AMOUNTS_TABLE`],
+/// [`INVOICE_VAT_TABLE`]), to age as of `as_of`; `None` when it must be made afresh
+/// (not saved, unreadable, or kept as of a later day).
+async fn saved_digest(
+    saved: &dyn SavedTables,
+    as_of: chrono::NaiveDate,
+    batch_rows: usize,
+) -> Result<Option<InvoiceDigest>, CliError> {
+    let mut digest = InvoiceDigest::new(as_of);
+    for table in [OPEN_AMOUNTS_TABLE, INVOICE_VAT_TABLE] {
+        let Some(mut stream) = saved
+            .read_saved(table, &[], batch_rows.max(10_000), None)
+            .await
+            .map_err(sink)?
+        else {
+            tracing::debug!(table, "no saved digest: the invoices are digested afresh");
+            return Ok(None);
+        };
+        while let Some(batch) = stream.try_next().await.map_err(sink)? {
+            if let Err(e) = digest.add_saved(&batch) {
+                tracing::warn!(error = %e, "saved invoices' digest unreadable");
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(digest))
+}
+
+/// Changes `digest` by the invoices, invoice lines and payments this run changed:
+/// their old versions read back from the canonical tables (before the merge), with the
+/// invoices the old and new lines and payments belong to, and their new versions from
+/// `selected`. False when the old versions cannot be read back or do not match the
+/// digest: it must then be made afresh.
+async fn changed_digest(
+    saved: &dyn SavedTables,
+    digest: &mut InvoiceDigest,
+    selected: &Books,
+    keys: &InvoiceChanges,
+    batch_rows: usize,
+) -> Result<bool, CliError> {
+    // Reads `table`'s rows whose `column` is one of the ids, per company.
+    async fn read(
+        saved: &dyn SavedTables,
+        table: &str,
+        column: &str,
+        ids: BTreeMap<i64, BTreeSet<i64>>,
+        batch_rows: usize,
+        out: &mut Vec<Batch>,
+    ) -> Result<bool, CliError> {
+        for (company, ids) in ids {
+            let filter = KeyFilter::ints(column, ids).within("company_id", company);
+            let columns = crate::reports::digest_canonical_columns(table);
+            let Some(batches) =
+                saved_batches(saved, table, columns, batch_rows, Some(&filter)).await?
+            else {
+                return Ok(false);
+            };
+            out.extend(batches);
+        }
+        Ok(true)
+    }
+    let mut old = Vec::new();
+    for (table, own) in [
+        (InvoiceLine::schema().name().to_owned(), &keys.lines),
+        (InvoicePayment::schema().name().to_owned(), &keys.payments),
+    ] {
+        if !read(
+            saved,
+            &table,
+            "id",
+            ids_by_company(own),
+            batch_rows,
+            &mut old,
+        )
+        .await?
+            || !read(
+                saved,
+                &table,
+                "invoice_id",
+                ids_by_company(&keys.invoices),
+                batch_rows,
+                &mut old,
+            )
+            .await?
+        {
+            return Ok(false);
+        }
+    }
+    let mut old = match crate::reports::read_back(&old) {
+        Ok(books) => books,
+        Err(e) => {
+            tracing::warn!(error = %e);
+            return Ok(false);
+        }
+    };
+    // What both filters (own key, invoice's) read counts once; what a filter read of
+    // the other kind does not count.
+    old.invoice_lines
+        .retain(|l| keys.affects(&keys.lines, (l.company_id, l.kind, l.id), l.invoice_id));
+    old.invoice_lines
+        .sort_by_key(|l| (l.company_id, l.kind, l.id));
+    old.invoice_lines
+        .dedup_by_key(|l| (l.company_id, l.kind, l.id));
+    old.payments
+        .retain(|p| keys.affects(&keys.payments, (p.company_id, p.kind, p.id), p.invoice_id));
+    old.payments.sort_by_key(|p| (p.company_id, p.kind, p.id));
+    old.payments.dedup_by_key(|p| (p.company_id, p.kind, p.id));
+    let mut new = Books {
+        invoice_lines: selected
+            .invoice_lines
+            .iter()
+            .filter(|l| keys.affects(&keys.lines, (l.company_id, l.kind, l.id), l.invoice_id))
+            .cloned()
+            .collect(),
+        payments: selected
+            .payments
+            .iter()
+            .filter(|p| keys.affects(&keys.payments, (p.company_id, p.kind, p.id), p.invoice_id))
+            .cloned()
+            .collect(),
+        ..Books::default()
+    };
+    // The invoices: the changed ones, and those of the old and new lines and payments.
+    let mut needed: BTreeSet<InvoiceKey> = keys.invoices.clone();
+    for books in [&old, &new] {
+        needed.extend(
+            books
+                .invoice_lines
+                .iter()
+                .map(|l| (l.company_id, l.kind, l.invoice_id)),
+        );
+        needed.extend(
+            books
+                .payments
+                .iter()
+                .map(|p| (p.company_id, p.kind, p.invoice_id)),
+        );
+    }
+    let mut invoices = Vec::new();
+    let table = Invoice::schema().name().to_owned();
+    if !read(
+        saved,
+        &table,
+        "id",
+        ids_by_company(&needed),
+        batch_rows,
+        &mut invoices,
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    match crate::reports::read_back(&invoices) {
+        Ok(books) => old.invoices = books.invoices,
+        Err(e) => {
+            tracing::warn!(error = %e);
+            return Ok(false);
+        }
+    }
+    old.invoices
+        .retain(|i| needed.contains(&(i.company_id, i.kind, i.id)));
+    // New versions: the changed invoices as the load left them (those gone are not
+    // there), the others as they were.
+    new.invoices = selected
+        .invoices
+        .iter()
+        .filter(|i| keys.invoices.contains(&(i.company_id, i.kind, i.id)))
+        .cloned()
+        .chain(
+            old.invoices
+                .iter()
+                .filter(|i| !keys.invoices.contains(&(i.company_id, i.kind, i.id)))
+                .cloned(),
+        )
+        .collect();
+    if let Err(e) = digest.change(&old, &new, &keys.invoices) {
+        tracing::warn!(error = %e);
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// The transactional records the update merges: for a table rewritten whole, all of
@@ -766,8 +1054,8 @@ async fn select_changed(
     Ok(selected)
 }
 
-/// A key of the invoice tables: company, kind (`customer`, `supplier`), id.
-type KindKey = (i64, &'static str, i64);
+/// A key of the invoice tables: company, kind, id.
+type KindKey = InvoiceKey;
 
 /// The keys `tables` (a customer and a supplier raw table) changed, as kind keys;
 /// `None` when one of them changed whole.
@@ -781,7 +1069,7 @@ fn kind_keys(
             if c.whole {
                 return None;
             }
-            out.extend(c.keys().map(|(company, id)| (company, kind.as_str(), id)));
+            out.extend(c.keys().map(|(company, id)| (company, kind, id)));
         }
     }
     Some(out)
@@ -789,7 +1077,13 @@ fn kind_keys(
 
 fn kind_key_rows(keys: impl IntoIterator<Item = KindKey>) -> Vec<Vec<Value>> {
     keys.into_iter()
-        .map(|(c, k, id)| vec![Value::Int64(c), Value::Text(k.to_owned()), Value::Int64(id)])
+        .map(|(c, k, id)| {
+            vec![
+                Value::Int64(c),
+                Value::Text(k.as_str().to_owned()),
+                Value::Int64(id),
+            ]
+        })
         .collect()
 }
 
@@ -846,13 +1140,11 @@ async fn merge_transactions(
             let sel: Vec<Invoice> = books
                 .invoices
                 .iter()
-                .filter(|i| keys.contains(&(i.company_id, i.kind.as_str(), i.id)))
+                .filter(|i| keys.contains(&(i.company_id, i.kind, i.id)))
                 .cloned()
                 .collect();
-            let present: BTreeSet<KindKey> = sel
-                .iter()
-                .map(|i| (i.company_id, i.kind.as_str(), i.id))
-                .collect();
+            let present: BTreeSet<KindKey> =
+                sel.iter().map(|i| (i.company_id, i.kind, i.id)).collect();
             let deleted = kind_key_rows(keys.difference(&present).copied());
             let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
             merge(out, &Invoice::schema(), upserts, deleted.clone(), report).await?;
@@ -872,9 +1164,8 @@ async fn merge_transactions(
         }
         _ => {}
     }
-    let of_invoice = |c: i64, k: ThirdPartyKind, invoice: i64| {
-        changed_invoices.contains(&(c, k.as_str(), invoice))
-    };
+    let of_invoice =
+        |c: i64, k: ThirdPartyKind, invoice: i64| changed_invoices.contains(&(c, k, invoice));
     match kind_keys(
         changes,
         [
@@ -887,15 +1178,13 @@ async fn merge_transactions(
                 .invoice_lines
                 .iter()
                 .filter(|l| {
-                    keys.contains(&(l.company_id, l.kind.as_str(), l.id))
+                    keys.contains(&(l.company_id, l.kind, l.id))
                         || of_invoice(l.company_id, l.kind, l.invoice_id)
                 })
                 .cloned()
                 .collect();
-            let present: BTreeSet<KindKey> = sel
-                .iter()
-                .map(|l| (l.company_id, l.kind.as_str(), l.id))
-                .collect();
+            let present: BTreeSet<KindKey> =
+                sel.iter().map(|l| (l.company_id, l.kind, l.id)).collect();
             let deleted = kind_key_rows(keys.difference(&present).copied());
             let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
             merge(
@@ -934,15 +1223,13 @@ async fn merge_transactions(
                 .payments
                 .iter()
                 .filter(|p| {
-                    keys.contains(&(p.company_id, p.kind.as_str(), p.id))
+                    keys.contains(&(p.company_id, p.kind, p.id))
                         || of_invoice(p.company_id, p.kind, p.invoice_id)
                 })
                 .cloned()
                 .collect();
-            let present: BTreeSet<KindKey> = sel
-                .iter()
-                .map(|p| (p.company_id, p.kind.as_str(), p.id))
-                .collect();
+            let present: BTreeSet<KindKey> =
+                sel.iter().map(|p| (p.company_id, p.kind, p.id)).collect();
             let deleted = kind_key_rows(keys.difference(&present).copied());
             let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
             merge(out, &InvoicePayment::schema(), upserts, deleted, report).await?;

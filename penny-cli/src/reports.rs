@@ -22,7 +22,8 @@
 //! by month, by fiscal year or coarser. Their size grows with the accounts and months
 //! used, not with the lines; the sums are saved ([`LINE_SUMS_TABLE`]) for the next
 //! incremental update, which changes them by the lines it changed. The invoices are
-//! digested alike ([`InvoiceDigest`]). The reports are computed in one pass over the
+//! digested alike ([`InvoiceDigest`]), and their digest saved ([`OPEN_AMOUNTS_TABLE`],
+//! [`INVOICE_VAT_TABLE`]) and changed alike. The reports are computed in one pass over the
 //! sums, without holding them as lines.
 //!
 //! Each table is replaced whole in one commit, on every run (see
@@ -389,7 +390,7 @@ fn monthly(account: &str) -> bool {
 }
 
 /// An invoice's key: company, kind, id.
-type InvoiceKey = (i64, ThirdPartyKind, i64);
+pub type InvoiceKey = (i64, ThirdPartyKind, i64);
 
 /// What the payments and invoice lines need of their invoice.
 #[derive(Debug, Clone, Copy)]
@@ -428,22 +429,63 @@ impl Briefs {
     }
 }
 
+/// The table of the star schema the invoices' open amounts are saved in
+/// ([`InvoiceDigest::saved_batches`]), for the next incremental update to change by the
+/// invoices and payments it changed ([`aged_balance::OpenAmounts`]).
+pub const OPEN_AMOUNTS_TABLE: &str = "_penny_open_amounts";
+
+/// The table of the star schema the invoice lines' sums per company, kind, month and
+/// VAT rate are saved in ([`InvoiceDigest::saved_batches`]).
+pub const INVOICE_VAT_TABLE: &str = "_penny_invoice_vat_sums";
+
+/// The columns of `canonical_invoices`, `canonical_invoice_lines` and
+/// `canonical_invoice_payments` (with their keys) the digest reads back from the
+/// previous run ([`InvoiceDigest::change`], [`read_back`]).
+pub fn digest_canonical_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "canonical_invoices" => &["third_party_id", "date", "due_date", "amount_ttc"],
+        "canonical_invoice_lines" => &["invoice_id", "amount_ht", "vat", "amount_ttc", "vat_rate"],
+        "canonical_invoice_payments" => &["invoice_id", "date", "amount"],
+        _ => &[],
+    }
+}
+
+/// A key of the invoice lines' VAT sums: company, kind, month (of the invoice's date),
+/// VAT rate (`unknown` for a line without one, as [`vat_by_rate`] names it).
+type VatKey = (i64, ThirdPartyKind, NaiveDate, String);
+
+/// The sums of the invoice lines of one [`VatKey`].
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct VatSums {
+    amount_ht: Decimal,
+    vat: Decimal,
+    amount_ttc: Decimal,
+    /// How many lines are summed (the sums go with their last line).
+    lines: i64,
+}
+
 /// What the reports need of the invoices, their lines and their payments, gathered as
-/// they stream by: the aged balances, summed as totals and payments arrive
-/// ([`aged_balance::InvoiceAgeing`]); per invoice its third party and dates (the
+/// they stream by: the open amounts of the aged balances, summed as totals and payments
+/// arrive ([`aged_balance::OpenAmounts`]); per invoice its third party and dates (the
 /// payments' and lines' way to their invoice); the lines summed per company, kind, month
 /// and VAT rate. Invoices must be added before their lines and payments (a line of an
 /// unknown invoice is left out, as [`vat_by_rate`] does; so is a payment, which the aged
 /// balance would not count), and each invoice once (as the raw tables' keys make them).
 ///
-/// Memory: the briefs are kept in a vector sorted by key (looked up by binary search),
-/// about 50 bytes an invoice.
+/// The open amounts and the VAT sums are saved ([`OPEN_AMOUNTS_TABLE`],
+/// [`INVOICE_VAT_TABLE`]) and read back by the next incremental update
+/// ([`add_saved`](Self::add_saved)), which changes them by the old and new versions of
+/// the records it changed ([`change`](Self::change)) instead of reading every invoice.
+///
+/// Memory: the briefs (only while invoices are added) are kept in a vector sorted by
+/// key (looked up by binary search), about 50 bytes an invoice; the open amounts grow
+/// with the third parties and recent or future due dates, the VAT sums with the months
+/// and rates.
 #[derive(Debug)]
 pub struct InvoiceDigest {
-    as_of: NaiveDate,
-    aged: aged_balance::InvoiceAgeing,
+    open: aged_balance::OpenAmounts,
     invoices: Briefs,
-    vat: BTreeMap<(i64, ThirdPartyKind, NaiveDate, Option<String>), [Decimal; 3]>,
+    vat: BTreeMap<VatKey, VatSums>,
 }
 
 impl InvoiceDigest {
@@ -451,11 +493,15 @@ impl InvoiceDigest {
     /// out).
     pub fn new(as_of: NaiveDate) -> Self {
         InvoiceDigest {
-            as_of,
-            aged: aged_balance::InvoiceAgeing::new(as_of, Buckets::default()),
+            open: aged_balance::OpenAmounts::new(as_of, Buckets::default()),
             invoices: Briefs::default(),
             vat: BTreeMap::new(),
         }
+    }
+
+    /// The day the aged balances are computed at.
+    pub fn as_of(&self) -> NaiveDate {
+        self.open.as_of()
     }
 
     /// Adds the invoices, then the invoice lines, then the payments of `books`.
@@ -469,57 +515,314 @@ impl InvoiceDigest {
                     due_date: i.due_date,
                 },
             );
-            self.aged.add(
+            self.open.add(
                 (i.company_id, i.kind, i.third_party_id),
                 i.date,
-                i.due_date,
+                i.due_date.unwrap_or(i.date),
                 i.amount_ttc,
             );
         }
         self.invoices.seal();
         for l in &books.invoice_lines {
-            let Some(invoice) = self.invoices.get(&(l.company_id, l.kind, l.invoice_id)) else {
-                continue;
-            };
-            let month = penny_transform::reports::month_start(invoice.date);
-            let sums = self
-                .vat
-                .entry((l.company_id, l.kind, month, l.vat_rate.clone()))
-                .or_default();
-            sums[0] += l.amount_ht;
-            sums[1] += l.vat;
-            sums[2] += l.amount_ttc;
+            if let Some(invoice) = self.invoices.get(&(l.company_id, l.kind, l.invoice_id)) {
+                let date = invoice.date;
+                // Adding never fails.
+                let _ = self.add_line(l, date, 1);
+            }
         }
-        for p in books.payments.iter().filter(|p| p.date <= self.as_of) {
+        for p in &books.payments {
             if let Some(i) = self.invoices.get(&(p.company_id, p.kind, p.invoice_id)) {
-                self.aged.add(
+                let i = *i;
+                self.open.add(
                     (p.company_id, p.kind, i.third_party_id),
-                    i.date,
-                    i.due_date,
+                    p.date.max(i.date),
+                    i.due_date.unwrap_or(i.date),
                     -p.amount,
                 );
             }
         }
     }
 
-    /// The first and last invoice dates.
-    fn dates(&self) -> Option<(NaiveDate, NaiveDate)> {
-        let mut dates = self.invoices.0.iter().map(|(_, i)| i.date);
-        let first = dates.next()?;
-        Some(dates.fold((first, first), |(a, b), d| (a.min(d), b.max(d))))
+    /// Adds (`sign` 1) or takes away (`sign` -1) an invoice line of an invoice dated
+    /// `date`.
+    fn add_line(&mut self, l: &InvoiceLine, date: NaiveDate, sign: i64) -> Result<(), StaleSums> {
+        let rate = l.vat_rate.as_deref().unwrap_or("unknown");
+        let key = (
+            l.company_id,
+            l.kind,
+            penny_transform::reports::month_start(date),
+            rate.to_owned(),
+        );
+        let sums = self.vat.entry(key).or_default();
+        let d = Decimal::from(sign);
+        sums.amount_ht += d * l.amount_ht;
+        sums.vat += d * l.vat;
+        sums.amount_ttc += d * l.amount_ttc;
+        sums.lines += sign;
+        if sums.lines < 0 {
+            return Err(StaleSums(format!(
+                "invoice line {} taken from VAT sums that do not hold it",
+                l.id
+            )));
+        }
+        if sums.lines == 0 {
+            let key = (
+                l.company_id,
+                l.kind,
+                penny_transform::reports::month_start(date),
+                rate.to_owned(),
+            );
+            self.vat.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// Changes the digest by the records a run changed: `old` (their versions before
+    /// the run, as read back by [`read_back`]) taken away, `new` (after it) added. Each
+    /// holds the invoices whose keys are in `changed` (those that changed; an invoice
+    /// gone is not in `new`), the lines and payments that changed or belong to a
+    /// changed invoice, and the invoices of those lines and payments (unchanged ones
+    /// alike in both), which their amounts are dated and grouped by.
+    ///
+    /// Errs when the saved sums do not hold what is taken away: they must then be made
+    /// afresh.
+    pub fn change(
+        &mut self,
+        old: &Books,
+        new: &Books,
+        changed: &std::collections::BTreeSet<InvoiceKey>,
+    ) -> Result<(), StaleSums> {
+        self.apply(old, changed, -1)?;
+        self.apply(new, changed, 1)
+    }
+
+    fn apply(
+        &mut self,
+        books: &Books,
+        changed: &std::collections::BTreeSet<InvoiceKey>,
+        sign: i64,
+    ) -> Result<(), StaleSums> {
+        let d = Decimal::from(sign);
+        let invoices: HashMap<InvoiceKey, &Invoice> = books
+            .invoices
+            .iter()
+            .map(|i| ((i.company_id, i.kind, i.id), i))
+            .collect();
+        for (key, i) in &invoices {
+            if changed.contains(key) {
+                self.open.add(
+                    (i.company_id, i.kind, i.third_party_id),
+                    i.date,
+                    i.due_date.unwrap_or(i.date),
+                    d * i.amount_ttc,
+                );
+            }
+        }
+        for l in &books.invoice_lines {
+            if let Some(i) = invoices.get(&(l.company_id, l.kind, l.invoice_id)) {
+                self.add_line(l, i.date, sign)?;
+            }
+        }
+        for p in &books.payments {
+            if let Some(i) = invoices.get(&(p.company_id, p.kind, p.invoice_id)) {
+                self.open.add(
+                    (p.company_id, p.kind, i.third_party_id),
+                    p.date.max(i.date),
+                    i.due_date.unwrap_or(i.date),
+                    -d * p.amount,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The schema of [`OPEN_AMOUNTS_TABLE`] (`third_party_id` 0 for invoices without
+    /// one, as in the aged balances; `as_of`, the day the amounts were kept as of, the
+    /// same on every row).
+    pub fn open_amounts_schema() -> Arc<Schema> {
+        schema(
+            OPEN_AMOUNTS_TABLE,
+            vec![
+                Column::required("company_id", LogicalType::Int64),
+                Column::required("kind", LogicalType::Text),
+                Column::required("third_party_id", LogicalType::Int64),
+                Column::required("due_date", LogicalType::Date),
+                Column::required("counts_from", LogicalType::Date),
+                Column::required("amount", MONEY),
+                Column::required("as_of", LogicalType::Date),
+            ],
+            &[
+                "company_id",
+                "kind",
+                "third_party_id",
+                "due_date",
+                "counts_from",
+            ],
+        )
+    }
+
+    /// The schema of [`INVOICE_VAT_TABLE`].
+    pub fn vat_sums_schema() -> Arc<Schema> {
+        schema(
+            INVOICE_VAT_TABLE,
+            vec![
+                Column::required("company_id", LogicalType::Int64),
+                Column::required("kind", LogicalType::Text),
+                Column::required("month", LogicalType::Date),
+                Column::required("vat_rate", LogicalType::Text),
+                Column::required("amount_ht", MONEY),
+                Column::required("vat", MONEY),
+                Column::required("amount_ttc", MONEY),
+                Column::required("lines", LogicalType::Int64),
+            ],
+            &["company_id", "kind", "month", "vat_rate"],
+        )
+    }
+
+    /// The open amounts and the VAT sums as the rows of [`OPEN_AMOUNTS_TABLE`] and
+    /// [`INVOICE_VAT_TABLE`], each written whole (both grow with third parties, dates
+    /// and rates, not with the invoices).
+    pub fn saved_batches(&self, batch_rows: usize) -> Result<Vec<ReportTable>, CliError> {
+        let as_of = Value::Date(self.as_of());
+        let s = Self::open_amounts_schema();
+        let rows = self
+            .open
+            .iter()
+            .map(|(&(company, kind, third_party, due, from), amount)| {
+                vec![
+                    Value::Int64(company),
+                    Value::Text(kind.as_str().to_owned()),
+                    Value::Int64(third_party.unwrap_or(0)),
+                    Value::Date(due),
+                    Value::Date(from),
+                    Value::Decimal(*amount),
+                    as_of.clone(),
+                ]
+            });
+        let open = (s.clone(), batches(&s, rows, batch_rows)?);
+        let s = Self::vat_sums_schema();
+        let rows = self.vat.iter().map(|((company, kind, month, rate), sums)| {
+            vec![
+                Value::Int64(*company),
+                Value::Text(kind.as_str().to_owned()),
+                Value::Date(*month),
+                Value::Text(rate.clone()),
+                Value::Decimal(sums.amount_ht),
+                Value::Decimal(sums.vat),
+                Value::Decimal(sums.amount_ttc),
+                Value::Int64(sums.lines),
+            ]
+        });
+        let vat = (s.clone(), batches(&s, rows, batch_rows)?);
+        Ok(vec![open, vat])
+    }
+
+    /// Adds rows of [`OPEN_AMOUNTS_TABLE`] or [`INVOICE_VAT_TABLE`] read back. Open
+    /// amounts kept as of a later day than this digest's cannot be aged on it: they
+    /// are refused, as are rows of another shape.
+    pub fn add_saved(&mut self, batch: &Batch) -> Result<(), StaleSums> {
+        let table = batch.table();
+        let bad = |row: &[Value]| {
+            StaleSums(format!(
+                "a row of `{table}` does not have the columns of {:?}: {row:?}",
+                match table {
+                    OPEN_AMOUNTS_TABLE => Self::open_amounts_schema(),
+                    _ => Self::vat_sums_schema(),
+                }
+                .columns()
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+            ))
+        };
+        let kind = |v: Option<&Value>| match v {
+            Some(Value::Text(k)) => ThirdPartyKind::parse(k),
+            _ => None,
+        };
+        for row in batch.rows() {
+            match table {
+                OPEN_AMOUNTS_TABLE => {
+                    let (
+                        Some(Value::Int64(company)),
+                        Some(kind),
+                        Some(Value::Int64(third_party)),
+                        Some(Value::Date(due)),
+                        Some(Value::Date(from)),
+                        Some(Value::Decimal(amount)),
+                        Some(Value::Date(as_of)),
+                    ) = (
+                        row.first(),
+                        kind(row.get(1)),
+                        row.get(2),
+                        row.get(3),
+                        row.get(4),
+                        row.get(5),
+                        row.get(6),
+                    )
+                    else {
+                        return Err(bad(row));
+                    };
+                    if *as_of > self.as_of() {
+                        return Err(StaleSums(format!(
+                            "the open amounts were kept as of {as_of}, after {}",
+                            self.as_of()
+                        )));
+                    }
+                    let third_party = (*third_party != 0).then_some(*third_party);
+                    self.open
+                        .add((*company, kind, third_party), *from, *due, *amount);
+                }
+                INVOICE_VAT_TABLE => {
+                    let (
+                        Some(Value::Int64(company)),
+                        Some(kind),
+                        Some(Value::Date(month)),
+                        Some(Value::Text(rate)),
+                        Some(Value::Decimal(amount_ht)),
+                        Some(Value::Decimal(vat)),
+                        Some(Value::Decimal(amount_ttc)),
+                        Some(Value::Int64(lines)),
+                    ) = (
+                        row.first(),
+                        kind(row.get(1)),
+                        row.get(2),
+                        row.get(3),
+                        row.get(4),
+                        row.get(5),
+                        row.get(6),
+                        row.get(7),
+                    )
+                    else {
+                        return Err(bad(row));
+                    };
+                    self.vat.insert(
+                        (*company, kind, *month, rate.clone()),
+                        VatSums {
+                            amount_ht: *amount_ht,
+                            vat: *vat,
+                            amount_ttc: *amount_ttc,
+                            lines: *lines,
+                        },
+                    );
+                }
+                other => {
+                    return Err(StaleSums(format!(
+                        "`{other}` is not a table of the invoices' digest"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The aged balances.
     fn aged(&self) -> aged_balance::AgedBalance {
-        self.aged.clone().finish()
+        self.open.age()
     }
 
     /// The VAT per rate ([`vat_by_rate`] over one invoice per company, kind and month
     /// carrying that month's sums per rate).
     fn vat_rows(&self) -> Vec<penny_transform::reports::vat::VatRateRow> {
-        let Some((first, last)) = self.dates() else {
-            return Vec::new();
-        };
         let mut invoices: BTreeMap<(i64, ThirdPartyKind, NaiveDate), i64> = BTreeMap::new();
         let mut lines = Vec::with_capacity(self.vat.len());
         for ((company_id, kind, month, rate), sums) in &self.vat {
@@ -532,10 +835,10 @@ impl InvoiceDigest {
                 id: lines.len() as i64,
                 label: None,
                 quantity: None,
-                amount_ht: sums[0],
-                vat: sums[1],
-                amount_ttc: sums[2],
-                vat_rate: rate.clone(),
+                amount_ht: sums.amount_ht,
+                vat: sums.vat,
+                amount_ttc: sums.amount_ttc,
+                vat_rate: Some(rate.clone()),
                 account_number: None,
             });
         }
@@ -549,13 +852,162 @@ impl InvoiceDigest {
                 ..synthetic_invoice()
             })
             .collect();
-        vat_by_rate(
-            &invoices,
-            &lines,
-            penny_transform::reports::month_start(first),
-            last,
-        )
+        vat_by_rate(&invoices, &lines, NaiveDate::MIN, NaiveDate::MAX)
     }
+}
+
+/// Invoices, invoice lines and payments read back from their canonical tables (rows
+/// of [`digest_canonical_columns`] and the keys; the fields not read are empty), as
+/// [`InvoiceDigest::change`] takes them.
+pub fn read_back(batches: &[Batch]) -> Result<Books, StaleSums> {
+    let mut books = Books::default();
+    for batch in batches {
+        let s = batch.schema();
+        let col = |name: &str| {
+            s.column_index(name)
+                .ok_or_else(|| StaleSums(format!("`{}` has no column `{name}`", s.name())))
+        };
+        let bad = |row: &[Value]| {
+            StaleSums(format!(
+                "a row of `{}` read back is incomplete: {row:?}",
+                s.name()
+            ))
+        };
+        let (company, kind, id) = (col("company_id")?, col("kind")?, col("id")?);
+        let key = |row: &[Value]| match (row.get(company), row.get(kind), row.get(id)) {
+            (Some(Value::Int64(c)), Some(Value::Text(k)), Some(Value::Int64(id))) => {
+                ThirdPartyKind::parse(k).map(|k| (*c, k, *id))
+            }
+            _ => None,
+        };
+        let money = |row: &[Value], i: usize| match row.get(i) {
+            Some(Value::Decimal(d)) => Some(*d),
+            _ => None,
+        };
+        let date = |row: &[Value], i: usize| match row.get(i) {
+            Some(Value::Date(d)) => Some(Some(*d)),
+            Some(Value::Null) => Some(None),
+            _ => None,
+        };
+        let int = |row: &[Value], i: usize| match row.get(i) {
+            Some(Value::Int64(v)) => Some(Some(*v)),
+            Some(Value::Null) => Some(None),
+            _ => None,
+        };
+        match s.name() {
+            "canonical_invoices" => {
+                let (tp, d, due, ttc) = (
+                    col("third_party_id")?,
+                    col("date")?,
+                    col("due_date")?,
+                    col("amount_ttc")?,
+                );
+                for row in batch.rows() {
+                    let (
+                        Some((company_id, kind, id)),
+                        Some(third_party_id),
+                        Some(Some(date)),
+                        Some(due_date),
+                        Some(amount_ttc),
+                    ) = (
+                        key(row),
+                        int(row, tp),
+                        date(row, d),
+                        date(row, due),
+                        money(row, ttc),
+                    )
+                    else {
+                        return Err(bad(row));
+                    };
+                    books.invoices.push(Invoice {
+                        company_id,
+                        kind,
+                        id,
+                        third_party_id,
+                        date,
+                        due_date,
+                        amount_ttc,
+                        ..synthetic_invoice()
+                    });
+                }
+            }
+            "canonical_invoice_lines" => {
+                let (inv, ht, vat, ttc, rate) = (
+                    col("invoice_id")?,
+                    col("amount_ht")?,
+                    col("vat")?,
+                    col("amount_ttc")?,
+                    col("vat_rate")?,
+                );
+                for row in batch.rows() {
+                    let (
+                        Some((company_id, kind, id)),
+                        Some(Some(invoice_id)),
+                        Some(amount_ht),
+                        Some(vat),
+                        Some(amount_ttc),
+                    ) = (
+                        key(row),
+                        int(row, inv),
+                        money(row, ht),
+                        money(row, vat),
+                        money(row, ttc),
+                    )
+                    else {
+                        return Err(bad(row));
+                    };
+                    let vat_rate = match row.get(rate) {
+                        Some(Value::Text(r)) => Some(r.clone()),
+                        Some(Value::Null) => None,
+                        _ => return Err(bad(row)),
+                    };
+                    books.invoice_lines.push(InvoiceLine {
+                        company_id,
+                        kind,
+                        invoice_id,
+                        id,
+                        label: None,
+                        quantity: None,
+                        amount_ht,
+                        vat,
+                        amount_ttc,
+                        vat_rate,
+                        account_number: None,
+                    });
+                }
+            }
+            "canonical_invoice_payments" => {
+                let (inv, d, amount) = (col("invoice_id")?, col("date")?, col("amount")?);
+                for row in batch.rows() {
+                    let (
+                        Some((company_id, kind, id)),
+                        Some(Some(invoice_id)),
+                        Some(Some(date)),
+                        Some(amount),
+                    ) = (key(row), int(row, inv), date(row, d), money(row, amount))
+                    else {
+                        return Err(bad(row));
+                    };
+                    books
+                        .payments
+                        .push(penny_transform::canonical::InvoicePayment {
+                            company_id,
+                            kind,
+                            invoice_id,
+                            id,
+                            date,
+                            amount,
+                        });
+                }
+            }
+            other => {
+                return Err(StaleSums(format!(
+                    "`{other}` is not an invoice table of the canonical model"
+                )));
+            }
+        }
+    }
+    Ok(books)
 }
 
 /// An invoice with every field empty (the digest fills what a report reads).
@@ -733,7 +1185,7 @@ pub fn report_batches(
     invoices: &InvoiceDigest,
     batch_rows: usize,
 ) -> Result<Vec<ReportTable>, CliError> {
-    let as_of = invoices.as_of;
+    let as_of = invoices.as_of();
     // The sums are dated on their periods' first days: the last month runs to its end.
     let extent: BTreeMap<i64, (NaiveDate, NaiveDate)> = days
         .extent()
@@ -1173,6 +1625,7 @@ mod tests {
 mod digest_tests {
     use super::*;
     use penny_transform::canonical::InvoicePayment;
+    use penny_transform::canonical::tables::to_batches;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -1275,5 +1728,170 @@ mod digest_tests {
         let expected = vat_by_rate(&books.invoices, &books.invoice_lines, from, to);
         assert!(expected.len() > 10);
         assert_eq!(digest.vat_rows(), expected);
+    }
+
+    /// The records of `books` a run that changed `invoices`, `lines` and `payments`
+    /// affects, as [`InvoiceDigest::change`] takes them: the changed invoices, the lines
+    /// and payments changed or of a changed invoice, and the invoices of those.
+    fn affected(
+        books: &Books,
+        invoices: &std::collections::BTreeSet<InvoiceKey>,
+        lines: &[i64],
+        payments: &[i64],
+    ) -> Books {
+        let of_changed = |c, k, invoice| invoices.contains(&(c, k, invoice));
+        let mut out = Books {
+            invoice_lines: books
+                .invoice_lines
+                .iter()
+                .filter(|l| lines.contains(&l.id) || of_changed(l.company_id, l.kind, l.invoice_id))
+                .cloned()
+                .collect(),
+            payments: books
+                .payments
+                .iter()
+                .filter(|p| {
+                    payments.contains(&p.id) || of_changed(p.company_id, p.kind, p.invoice_id)
+                })
+                .cloned()
+                .collect(),
+            ..Books::default()
+        };
+        let mut needed = invoices.clone();
+        needed.extend(
+            out.invoice_lines
+                .iter()
+                .map(|l| (l.company_id, l.kind, l.invoice_id)),
+        );
+        needed.extend(
+            out.payments
+                .iter()
+                .map(|p| (p.company_id, p.kind, p.invoice_id)),
+        );
+        out.invoices = books
+            .invoices
+            .iter()
+            .filter(|i| needed.contains(&(i.company_id, i.kind, i.id)))
+            .cloned()
+            .collect();
+        out
+    }
+
+    #[test]
+    fn a_saved_digest_changed_by_old_and_new_versions_equals_one_made_afresh() {
+        let before = books();
+        let saved_on = d(2026, 9, 30);
+        let mut first = InvoiceDigest::new(saved_on);
+        first.add(&before);
+
+        // Invoice 4 moves to another third party, due later, for more; invoice 7 is
+        // deleted (its lines stay, orphaned, as the API leaves them); invoice 100 is
+        // new, with a line and a payment; line 12 changes rate, payment 1005 its date,
+        // payment 1001 is deleted, and invoice 9 (unchanged) gets a payment.
+        let mut after = before.clone();
+        let i4 = after.invoices.iter_mut().find(|i| i.id == 4).unwrap();
+        i4.third_party_id = Some(3);
+        i4.due_date = Some(d(2026, 11, 2));
+        i4.amount_ttc += Decimal::new(5_000, 2);
+        let kind4 = i4.kind;
+        let (kind7, kind9) = (after.invoices[7].kind, after.invoices[9].kind);
+        after.invoices.retain(|i| i.id != 7);
+        after.invoices.push(Invoice {
+            company_id: 1,
+            kind: ThirdPartyKind::Customer,
+            id: 100,
+            third_party_id: Some(1),
+            date: d(2026, 9, 1),
+            due_date: Some(d(2026, 9, 15)),
+            amount_ttc: Decimal::new(60_000, 2),
+            ..synthetic_invoice()
+        });
+        after.invoice_lines.push(InvoiceLine {
+            company_id: 1,
+            kind: ThirdPartyKind::Customer,
+            invoice_id: 100,
+            id: 5000,
+            amount_ht: Decimal::new(50_000, 2),
+            vat: Decimal::new(10_000, 2),
+            amount_ttc: Decimal::new(60_000, 2),
+            vat_rate: Some("FR_200".into()),
+            ..before.invoice_lines[0].clone()
+        });
+        let l12 = after.invoice_lines.iter_mut().find(|l| l.id == 12).unwrap();
+        l12.vat_rate = Some("FR_100".into());
+        after.payments.retain(|p| p.id != 1001);
+        let p5 = after.payments.iter_mut().find(|p| p.id == 1005).unwrap();
+        p5.date = d(2026, 8, 1);
+        after.payments.push(InvoicePayment {
+            company_id: 2,
+            kind: kind9,
+            invoice_id: 9,
+            id: 5001,
+            date: d(2026, 9, 2),
+            amount: Decimal::new(3_000, 2),
+        });
+        after.payments.push(InvoicePayment {
+            company_id: 1,
+            kind: ThirdPartyKind::Customer,
+            invoice_id: 100,
+            id: 5002,
+            date: d(2026, 9, 20),
+            amount: Decimal::new(10_000, 2),
+        });
+        let changed: std::collections::BTreeSet<InvoiceKey> = [
+            (1, kind4, 4),
+            (2, kind7, 7),
+            (1, ThirdPartyKind::Customer, 100),
+        ]
+        .into();
+        let (lines, payments) = ([12, 5000], [1001, 1005, 5001, 5002]);
+
+        // The old versions as the canonical tables give them back.
+        let old = affected(&before, &changed, &lines, &payments);
+        let mut canonical = Vec::new();
+        canonical.extend(to_batches(&old.invoices, 7).unwrap());
+        canonical.extend(to_batches(&old.invoice_lines, 7).unwrap());
+        canonical.extend(to_batches(&old.payments, 7).unwrap());
+        let read = read_back(&canonical).unwrap();
+        assert_eq!(read.invoices.len(), old.invoices.len());
+        assert_eq!(read.payments, old.payments);
+        let new = affected(&after, &changed, &lines, &payments);
+
+        // Read back on a later day, as the saved tables are, then changed.
+        let as_of = d(2026, 10, 15);
+        let mut digest = InvoiceDigest::new(as_of);
+        for (_, batches) in first.saved_batches(13).unwrap() {
+            for b in batches {
+                digest.add_saved(&b).unwrap();
+            }
+        }
+        digest.change(&read, &new, &changed).unwrap();
+        let mut afresh = InvoiceDigest::new(as_of);
+        afresh.add(&after);
+        let aged = afresh.aged();
+        assert!(aged.rows.len() > 5);
+        assert_eq!(digest.aged(), aged);
+        assert_eq!(digest.vat_rows(), afresh.vat_rows());
+        assert_eq!(digest.vat, afresh.vat);
+        assert_ne!(first.vat, afresh.vat, "the changes change the VAT sums");
+        let mut unchanged = InvoiceDigest::new(as_of);
+        for (_, batches) in first.saved_batches(13).unwrap() {
+            for b in batches {
+                unchanged.add_saved(&b).unwrap();
+            }
+        }
+        assert_ne!(
+            unchanged.aged(),
+            aged,
+            "the changes change the aged balances"
+        );
+
+        // Sums saved as of a later day cannot be aged on an earlier one; sums that do
+        // not hold what is taken away must be made afresh.
+        let mut earlier = InvoiceDigest::new(d(2026, 9, 1));
+        let open = first.saved_batches(1_000).unwrap().remove(0).1;
+        assert!(earlier.add_saved(&open[0]).is_err());
+        let mut empty = InvoiceDigest::new(as_of);
+        assert!(empty.change(&read, &new, &changed).is_err());
     }
 }

@@ -86,6 +86,10 @@ pub struct TransformReport {
     pub tables: Vec<(String, u64, CommitStats)>,
     /// Wall time of the transformation.
     pub duration: std::time::Duration,
+    /// What an incremental update made afresh from every record because the sums saved
+    /// by the last run could not be changed by the changes (`line sums`, `invoices'
+    /// digest`; see [`crate::incremental`]); empty for a whole rebuild.
+    pub afresh: Vec<&'static str>,
 }
 
 impl TransformReport {
@@ -430,8 +434,10 @@ pub async fn rebuild_canonical(
 /// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
 /// of held.
 ///
-/// With `save_sums`, the lines' sums are saved for the next incremental update
-/// ([`LINE_SUMS_TABLE`](crate::reports::LINE_SUMS_TABLE)).
+/// With `save_sums`, the lines' sums and the invoices' digest are saved for the next
+/// incremental update ([`LINE_SUMS_TABLE`](crate::reports::LINE_SUMS_TABLE),
+/// [`OPEN_AMOUNTS_TABLE`](crate::reports::OPEN_AMOUNTS_TABLE),
+/// [`INVOICE_VAT_TABLE`](crate::reports::INVOICE_VAT_TABLE)).
 async fn rebuild_whole(
     raw: &dyn RawTables,
     out: &mut dyn Sink,
@@ -555,6 +561,9 @@ async fn rebuild_whole(
         let schema = crate::reports::LineDays::schema();
         let (sums, _) = days.batches(None, batch_rows)?;
         write_batches(facts, &schema, ReadKind::Full, sums, &mut report).await?;
+        for (schema, batches) in digest.saved_batches(batch_rows)? {
+            write_batches(facts, &schema, ReadKind::Full, batches, &mut report).await?;
+        }
     }
     Ok(report)
 }

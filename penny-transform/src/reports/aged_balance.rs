@@ -245,6 +245,107 @@ impl InvoiceAgeing {
     }
 }
 
+/// A third party's group in an aged balance from invoices: company, kind, third party.
+pub type OpenGroup = (i64, ThirdPartyKind, Option<i64>);
+
+/// A key of [`OpenAmounts`]: the group, the due date, the first day the amount counts.
+pub type OpenKey = (i64, ThirdPartyKind, Option<i64>, NaiveDate, NaiveDate);
+
+/// Amounts owed on invoices (totals, payments taken away), kept per third party, due
+/// date and first day they count, so that they can be aged on their day or on any
+/// later one, and changed by the amounts of records that changed (subtract an old
+/// version, add its new one).
+///
+/// [`InvoiceAgeing`] buckets each amount as it comes; this keeps the dates a bucket
+/// depends on, made coarse where later days cannot tell them apart, as of its day
+/// `as_of`: an amount that counts on or before `as_of` counts on every later day (its
+/// first day is kept as `as_of`), and a due date past the last bucket bound at `as_of`
+/// stays past it (kept as the bound's day). What it holds therefore grows with the
+/// third parties and the due dates of the last bucket span and the future, not with
+/// the invoices; amounts that net to zero are dropped.
+///
+/// Read back on a later day, the amounts are added to an `OpenAmounts` of that day;
+/// on an earlier day they cannot be (see [`OpenAmounts::add`]).
+#[derive(Debug, Clone)]
+pub struct OpenAmounts {
+    as_of: NaiveDate,
+    buckets: Buckets,
+    /// The latest due date that lands in the last bucket at `as_of`.
+    past_due: NaiveDate,
+    amounts: FastMap<OpenKey, Decimal>,
+}
+
+impl OpenAmounts {
+    /// No amounts, aged as of `as_of`.
+    pub fn new(as_of: NaiveDate, buckets: Buckets) -> Self {
+        // The last bucket holds the amounts due more than the last bound days ago
+        // (without bounds: due on or before `as_of`).
+        let past_due = match buckets.bounds.last() {
+            Some(&last) => as_of - chrono::Duration::days(i64::from(last) + 1),
+            None => as_of,
+        };
+        OpenAmounts {
+            as_of,
+            buckets,
+            past_due,
+            amounts: FastMap::default(),
+        }
+    }
+
+    /// The day the amounts are aged on.
+    pub fn as_of(&self) -> NaiveDate {
+        self.as_of
+    }
+
+    /// Adds `amount` owed to or by `group`, due on `due` and counting from `from`: an
+    /// invoice's total counts from its date, a payment (a negative amount) from the
+    /// later of its date and its invoice's. `from` and `due` are kept as coarse as
+    /// `as_of` allows, which is why amounts kept as of a day must not be added to an
+    /// `OpenAmounts` of an earlier day.
+    pub fn add(&mut self, group: OpenGroup, from: NaiveDate, due: NaiveDate, amount: Decimal) {
+        if amount.is_zero() {
+            return;
+        }
+        let key = (
+            group.0,
+            group.1,
+            group.2,
+            due.max(self.past_due),
+            from.max(self.as_of),
+        );
+        let sum = self.amounts.entry(key).or_default();
+        *sum += amount;
+        if sum.is_zero() {
+            self.amounts.remove(&key);
+        }
+    }
+
+    /// How many amounts are kept.
+    pub fn len(&self) -> usize {
+        self.amounts.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.amounts.is_empty()
+    }
+
+    /// The amounts kept, by key (in no order).
+    pub fn iter(&self) -> impl Iterator<Item = (&OpenKey, &Decimal)> + '_ {
+        self.amounts.iter()
+    }
+
+    /// The aged balance as of [`as_of`](Self::as_of): the amounts that count by then,
+    /// per group, in the bucket of their due date.
+    pub fn age(&self) -> AgedBalance {
+        let mut ageing = InvoiceAgeing::new(self.as_of, self.buckets.clone());
+        for (&(company, kind, third_party, due, from), amount) in &self.amounts {
+            ageing.add((company, kind, third_party), from, Some(due), *amount);
+        }
+        ageing.finish()
+    }
+}
+
 /// Accumulates unlettered lines on third-party accounts into an aged balance.
 ///
 /// Memory: per (company, account), its kind and one sum per bucket.
@@ -378,6 +479,87 @@ mod tests {
                 (Some(8), vec![z, m(300), z, z, z]),
             ]
         );
+    }
+
+    /// A small deterministic generator (xorshift) for the tests' data.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u32) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % u64::from(n)) as u32
+        }
+    }
+
+    #[test]
+    fn open_amounts_aged_on_their_day_or_read_back_later_equal_ageing_afresh() {
+        // Invoices and payments over 2025-2026, some dated in the future; each amount
+        // counts from its own date (a payment from the later of its and its invoice's).
+        let mut rng = Rng(7);
+        let start = NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
+        let day =
+            |rng: &mut Rng, span: u32| start + chrono::Duration::days(i64::from(rng.below(span)));
+        let mut amounts = Vec::new();
+        for id in 0..400 {
+            let group = (
+                1 + i64::from(rng.below(2)),
+                if rng.below(2) == 0 {
+                    ThirdPartyKind::Customer
+                } else {
+                    ThirdPartyKind::Supplier
+                },
+                Some(i64::from(rng.below(12))).filter(|_| id % 17 != 0),
+            );
+            let date = day(&mut rng, 700);
+            let due = date + chrono::Duration::days(i64::from(rng.below(90)));
+            let total = Decimal::new(i64::from(rng.below(100_000)), 2);
+            amounts.push((group, date, due, total));
+            if rng.below(3) > 0 {
+                let paid = day(&mut rng, 700).max(date);
+                amounts.push((group, paid, due, -total));
+            }
+        }
+        let afresh = |as_of: NaiveDate| {
+            let mut ageing = InvoiceAgeing::new(as_of, Buckets::default());
+            for &(group, from, due, amount) in &amounts {
+                ageing.add(group, from, Some(due), amount);
+            }
+            ageing.finish()
+        };
+        let first = start + chrono::Duration::days(400);
+        let mut open = OpenAmounts::new(first, Buckets::default());
+        for &(group, from, due, amount) in &amounts {
+            open.add(group, from, due, amount);
+        }
+        assert_eq!(open.age(), afresh(first));
+        assert!(
+            open.len() < amounts.len() / 2,
+            "{} amounts kept of {}",
+            open.len(),
+            amounts.len()
+        );
+        // Read back on later days, as a saved table would be.
+        for later in [1, 30, 200] {
+            let as_of = first + chrono::Duration::days(later);
+            let mut again = OpenAmounts::new(as_of, Buckets::default());
+            for (&(c, k, tp, due, from), amount) in open.iter() {
+                again.add((c, k, tp), from, due, *amount);
+            }
+            assert_eq!(again.age(), afresh(as_of), "{later} days later");
+        }
+        // Taking an amount away leaves what adding the others gives.
+        let (group, from, due, amount) = amounts[3];
+        open.add(group, from, due, -amount);
+        let mut without = OpenAmounts::new(first, Buckets::default());
+        for (i, &(group, from, due, amount)) in amounts.iter().enumerate() {
+            if i != 3 {
+                without.add(group, from, due, amount);
+            }
+        }
+        assert_eq!(open.age(), without.age());
+        assert_eq!(open.len(), without.len());
     }
 
     #[test]
