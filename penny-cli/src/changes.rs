@@ -5,7 +5,9 @@
 //! Only `(company_id, id)` keys are recorded (the API door's raw tables); a full read,
 //! or a table keyed otherwise, is recorded as "changed whole". Keys are kept only once
 //! their table commits (an aborted write leaves no trace), and memory grows with the
-//! changes, never with the table (a full read records no key).
+//! changes, never with the table (a full read records no key). A commit the sink
+//! reports as changing no row records nothing: the reference tables read whole at each
+//! cycle, unchanged, leave their canonical tables and dimensions alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,11 @@ impl TableChanges {
         self.whole |= other.whole;
         self.upserted.extend(other.upserted);
         self.deleted.extend(other.deleted);
+    }
+
+    /// Whether anything changed: read whole, or keys touched.
+    pub fn changed(&self) -> bool {
+        self.whole || !self.upserted.is_empty() || !self.deleted.is_empty()
     }
 
     /// Every key touched (upserted or deleted).
@@ -156,13 +163,20 @@ impl Sink for RecordingSink {
         // preparing again: the table stays pending, as the same kind of read.
         if let Some(pending) = self.pending.get_mut(table) {
             let whole = pending.whole;
-            let changes = std::mem::replace(
+            let mut changes = std::mem::replace(
                 pending,
                 TableChanges {
                     whole,
                     ..TableChanges::default()
                 },
             );
+            // A commit that changed no row (a table replaced whole by the rows it held,
+            // records delivered again as they were) changed nothing: the sinks count
+            // at least the rows that changed (a replaced table's kept rows, or only
+            // those that differ).
+            if stats.inserted + stats.updated + stats.deleted == 0 {
+                changes = TableChanges::default();
+            }
             self.log.add(table, changes);
         }
         Ok(stats)
@@ -242,6 +256,53 @@ mod tests {
         assert!(log.snapshot()["t"].whole);
         log.clear();
         assert!(log.snapshot().is_empty());
+    }
+
+    /// A sink that keeps nothing and reports every commit as changing no row, as the
+    /// PostgreSQL loader does for rows equal to those a table holds.
+    struct NoChange;
+
+    #[async_trait::async_trait]
+    impl Sink for NoChange {
+        async fn saved_position(&mut self, _: &str) -> Result<Option<Position>, SinkError> {
+            Ok(None)
+        }
+        async fn prepare(&mut self, _: &Arc<Schema>, _: ReadKind) -> Result<(), SinkError> {
+            Ok(())
+        }
+        async fn write(&mut self, _: Batch) -> Result<(), SinkError> {
+            Ok(())
+        }
+        async fn commit(&mut self, _: &str, _: Option<Position>) -> Result<CommitStats, SinkError> {
+            Ok(CommitStats::default())
+        }
+        async fn abort(&mut self, _: &str) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_changed_no_row_records_nothing() {
+        let log = ChangeLog::default();
+        let mut sink = RecordingSink::new(Box::new(NoChange), log.clone());
+        let s = schema(&["company_id", "id"]);
+        for kind in [ReadKind::Full, ReadKind::Incremental] {
+            sink.prepare(&s, kind).await.unwrap();
+            sink.write(Batch::upsert(s.clone(), vec![row(1)]).unwrap())
+                .await
+                .unwrap();
+            sink.commit("t", None).await.unwrap();
+            let changes = log.snapshot().get("t").cloned().unwrap_or_default();
+            assert!(!changes.changed(), "{kind:?}: {changes:?}");
+        }
+        // The same writes into a sink that counts them are changes.
+        let mut sink = RecordingSink::new(Box::new(MemorySink::default()), log.clone());
+        sink.prepare(&s, ReadKind::Full).await.unwrap();
+        sink.write(Batch::upsert(s.clone(), vec![row(1)]).unwrap())
+            .await
+            .unwrap();
+        sink.commit("t", None).await.unwrap();
+        assert!(log.snapshot()["t"].changed());
     }
 
     #[tokio::test]

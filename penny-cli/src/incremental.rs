@@ -566,6 +566,15 @@ pub async fn update(
     // side by side, each reading only the columns the reports use; then the changed
     // transactional records, read by key (every record of a table rewritten whole).
     let whole = whole_tables(&changes, refs_changed);
+    tracing::debug!(
+        references_changed = whole.references,
+        "reference tables {}",
+        if whole.references {
+            "changed: rewritten"
+        } else {
+            "unchanged: left as they are"
+        }
+    );
     let as_of = chrono::Utc::now().date_naive();
     let (days, touched) = match changed {
         Some((days, touched)) => (Some(days), Some(touched)),
@@ -636,6 +645,14 @@ pub async fn update(
     books.bank_transactions = selected.bank_transactions;
     merge_transactions(out, facts, &books, &changes, whole, batch_rows, &mut report).await?;
     let dates = inc.date_range(LINES, "date").await.map_err(sink)?;
+    // The trial balance by difference, for the accounts whose sums changed: when every
+    // company has fiscal years (without, its one period runs over its lines' months,
+    // which the changes may move).
+    let with_years: BTreeSet<i64> = books.fiscal_years.iter().map(|fy| fy.company_id).collect();
+    let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
+        .as_ref()
+        .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
+        .map(|keys| keys.iter().map(|(c, a, _)| (*c, a.clone())).collect());
     crate::transform::write_books(
         out,
         facts,
@@ -643,6 +660,7 @@ pub async fn update(
         dates,
         &days,
         &digest,
+        changed_accounts.as_ref(),
         batch_rows,
         whole,
         &mut report,
@@ -1089,7 +1107,8 @@ fn kind_key_rows(keys: impl IntoIterator<Item = KindKey>) -> Vec<Vec<Value>> {
 
 /// Which transactional tables are rewritten whole rather than merged: those whose raw
 /// table was read whole, and the invoice lines when journals or accounts changed (their
-/// account numbers come from the accounts).
+/// account numbers come from the accounts); and whether the reference tables are
+/// written (not when none of their raw tables changed: the last run wrote them alike).
 fn whole_tables(changes: &BTreeMap<String, TableChanges>, refs_changed: bool) -> WholeTables {
     use ThirdPartyKind::{Customer, Supplier};
     let read_whole = |tables| kind_keys(changes, tables).is_none();
@@ -1108,6 +1127,9 @@ fn whole_tables(changes: &BTreeMap<String, TableChanges>, refs_changed: bool) ->
             ("supplier_invoice_payments", Supplier),
         ]),
         bank_transactions: changes.get("transactions").is_some_and(|c| c.whole),
+        references: API_REFERENCE_TABLES
+            .iter()
+            .any(|t| changes.get(*t).is_some_and(TableChanges::changed)),
     }
 }
 

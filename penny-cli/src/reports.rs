@@ -368,7 +368,7 @@ impl LineDays {
     }
 
     /// Per company, the first and last periods of its sums.
-    fn extent(&self) -> BTreeMap<i64, (NaiveDate, NaiveDate)> {
+    pub(crate) fn extent(&self) -> BTreeMap<i64, (NaiveDate, NaiveDate)> {
         let mut out: BTreeMap<i64, (NaiveDate, NaiveDate)> = BTreeMap::new();
         for (company_id, _, period) in self.sums.keys() {
             out.entry(*company_id)
@@ -1343,18 +1343,75 @@ pub fn report_batches(
 }
 
 /// Computes the reports and replaces their tables through `out`, each in one commit.
+///
+/// With `changed_accounts` (the accounts whose sums changed since the last run, which
+/// wrote the reports from the same fiscal years), the trial balance is merged instead:
+/// a row depends only on its account's sums and its fiscal year, so only the rows of
+/// those accounts are upserted, and their keys no longer there deleted.
 pub async fn write_reports(
     out: &mut dyn Sink,
     fiscal_years: &[FiscalYear],
     days: &LineDays,
     invoices: &InvoiceDigest,
+    changed_accounts: Option<&std::collections::BTreeSet<(i64, Arc<str>)>>,
     batch_rows: usize,
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
+    let tb = trial_balance_schema();
     for (schema, batches) in report_batches(fiscal_years, days, invoices, batch_rows)? {
-        write_batches(out, &schema, ReadKind::Full, batches, report).await?;
+        match changed_accounts {
+            Some(accounts) if schema.name() == tb.name() => {
+                let (upserts, gone) =
+                    changed_trial_balance(&schema, batches, fiscal_years, accounts, batch_rows)?;
+                let mut batches = upserts;
+                if !gone.is_empty() {
+                    batches.push(Batch::delete(schema.clone(), gone).map_err(batch_error)?);
+                }
+                write_batches(out, &schema, ReadKind::Incremental, batches, report).await?;
+            }
+            _ => write_batches(out, &schema, ReadKind::Full, batches, report).await?,
+        }
     }
     Ok(())
+}
+
+/// The rows of the trial balance `batches` of `accounts`, and the keys of those
+/// accounts in `fiscal_years` that have no row (to delete, if the last run wrote one).
+fn changed_trial_balance(
+    schema: &Arc<Schema>,
+    tb: Vec<Batch>,
+    fiscal_years: &[FiscalYear],
+    accounts: &std::collections::BTreeSet<(i64, Arc<str>)>,
+    batch_rows: usize,
+) -> Result<(Vec<Batch>, Vec<Vec<Value>>), CliError> {
+    let mut kept = Vec::new();
+    let mut keys = std::collections::BTreeSet::new();
+    for batch in tb {
+        for row in batch.rows() {
+            let (Some(Value::Int64(company)), Some(Value::Date(start)), Some(Value::Text(a))) =
+                (row.first(), row.get(1), row.get(3))
+            else {
+                continue;
+            };
+            if accounts.contains(&(*company, Arc::from(a.as_str()))) {
+                keys.insert((*company, *start, a.clone()));
+                kept.push(row.clone());
+            }
+        }
+    }
+    let mut gone = Vec::new();
+    for (company, account) in accounts {
+        for fy in fiscal_years.iter().filter(|fy| fy.company_id == *company) {
+            if !keys.contains(&(*company, fy.start, account.to_string())) {
+                gone.push(vec![
+                    Value::Int64(*company),
+                    Value::Date(fy.start),
+                    Value::Text(account.to_string()),
+                ]);
+            }
+        }
+    }
+    Ok((batches(schema, kept, batch_rows)?, gone))
 }
 
 #[cfg(test)]

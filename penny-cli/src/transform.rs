@@ -548,6 +548,7 @@ async fn rebuild_whole(
         dates,
         &days,
         &digest,
+        None,
         batch_rows,
         WholeTables::NONE,
         &mut report,
@@ -647,15 +648,18 @@ pub(crate) async fn write_books(
     dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
     days: &crate::reports::LineDays,
     invoices: &crate::reports::InvoiceDigest,
+    changed_accounts: Option<&std::collections::BTreeSet<(i64, std::sync::Arc<str>)>>,
     batch_rows: usize,
     whole: WholeTables,
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
-    write_table(out, &books.companies, batch_rows, report).await?;
-    write_table(out, &books.accounts, batch_rows, report).await?;
-    write_table(out, &books.journals, batch_rows, report).await?;
-    write_table(out, &books.third_parties, batch_rows, report).await?;
-    write_table(out, &books.fiscal_years, batch_rows, report).await?;
+    if whole.references {
+        write_table(out, &books.companies, batch_rows, report).await?;
+        write_table(out, &books.accounts, batch_rows, report).await?;
+        write_table(out, &books.journals, batch_rows, report).await?;
+        write_table(out, &books.third_parties, batch_rows, report).await?;
+        write_table(out, &books.fiscal_years, batch_rows, report).await?;
+    }
     for family in Family::ALL.into_iter().filter(|f| f.whole_in(whole)) {
         let (canonical, fact) = family.batches(books, batch_rows)?;
         write_batches(out, &family.canonical(), ReadKind::Full, canonical, report).await?;
@@ -675,19 +679,22 @@ pub(crate) async fn write_books(
         from = from.min(fy.start);
         to = to.max(fy.end);
     }
-    let star_tables = [
-        (star::dim_company_schema(), star::dim_company(b, batch_rows)),
-        (star::dim_account_schema(), star::dim_account(b, batch_rows)),
-        (star::dim_journal_schema(), star::dim_journal(b, batch_rows)),
-        (
-            star::dim_third_party_schema(),
-            star::dim_third_party(b, batch_rows),
-        ),
-        (
-            star::dim_date_schema(),
-            star::dim_date(b, from, to, batch_rows),
-        ),
-    ];
+    let mut star_tables = Vec::new();
+    if whole.references {
+        star_tables.extend([
+            (star::dim_company_schema(), star::dim_company(b, batch_rows)),
+            (star::dim_account_schema(), star::dim_account(b, batch_rows)),
+            (star::dim_journal_schema(), star::dim_journal(b, batch_rows)),
+            (
+                star::dim_third_party_schema(),
+                star::dim_third_party(b, batch_rows),
+            ),
+        ]);
+    }
+    star_tables.push((
+        star::dim_date_schema(),
+        star::dim_date(b, from, to, batch_rows),
+    ));
     for (schema, batches) in star_tables {
         let batches = batches.map_err(batch_error)?;
         write_batches(facts, &schema, ReadKind::Full, batches, report).await?;
@@ -697,28 +704,35 @@ pub(crate) async fn write_books(
         &books.fiscal_years,
         days,
         invoices,
+        changed_accounts,
         batch_rows,
         report,
     )
     .await
 }
 
-/// Which of the transactional tables [`write_books`] writes whole.
+/// Which of the transactional tables [`write_books`] writes whole, and whether it
+/// writes the reference tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WholeTables {
     pub invoices: bool,
     pub invoice_lines: bool,
     pub payments: bool,
     pub bank_transactions: bool,
+    /// The reference tables (companies, accounts, journals, third parties, fiscal
+    /// years: canonical, and their dimensions but `dim_date`) are written; false when
+    /// their raw tables did not change since the run that wrote them.
+    pub references: bool,
 }
 
 impl WholeTables {
-    /// No table whole.
+    /// No transactional table whole; the reference tables written.
     pub(crate) const NONE: WholeTables = WholeTables {
         invoices: false,
         invoice_lines: false,
         payments: false,
         bank_transactions: false,
+        references: true,
     };
 }
 

@@ -30,7 +30,7 @@ pub(crate) struct Staged {
 /// How staged rows apply to the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Upserts, and the staged deletions.
+    /// Upserts (rows whose values differ are updated), and the staged deletions.
     Merge,
     /// The staged rows are the whole new table: keys not staged (or staged as deleted)
     /// are deleted, and only rows whose values differ are updated.
@@ -93,11 +93,12 @@ pub(crate) fn merge_sql(
         .filter(|(i, _)| !schema.primary_key().contains(i))
         .map(|(_, c)| quote(&c.name))
         .collect();
+    // Only rows whose values differ are updated (and counted), in both modes: a record
+    // delivered again as it was changes nothing.
     let on_conflict = match mode {
-        Mode::Merge => format!("DO UPDATE SET {set}"),
         // Nothing to compare: the row is already there as it should be.
-        Mode::Replace if non_key_names.is_empty() => "DO NOTHING".to_owned(),
-        Mode::Replace => format!(
+        _ if non_key_names.is_empty() => "DO NOTHING".to_owned(),
+        Mode::Merge | Mode::Replace => format!(
             "DO UPDATE SET {set} WHERE ({}) IS DISTINCT FROM ({})",
             non_key_names
                 .iter()

@@ -109,3 +109,42 @@ async fn full_then_incremental_with_deletions_equals_a_fresh_full_sync() {
     );
     assert!(runs.iter().all(|r| r.status == "succeeded"), "{runs:?}");
 }
+
+/// Records delivered again as they were (the at-least-once re-read of a cursor) are
+/// not rewritten, nor counted: only the rows whose values differ are updates.
+#[tokio::test]
+async fn an_incremental_write_counts_only_the_rows_it_changes() {
+    use penny_transform::{Batch, CommitStats, Sink};
+    let db = TestDb::new().await;
+    let mut pg = sink(&db, "penny").await;
+    let schema = std::sync::Arc::new(ledger_schema());
+    pg.prepare(&schema, ReadKind::Full).await.expect("prepare");
+    let rows = (0..10).map(|id| ledger_row(id, 1)).collect();
+    pg.write(Batch::upsert(schema.clone(), rows).expect("batch"))
+        .await
+        .expect("write");
+    pg.commit("ledger_lines", None).await.expect("commit");
+
+    pg.prepare(&schema, ReadKind::Incremental)
+        .await
+        .expect("prepare");
+    let rows = (0..10)
+        .map(|id| ledger_row(id, if id == 3 { 2 } else { 1 }))
+        .chain([ledger_row(10, 1)])
+        .collect();
+    pg.write(Batch::upsert(schema.clone(), rows).expect("batch"))
+        .await
+        .expect("write");
+    let stats = pg.commit("ledger_lines", None).await.expect("commit");
+    assert_eq!(
+        stats,
+        CommitStats {
+            inserted: 1,
+            updated: 1,
+            deleted: 0
+        }
+    );
+    let client = db.connect().await;
+    let rows = read_rows(&client, "penny", &schema).await;
+    assert_eq!(rows.len(), 11);
+}
