@@ -673,8 +673,8 @@ pub async fn update(
             Some(_) => merge(facts, &schema, upserts, gone, &mut report).await?,
             None => write_batches(facts, &schema, ReadKind::Full, upserts, &mut report).await?,
         }
-        for (schema, batches) in digest.saved_batches(batch_rows)? {
-            write_batches(facts, &schema, ReadKind::Full, batches, &mut report).await?;
+        for write in digest.saved_batches(batch_rows)? {
+            crate::transform::write_changes(facts, write, &mut report).await?;
         }
     }
     inc.save_refs(&refs).await.map_err(sink)?;
@@ -1348,11 +1348,7 @@ async fn merge(
     deleted: Vec<Vec<Value>>,
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
-    let mut batches = upserts;
-    if !deleted.is_empty() {
-        batches.push(Batch::delete(schema.clone(), deleted).map_err(batch_error)?);
-    }
-    write_batches(out, schema, ReadKind::Incremental, batches, report).await
+    crate::transform::write_changes(out, (schema.clone(), upserts, Some(deleted)), report).await
 }
 
 #[cfg(test)]

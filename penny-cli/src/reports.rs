@@ -40,11 +40,11 @@ use penny_transform::reports::aged_balance::{self, Buckets};
 use penny_transform::reports::sig::SigBuilder;
 use penny_transform::reports::trial_balance::{TrialBalanceBuilder, TrialBalanceOptions};
 use penny_transform::reports::vat::{VatDirection, vat_by_rate, vat_from_ledger};
-use penny_transform::{Batch, BatchBuilder, Column, LogicalType, ReadKind, Schema, Sink, Value};
+use penny_transform::{Batch, BatchBuilder, Column, LogicalType, Schema, Sink, Value};
 use rust_decimal::Decimal;
 
 use crate::exit::CliError;
-use crate::transform::{TransformReport, batch_error, write_batches};
+use crate::transform::{TransformReport, batch_error};
 
 const MONEY: LogicalType = LogicalType::Decimal { scale: 2 };
 
@@ -450,6 +450,16 @@ pub fn digest_canonical_columns(table: &str) -> &'static [&'static str] {
     }
 }
 
+/// The group of an invoice's open amounts: company, kind, third party (none for an id
+/// of 0, as the aged balances and the saved open amounts write a missing one).
+fn open_group(
+    company: i64,
+    kind: ThirdPartyKind,
+    third_party: Option<i64>,
+) -> aged_balance::OpenGroup {
+    (company, kind, third_party.filter(|t| *t != 0))
+}
+
 /// A key of the invoice lines' VAT sums: company, kind, month (of the invoice's date),
 /// VAT rate (`unknown` for a line without one, as [`vat_by_rate`] names it).
 type VatKey = (i64, ThirdPartyKind, NaiveDate, String);
@@ -486,6 +496,10 @@ pub struct InvoiceDigest {
     open: aged_balance::OpenAmounts,
     invoices: Briefs,
     vat: BTreeMap<VatKey, VatSums>,
+    /// The day the open amounts read back were kept as of.
+    saved_on: Option<NaiveDate>,
+    /// The open amounts [`change`](Self::change) touched.
+    touched: Option<std::collections::BTreeSet<aged_balance::OpenKey>>,
 }
 
 impl InvoiceDigest {
@@ -496,7 +510,18 @@ impl InvoiceDigest {
             open: aged_balance::OpenAmounts::new(as_of, Buckets::default()),
             invoices: Briefs::default(),
             vat: BTreeMap::new(),
+            saved_on: None,
+            touched: None,
         }
+    }
+
+    /// The open amounts a [`change`](Self::change) touched, when the amounts were read
+    /// back from the same day (kept alike, so the other saved rows and aged balances
+    /// stand); `None` otherwise.
+    fn same_day_changes(&self) -> Option<&std::collections::BTreeSet<aged_balance::OpenKey>> {
+        self.touched
+            .as_ref()
+            .filter(|_| self.saved_on == Some(self.as_of()))
     }
 
     /// The day the aged balances are computed at.
@@ -516,7 +541,7 @@ impl InvoiceDigest {
                 },
             );
             self.open.add(
-                (i.company_id, i.kind, i.third_party_id),
+                open_group(i.company_id, i.kind, i.third_party_id),
                 i.date,
                 i.due_date.unwrap_or(i.date),
                 i.amount_ttc,
@@ -534,7 +559,7 @@ impl InvoiceDigest {
             if let Some(i) = self.invoices.get(&(p.company_id, p.kind, p.invoice_id)) {
                 let i = *i;
                 self.open.add(
-                    (p.company_id, p.kind, i.third_party_id),
+                    open_group(p.company_id, p.kind, i.third_party_id),
                     p.date.max(i.date),
                     i.due_date.unwrap_or(i.date),
                     -p.amount,
@@ -592,6 +617,7 @@ impl InvoiceDigest {
         new: &Books,
         changed: &std::collections::BTreeSet<InvoiceKey>,
     ) -> Result<(), StaleSums> {
+        self.touched.get_or_insert_default();
         self.apply(old, changed, -1)?;
         self.apply(new, changed, 1)
     }
@@ -610,12 +636,13 @@ impl InvoiceDigest {
             .collect();
         for (key, i) in &invoices {
             if changed.contains(key) {
-                self.open.add(
-                    (i.company_id, i.kind, i.third_party_id),
+                let touched = self.open.add(
+                    open_group(i.company_id, i.kind, i.third_party_id),
                     i.date,
                     i.due_date.unwrap_or(i.date),
                     d * i.amount_ttc,
                 );
+                self.touched.get_or_insert_default().extend(touched);
             }
         }
         for l in &books.invoice_lines {
@@ -625,12 +652,13 @@ impl InvoiceDigest {
         }
         for p in &books.payments {
             if let Some(i) = invoices.get(&(p.company_id, p.kind, p.invoice_id)) {
-                self.open.add(
-                    (p.company_id, p.kind, i.third_party_id),
+                let touched = self.open.add(
+                    open_group(p.company_id, p.kind, i.third_party_id),
                     p.date.max(i.date),
                     i.due_date.unwrap_or(i.date),
                     -d * p.amount,
                 );
+                self.touched.get_or_insert_default().extend(touched);
             }
         }
         Ok(())
@@ -680,26 +708,44 @@ impl InvoiceDigest {
     }
 
     /// The open amounts and the VAT sums as the rows of [`OPEN_AMOUNTS_TABLE`] and
-    /// [`INVOICE_VAT_TABLE`], each written whole (both grow with third parties, dates
-    /// and rates, not with the invoices).
-    pub fn saved_batches(&self, batch_rows: usize) -> Result<Vec<ReportTable>, CliError> {
+    /// [`INVOICE_VAT_TABLE`] (both grow with third parties, dates and rates, not with
+    /// the invoices): whole, but the open amounts a same-day [`change`](Self::change)
+    /// touched, merged.
+    pub fn saved_batches(&self, batch_rows: usize) -> Result<Vec<TableWrite>, CliError> {
         let as_of = Value::Date(self.as_of());
         let s = Self::open_amounts_schema();
-        let rows = self
-            .open
-            .iter()
-            .map(|(&(company, kind, third_party, due, from), amount)| {
-                vec![
-                    Value::Int64(company),
-                    Value::Text(kind.as_str().to_owned()),
-                    Value::Int64(third_party.unwrap_or(0)),
-                    Value::Date(due),
-                    Value::Date(from),
-                    Value::Decimal(*amount),
-                    as_of.clone(),
-                ]
-            });
-        let open = (s.clone(), batches(&s, rows, batch_rows)?);
+        let key_values = |&(company, kind, third_party, due, from): &aged_balance::OpenKey| {
+            vec![
+                Value::Int64(company),
+                Value::Text(kind.as_str().to_owned()),
+                Value::Int64(third_party.unwrap_or(0)),
+                Value::Date(due),
+                Value::Date(from),
+            ]
+        };
+        let row = |key: &aged_balance::OpenKey, amount: Decimal| {
+            let mut row = key_values(key);
+            row.push(Value::Decimal(amount));
+            row.push(as_of.clone());
+            row
+        };
+        let open = match self.same_day_changes() {
+            Some(touched) => {
+                let mut rows = Vec::new();
+                let mut gone = Vec::new();
+                for key in touched {
+                    match self.open.get(key) {
+                        Some(amount) => rows.push(row(key, amount)),
+                        None => gone.push(key_values(key)),
+                    }
+                }
+                (s.clone(), batches(&s, rows, batch_rows)?, Some(gone))
+            }
+            None => {
+                let rows = self.open.iter().map(|(key, amount)| row(key, *amount));
+                (s.clone(), batches(&s, rows, batch_rows)?, None)
+            }
+        };
         let s = Self::vat_sums_schema();
         let rows = self.vat.iter().map(|((company, kind, month, rate), sums)| {
             vec![
@@ -713,7 +759,7 @@ impl InvoiceDigest {
                 Value::Int64(sums.lines),
             ]
         });
-        let vat = (s.clone(), batches(&s, rows, batch_rows)?);
+        let vat = (s.clone(), batches(&s, rows, batch_rows)?, None);
         Ok(vec![open, vat])
     }
 
@@ -771,6 +817,7 @@ impl InvoiceDigest {
                     let third_party = (*third_party != 0).then_some(*third_party);
                     self.open
                         .add((*company, kind, third_party), *from, *due, *amount);
+                    self.saved_on = Some(*as_of);
                 }
                 INVOICE_VAT_TABLE => {
                     let (
@@ -1177,6 +1224,10 @@ fn batches(
 /// A report table: its schema and its rows.
 pub type ReportTable = (Arc<Schema>, Vec<Batch>);
 
+/// A table's rows to write: with `None`, they replace the table; with the keys of rows
+/// to delete, they are merged into it.
+pub type TableWrite = (Arc<Schema>, Vec<Batch>, Option<Vec<Vec<Value>>>);
+
 /// The report tables' rows, computed from the fiscal years, the lines' daily sums and
 /// the invoices' digest (whose date is the aged balances' `as_of`).
 pub fn report_batches(
@@ -1358,21 +1409,64 @@ pub async fn write_reports(
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
     let tb = trial_balance_schema();
+    // The aged balances' rows of the third parties whose open amounts changed, when
+    // they were kept as of the same day (the others' rows stand).
+    let third_parties = invoices.same_day_changes().map(|keys| {
+        keys.iter()
+            .map(|(c, k, tp, _, _)| (*c, *k, tp.unwrap_or(0)))
+            .collect::<std::collections::BTreeSet<_>>()
+    });
     for (schema, batches) in report_batches(fiscal_years, days, invoices, batch_rows)? {
-        match changed_accounts {
-            Some(accounts) if schema.name() == tb.name() => {
+        let aged_kind = [ThirdPartyKind::Customer, ThirdPartyKind::Supplier]
+            .into_iter()
+            .find(|k| aged_schema(*k).name() == schema.name());
+        let write = match (changed_accounts, &third_parties, aged_kind) {
+            (Some(accounts), _, _) if schema.name() == tb.name() => {
                 let (upserts, gone) =
                     changed_trial_balance(&schema, batches, fiscal_years, accounts, batch_rows)?;
-                let mut batches = upserts;
-                if !gone.is_empty() {
-                    batches.push(Batch::delete(schema.clone(), gone).map_err(batch_error)?);
-                }
-                write_batches(out, &schema, ReadKind::Incremental, batches, report).await?;
+                (schema, upserts, Some(gone))
             }
-            _ => write_batches(out, &schema, ReadKind::Full, batches, report).await?,
-        }
+            (_, Some(groups), Some(kind)) => {
+                let groups: std::collections::BTreeSet<(i64, i64)> = groups
+                    .iter()
+                    .filter(|(_, k, _)| *k == kind)
+                    .map(|(c, _, tp)| (*c, *tp))
+                    .collect();
+                let (upserts, gone) = changed_aged(&schema, batches, &groups, batch_rows)?;
+                (schema, upserts, Some(gone))
+            }
+            _ => (schema, batches, None),
+        };
+        crate::transform::write_changes(out, write, report).await?;
     }
     Ok(())
+}
+
+/// The rows of the aged balance `aged` of `groups` (company, third party), and the
+/// keys of those that have no row (to delete, if the last run wrote one).
+fn changed_aged(
+    schema: &Arc<Schema>,
+    aged: Vec<Batch>,
+    groups: &std::collections::BTreeSet<(i64, i64)>,
+    batch_rows: usize,
+) -> Result<(Vec<Batch>, Vec<Vec<Value>>), CliError> {
+    let mut kept = Vec::new();
+    let mut present = std::collections::BTreeSet::new();
+    for batch in aged {
+        for row in batch.rows() {
+            if let (Some(Value::Int64(company)), Some(Value::Int64(tp))) = (row.first(), row.get(1))
+                && groups.contains(&(*company, *tp))
+            {
+                present.insert((*company, *tp));
+                kept.push(row.clone());
+            }
+        }
+    }
+    let gone = groups
+        .difference(&present)
+        .map(|(c, tp)| vec![Value::Int64(*c), Value::Int64(*tp)])
+        .collect();
+    Ok((batches(schema, kept, batch_rows)?, gone))
 }
 
 /// The rows of the trial balance `batches` of `accounts`, and the keys of those
@@ -1917,7 +2011,7 @@ mod digest_tests {
         // Read back on a later day, as the saved tables are, then changed.
         let as_of = d(2026, 10, 15);
         let mut digest = InvoiceDigest::new(as_of);
-        for (_, batches) in first.saved_batches(13).unwrap() {
+        for (_, batches, _) in first.saved_batches(13).unwrap() {
             for b in batches {
                 digest.add_saved(&b).unwrap();
             }
@@ -1932,7 +2026,7 @@ mod digest_tests {
         assert_eq!(digest.vat, afresh.vat);
         assert_ne!(first.vat, afresh.vat, "the changes change the VAT sums");
         let mut unchanged = InvoiceDigest::new(as_of);
-        for (_, batches) in first.saved_batches(13).unwrap() {
+        for (_, batches, _) in first.saved_batches(13).unwrap() {
             for b in batches {
                 unchanged.add_saved(&b).unwrap();
             }
@@ -1942,6 +2036,45 @@ mod digest_tests {
             aged,
             "the changes change the aged balances"
         );
+
+        // Read back on the same day, only the open amounts the changes touched are
+        // written (merged): applied to the saved rows, they give the rows made afresh.
+        let mut same_day = InvoiceDigest::new(saved_on);
+        let saved = first.saved_batches(13).unwrap();
+        for (_, batches, gone) in &saved {
+            assert!(gone.is_none(), "a digest made afresh is written whole");
+            for b in batches {
+                same_day.add_saved(b).unwrap();
+            }
+        }
+        same_day.change(&read, &new, &changed).unwrap();
+        let key_of = |row: &[Value]| format!("{:?}", &row[..5]);
+        let mut rows: BTreeMap<String, Vec<Value>> = saved[0]
+            .1
+            .iter()
+            .flat_map(|b| b.rows().iter().map(|r| (key_of(r), r.clone())))
+            .collect();
+        let (_, upserts, gone) = same_day.saved_batches(13).unwrap().remove(0);
+        let gone = gone.expect("merged on the same day");
+        let written: usize = upserts.iter().map(Batch::len).sum();
+        assert!(
+            written + gone.len() < rows.len() / 2,
+            "{written} rows written"
+        );
+        for row in upserts.iter().flat_map(|b| b.rows()) {
+            rows.insert(key_of(row), row.clone());
+        }
+        for key in &gone {
+            rows.remove(&key_of(key));
+        }
+        let mut fresh = InvoiceDigest::new(saved_on);
+        fresh.add(&after);
+        let expected: BTreeMap<String, Vec<Value>> = fresh.saved_batches(13).unwrap()[0]
+            .1
+            .iter()
+            .flat_map(|b| b.rows().iter().map(|r| (key_of(r), r.clone())))
+            .collect();
+        assert_eq!(rows, expected);
 
         // Sums saved as of a later day cannot be aged on an earlier one; sums that do
         // not hold what is taken away must be made afresh.

@@ -562,8 +562,8 @@ async fn rebuild_whole(
         let schema = crate::reports::LineDays::schema();
         let (sums, _) = days.batches(None, batch_rows)?;
         write_batches(facts, &schema, ReadKind::Full, sums, &mut report).await?;
-        for (schema, batches) in digest.saved_batches(batch_rows)? {
-            write_batches(facts, &schema, ReadKind::Full, batches, &mut report).await?;
+        for write in digest.saved_batches(batch_rows)? {
+            write_changes(facts, write, &mut report).await?;
         }
     }
     Ok(report)
@@ -738,6 +738,25 @@ impl WholeTables {
 
 pub(crate) fn batch_error(e: penny_transform::BatchError) -> CliError {
     CliError::new(ExitCode::Data, &e)
+}
+
+/// Writes `schema`'s rows in one commit: with `gone` `None` they replace the table,
+/// otherwise they are merged into it and the keys `gone` deleted.
+pub(crate) async fn write_changes(
+    out: &mut dyn Sink,
+    (schema, batches, gone): crate::reports::TableWrite,
+    report: &mut TransformReport,
+) -> Result<(), CliError> {
+    match gone {
+        None => write_batches(out, &schema, ReadKind::Full, batches, report).await,
+        Some(gone) => {
+            let mut batches = batches;
+            if !gone.is_empty() {
+                batches.push(Batch::delete(schema.clone(), gone).map_err(batch_error)?);
+            }
+            write_batches(out, &schema, ReadKind::Incremental, batches, report).await
+        }
+    }
 }
 
 /// Writes `batches` into `schema`'s table in one commit: a `Full` read replaces the

@@ -301,10 +301,17 @@ impl OpenAmounts {
     /// invoice's total counts from its date, a payment (a negative amount) from the
     /// later of its date and its invoice's. `from` and `due` are kept as coarse as
     /// `as_of` allows, which is why amounts kept as of a day must not be added to an
-    /// `OpenAmounts` of an earlier day.
-    pub fn add(&mut self, group: OpenGroup, from: NaiveDate, due: NaiveDate, amount: Decimal) {
+    /// `OpenAmounts` of an earlier day. Returns the key the amount was added to (none
+    /// for a zero amount).
+    pub fn add(
+        &mut self,
+        group: OpenGroup,
+        from: NaiveDate,
+        due: NaiveDate,
+        amount: Decimal,
+    ) -> Option<OpenKey> {
         if amount.is_zero() {
-            return;
+            return None;
         }
         let key = (
             group.0,
@@ -318,6 +325,12 @@ impl OpenAmounts {
         if sum.is_zero() {
             self.amounts.remove(&key);
         }
+        Some(key)
+    }
+
+    /// The amount kept at `key`, if any.
+    pub fn get(&self, key: &OpenKey) -> Option<Decimal> {
+        self.amounts.get(key).copied()
     }
 
     /// How many amounts are kept.
