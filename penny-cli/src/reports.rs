@@ -397,35 +397,60 @@ pub type InvoiceKey = (i64, ThirdPartyKind, i64);
 struct InvoiceBrief {
     third_party_id: Option<i64>,
     date: NaiveDate,
-    due_date: Option<NaiveDate>,
+    /// The due date, else the invoice's date.
+    due: NaiveDate,
 }
 
-/// The invoices' briefs, sorted by key once sealed (at the end of every
-/// [`InvoiceDigest::add`]: nearly sorted input, the raw tables' key order, sorts in
-/// linear time).
+/// One invoice's brief as kept: 24 bytes (a third party id of 0 for none, as the
+/// open amounts count it).
+#[derive(Debug, Clone, Copy)]
+struct PackedBrief {
+    id: i64,
+    third_party_id: i64,
+    date: NaiveDate,
+    due: NaiveDate,
+}
+
+/// The invoices' briefs per company and kind, sorted by id once sealed (at the end of
+/// every [`InvoiceDigest::add`]: nearly sorted input, the raw tables' key order, sorts
+/// in linear time).
 #[derive(Debug, Default)]
-struct Briefs(Vec<(InvoiceKey, InvoiceBrief)>, bool);
+struct Briefs(BTreeMap<(i64, ThirdPartyKind), (Vec<PackedBrief>, bool)>);
 
 impl Briefs {
     /// Adds an invoice (unsealed until [`seal`](Self::seal)).
-    fn push(&mut self, key: InvoiceKey, brief: InvoiceBrief) {
-        if self.0.last().is_some_and(|(last, _)| *last >= key) {
-            self.1 = true;
+    fn push(&mut self, (company, kind, id): InvoiceKey, brief: InvoiceBrief) {
+        let (briefs, unsorted) = self.0.entry((company, kind)).or_default();
+        if briefs.last().is_some_and(|last| last.id >= id) {
+            *unsorted = true;
         }
-        self.0.push((key, brief));
+        briefs.push(PackedBrief {
+            id,
+            third_party_id: brief.third_party_id.unwrap_or(0),
+            date: brief.date,
+            due: brief.due,
+        });
     }
 
-    /// Sorts the briefs by key if they came out of order.
+    /// Sorts the briefs by id where they came out of order.
     fn seal(&mut self) {
-        if std::mem::take(&mut self.1) {
-            self.0.sort_by_key(|(key, _)| *key);
+        for (briefs, unsorted) in self.0.values_mut() {
+            if std::mem::take(unsorted) {
+                briefs.sort_by_key(|b| b.id);
+            }
         }
     }
 
-    fn get(&self, key: &InvoiceKey) -> Option<&InvoiceBrief> {
-        debug_assert!(!self.1, "looked up before sealing");
-        let i = self.0.binary_search_by_key(key, |(k, _)| *k).ok()?;
-        Some(&self.0[i].1)
+    fn get(&self, (company, kind, id): &InvoiceKey) -> Option<InvoiceBrief> {
+        let (briefs, unsorted) = self.0.get(&(*company, *kind))?;
+        debug_assert!(!unsorted, "looked up before sealing");
+        let i = briefs.binary_search_by_key(id, |b| b.id).ok()?;
+        let b = briefs[i];
+        Some(InvoiceBrief {
+            third_party_id: (b.third_party_id != 0).then_some(b.third_party_id),
+            date: b.date,
+            due: b.due,
+        })
     }
 }
 
@@ -487,8 +512,8 @@ struct VatSums {
 /// ([`add_saved`](Self::add_saved)), which changes them by the old and new versions of
 /// the records it changed ([`change`](Self::change)) instead of reading every invoice.
 ///
-/// Memory: the briefs (only while invoices are added) are kept in a vector sorted by
-/// key (looked up by binary search), about 50 bytes an invoice; the open amounts grow
+/// Memory: the briefs (only while invoices are added) are kept in a vector per company
+/// and kind sorted by id (looked up by binary search), 24 bytes an invoice; the open amounts grow
 /// with the third parties and recent or future due dates, the VAT sums with the months
 /// and rates.
 #[derive(Debug)]
@@ -537,7 +562,7 @@ impl InvoiceDigest {
                 InvoiceBrief {
                     third_party_id: i.third_party_id,
                     date: i.date,
-                    due_date: i.due_date,
+                    due: i.due_date.unwrap_or(i.date),
                 },
             );
             self.open.add(
@@ -557,11 +582,10 @@ impl InvoiceDigest {
         }
         for p in &books.payments {
             if let Some(i) = self.invoices.get(&(p.company_id, p.kind, p.invoice_id)) {
-                let i = *i;
                 self.open.add(
                     open_group(p.company_id, p.kind, i.third_party_id),
                     p.date.max(i.date),
-                    i.due_date.unwrap_or(i.date),
+                    i.due,
                     -p.amount,
                 );
             }
