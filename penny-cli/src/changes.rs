@@ -6,8 +6,9 @@
 //! or a table keyed otherwise, is recorded as "changed whole". Keys are kept only once
 //! their table commits (an aborted write leaves no trace), and memory grows with the
 //! changes, never with the table (a full read records no key). A commit the sink
-//! reports as changing no row records nothing: the reference tables read whole at each
-//! cycle, unchanged, leave their canonical tables and dimensions alone.
+//! reports as changing no row records no key and no changed row: the reference tables
+//! read whole at each cycle, unchanged, leave their canonical tables and dimensions
+//! alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -25,18 +26,24 @@ pub struct TableChanges {
     pub upserted: BTreeSet<(i64, i64)>,
     /// `(company_id, id)` of the rows deleted.
     pub deleted: BTreeSet<(i64, i64)>,
+    /// Whether a commit changed a row (as the sink counts them): false for a table
+    /// replaced whole by the rows it held.
+    pub rows_changed: bool,
 }
 
 impl TableChanges {
     fn merge(&mut self, other: TableChanges) {
         self.whole |= other.whole;
+        self.rows_changed |= other.rows_changed;
         self.upserted.extend(other.upserted);
         self.deleted.extend(other.deleted);
     }
 
-    /// Whether anything changed: read whole, or keys touched.
+    /// Whether a commit changed a row: a table replaced whole by the rows it held did
+    /// not (though it counts as read whole, which makes the transformation rebuild what
+    /// it feeds: `--full` still rebuilds).
     pub fn changed(&self) -> bool {
-        self.whole || !self.upserted.is_empty() || !self.deleted.is_empty()
+        self.rows_changed
     }
 
     /// Every key touched (upserted or deleted).
@@ -173,9 +180,12 @@ impl Sink for RecordingSink {
             // A commit that changed no row (a table replaced whole by the rows it held,
             // records delivered again as they were) changed nothing: the sinks count
             // at least the rows that changed (a replaced table's kept rows, or only
-            // those that differ).
+            // those that differ). Its keys are dropped; a whole read stays whole.
             if stats.inserted + stats.updated + stats.deleted == 0 {
-                changes = TableChanges::default();
+                changes.upserted.clear();
+                changes.deleted.clear();
+            } else {
+                changes.rows_changed = true;
             }
             self.log.add(table, changes);
         }
@@ -282,7 +292,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_commit_that_changed_no_row_records_nothing() {
+    async fn a_commit_that_changed_no_row_records_no_key_and_no_change() {
         let log = ChangeLog::default();
         let mut sink = RecordingSink::new(Box::new(NoChange), log.clone());
         let s = schema(&["company_id", "id"]);
@@ -294,6 +304,10 @@ mod tests {
             sink.commit("t", None).await.unwrap();
             let changes = log.snapshot().get("t").cloned().unwrap_or_default();
             assert!(!changes.changed(), "{kind:?}: {changes:?}");
+            assert!(changes.upserted.is_empty(), "{kind:?}: {changes:?}");
+            // A full read stays whole (the transformation of a `--full` sync rebuilds).
+            assert_eq!(changes.whole, kind == ReadKind::Full, "{kind:?}");
+            log.clear();
         }
         // The same writes into a sink that counts them are changes.
         let mut sink = RecordingSink::new(Box::new(MemorySink::default()), log.clone());

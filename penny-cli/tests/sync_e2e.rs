@@ -262,6 +262,19 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         assert!(wrote(&second, table), "{table} not written after changes");
         assert!(!wrote(&third, table), "{table} written without changes");
     }
+    // `--full` rebuilds the transformation whole, even when the raw tables come back as
+    // they were (the second one: its commits change no row).
+    pg_sync(&source, &targets, true).await;
+    let full_again = pg_sync(&source, &targets, true).await;
+    assert_eq!(
+        full_again.totals(),
+        Default::default(),
+        "{}",
+        full_again.line()
+    );
+    let transform = full_again.transform.as_ref().unwrap();
+    assert_eq!(transform.door, "api", "{}", full_again.line());
+    assert!(wrote(&full_again, "dim_account"));
     drop(targets);
 
     // A process that dies after its raw load, before its transformation: the next run
