@@ -123,13 +123,25 @@ pub async fn pg_tables(db: &penny_testdb::TestDb, schema: &str) -> BTreeMap<Stri
 }
 
 /// The PostgreSQL targets of `db`, raw tables in `raw`, star schema in `star`.
+///
+/// Targets just dropped release their lock when the server sees their connection
+/// close, which a busy machine may not have done yet: a busy lock is retried for up to
+/// 10 s before failing.
 pub async fn pg_targets(
     db: &penny_testdb::TestDb,
     raw: &str,
     star: &str,
     source: &penny_api::source::PennylaneSource,
 ) -> penny_cli::commands::sync::Targets {
-    penny_cli::commands::sync::Targets::postgres(db.url(), raw, star, source)
-        .await
-        .unwrap()
+    let mut tries = 0;
+    loop {
+        match penny_cli::commands::sync::Targets::postgres(db.url(), raw, star, source).await {
+            Ok(targets) => return targets,
+            Err(penny_transform::SinkError::Busy { .. }) if tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("opening the targets {raw}, {star}: {e}"),
+        }
+    }
 }
