@@ -21,6 +21,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use penny_api::sandbox::{Sandbox, SandboxConfig};
 use penny_api::{Client, ListRequest};
 use penny_cli::commands::sync::{Targets, run_with};
+use penny_cli::transform::TransformSettings;
 use penny_transform::driver::SyncOptions;
 
 fn peak_memory_mib() -> Option<f64> {
@@ -194,8 +195,7 @@ async fn main() {
         &[],
         SyncOptions { full: true },
         4,
-        true,
-        5000,
+        Some(TransformSettings::new(5000)),
     )
     .await
     .unwrap();
@@ -237,8 +237,7 @@ async fn main() {
         &[],
         SyncOptions { full: false },
         4,
-        true,
-        5000,
+        Some(TransformSettings::new(5000)),
     )
     .await
     .unwrap();

@@ -301,10 +301,10 @@ pub struct ScheduleConfig {
 /// `[fiscal]`.
 #[derive(Debug, Clone)]
 pub struct FiscalConfig {
-    /// `fiscal.year_start`: the first day of the fiscal year, `MM-DD`.
-    pub year_start: (u32, u32),
-    /// `fiscal.currency`: the company's accounting currency.
-    pub currency: String,
+    /// `fiscal.year_start` (`"MM-01"`): the month fiscal years start in, 1 to 12, for
+    /// the companies whose source gives none (their trial balance and `dim_date`'s
+    /// fiscal columns use twelve-month years starting on its first day).
+    pub year_start_month: u32,
 }
 
 /// The whole configuration.
@@ -375,7 +375,6 @@ const KEYS: &[Key] = &[
     key("schedule", "backoff_max", Some("\"30m\"")),
     key("schedule", "stop_grace", Some("\"60s\"")),
     key("fiscal", "year_start", Some("\"01-01\"")),
-    key("fiscal", "currency", Some("\"EUR\"")),
 ];
 
 /// Keys that must never appear in the file, and the variable to use instead.
@@ -776,9 +775,9 @@ impl Layers {
                 .filter(|v| !v.trim().is_empty())
                 .map(SecretString::from)
         };
-        let year_start = {
+        let year_start_month = {
             let s = self.string("fiscal", "year_start")?;
-            parse_month_day(&s).ok_or_else(|| {
+            parse_month_start(&s).ok_or_else(|| {
                 let f = self
                     .found("fiscal", "year_start")
                     .expect("string() found it");
@@ -786,20 +785,10 @@ impl Layers {
                     "fiscal",
                     "year_start",
                     f,
-                    "a month and day \"MM-DD\", such as \"01-01\" or \"07-01\"",
+                    "the first day of a month, \"MM-01\", such as \"01-01\" or \"07-01\"",
                 )
             })?
         };
-        let currency = self.string("fiscal", "currency")?;
-        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-            let f = self.found("fiscal", "currency").expect("string() found it");
-            return Err(Layers::invalid(
-                "fiscal",
-                "currency",
-                f,
-                "an ISO 4217 code in capitals, such as \"EUR\"",
-            ));
-        }
         let config = Config {
             file: self.file.clone(),
             source: SourceConfig {
@@ -859,10 +848,7 @@ impl Layers {
                 backoff_max: self.duration("schedule", "backoff_max")?,
                 stop_grace: self.duration("schedule", "stop_grace")?,
             },
-            fiscal: FiscalConfig {
-                year_start,
-                currency,
-            },
+            fiscal: FiscalConfig { year_start_month },
         };
         if config.schedule.every.is_zero() {
             let f = self.found("schedule", "every").expect("has a default");
@@ -971,11 +957,12 @@ fn dedup(items: impl Iterator<Item = &'static str>) -> Vec<&'static str> {
     out
 }
 
-fn parse_month_day(s: &str) -> Option<(u32, u32)> {
+/// The month of `"MM-01"` (fiscal years assumed by Penny start on a month's first day,
+/// so that they are made of whole months, as the saved sums are).
+fn parse_month_start(s: &str) -> Option<u32> {
     let (m, d) = s.trim().split_once('-')?;
     let (m, d): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
-    // 2024 is a leap year, so 02-29 is accepted as a start.
-    chrono::NaiveDate::from_ymd_opt(2024, m, d).map(|_| (m, d))
+    ((1..=12).contains(&m) && d == 1).then_some(m)
 }
 
 #[cfg(test)]
@@ -1160,8 +1147,16 @@ mod tests {
     #[test]
     fn fiscal_settings_are_checked() {
         let c = load("[fiscal]\nyear_start = \"07-01\"\n", &[]).unwrap();
-        assert_eq!(c.fiscal.year_start, (7, 1));
+        assert_eq!(c.fiscal.year_start_month, 7);
+        assert_eq!(load("", &[]).unwrap().fiscal.year_start_month, 1);
         assert!(load("[fiscal]\nyear_start = \"13-01\"\n", &[]).is_err());
-        assert!(load("[fiscal]\ncurrency = \"euro\"\n", &[]).is_err());
+        let mid_month = load("[fiscal]\nyear_start = \"07-15\"\n", &[]).unwrap_err();
+        assert!(
+            mid_month.to_string().contains("fiscal.year_start"),
+            "{mid_month}"
+        );
+        assert!(mid_month.to_string().contains("MM-01"), "{mid_month}");
+        // The accounting currency was never used: the key is refused as unknown.
+        assert!(load("[fiscal]\ncurrency = \"EUR\"\n", &[]).is_err());
     }
 }

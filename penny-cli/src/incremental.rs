@@ -417,8 +417,9 @@ pub async fn update(
     star: Option<&dyn SavedTables>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
-    batch_rows: usize,
+    settings: crate::transform::TransformSettings,
 ) -> Result<Option<TransformReport>, CliError> {
+    let batch_rows = settings.batch_rows;
     let changes = inc.changes().snapshot();
     let whole = |why: &str| {
         tracing::info!(reason = why, "the transformation is rebuilt whole");
@@ -646,8 +647,8 @@ pub async fn update(
     merge_transactions(out, facts, &books, &changes, whole, batch_rows, &mut report).await?;
     let dates = inc.date_range(LINES, "date").await.map_err(sink)?;
     // The trial balance by difference, for the accounts whose sums changed: when every
-    // company has fiscal years (without, its one period runs over its lines' months,
-    // which the changes may move).
+    // company has fiscal years from the source (without, its years are assumed over
+    // its lines' dates, which the changes may move).
     let with_years: BTreeSet<i64> = books.fiscal_years.iter().map(|fy| fy.company_id).collect();
     let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
         .as_ref()
@@ -661,7 +662,7 @@ pub async fn update(
         &days,
         &digest,
         changed_accounts.as_ref(),
-        batch_rows,
+        settings,
         whole,
         &mut report,
     )

@@ -3,7 +3,8 @@
 //! - `report_trial_balance`: per company, fiscal year and account: opening balance
 //!   (debit − credit before the year), debits, credits, closing balance
 //!   ([`trial_balance`](penny_transform::reports::trial_balance), one builder per fiscal
-//!   year; without fiscal years, one period over the months of the company's lines);
+//!   year; for a company whose source gives none, twelve-month years starting on
+//!   `fiscal.year_start`, see [`fiscal_years_used`]);
 //! - `report_aged_receivables` / `report_aged_payables`: per company and customer or
 //!   supplier, the open amount of its invoices by bucket of days past due (default
 //!   buckets: not due, 0-30, 31-60, 61-90, >90; `third_party_id` 0 for invoices
@@ -1252,6 +1253,29 @@ pub type ReportTable = (Arc<Schema>, Vec<Batch>);
 /// to delete, they are merged into it.
 pub type TableWrite = (Arc<Schema>, Vec<Batch>, Option<Vec<Vec<Value>>>);
 
+/// The fiscal years the reports and `dim_date` go by: the source's (`source`), and for
+/// each company of `companies` that has none there, twelve-month years starting in
+/// `year_start_month` that cover `range` ([`FiscalYear::assumed`]; the lines' sums of
+/// such a company are kept per month, so any whole-month year is exact).
+pub fn fiscal_years_used(
+    source: &[FiscalYear],
+    companies: impl IntoIterator<Item = i64>,
+    year_start_month: u32,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Vec<FiscalYear> {
+    let with_years: std::collections::BTreeSet<i64> =
+        source.iter().map(|fy| fy.company_id).collect();
+    let without: std::collections::BTreeSet<i64> = companies
+        .into_iter()
+        .filter(|c| !with_years.contains(c))
+        .collect();
+    let mut years = source.to_vec();
+    for company in without {
+        years.extend(FiscalYear::assumed(company, year_start_month, from, to));
+    }
+    years
+}
+
 /// The report tables' rows, computed from the fiscal years, the lines' daily sums and
 /// the invoices' digest (whose date is the aged balances' `as_of`).
 pub fn report_batches(
@@ -1275,8 +1299,9 @@ pub fn report_batches(
     let mut out = Vec::new();
 
     // One pass over the sums feeds the trial balances (one builder per company and
-    // fiscal year, or one period over its lines' months for a company without fiscal
-    // years), the SIG, and the VAT accounts' sums (few) for the VAT from the ledger.
+    // fiscal year, or one period over its lines' months for a company `fiscal_years`
+    // have none of), the SIG, and the VAT accounts' sums (few) for the VAT from the
+    // ledger.
     let mut periods: BTreeMap<i64, Vec<(NaiveDate, NaiveDate)>> = BTreeMap::new();
     for fy in fiscal_years {
         periods
@@ -1653,6 +1678,56 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
         );
+    }
+
+    #[test]
+    fn a_company_without_fiscal_years_has_its_trial_balance_per_assumed_year() {
+        let lines = sample_lines();
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        // Company 2 has its own fiscal year; company 1 none.
+        let source = [FiscalYear {
+            company_id: 2,
+            start: d(2026, 1, 1),
+            end: d(2026, 12, 31),
+            status: Some("open".into()),
+        }];
+        let mut days = LineDays::new(&source);
+        days.add(&lines);
+        let (from, to) = days.extent()[&1];
+        let years = fiscal_years_used(&source, [1, 2], 7, (from, to));
+        assert_eq!(years[0], source[0]);
+        let assumed: Vec<(NaiveDate, NaiveDate)> = years[1..]
+            .iter()
+            .map(|f| {
+                assert_eq!(f.company_id, 1);
+                (f.start, f.end)
+            })
+            .collect();
+        // The lines run from June 2025 to December 2026.
+        assert_eq!(
+            assumed,
+            [
+                (d(2024, 7, 1), d(2025, 6, 30)),
+                (d(2025, 7, 1), d(2026, 6, 30)),
+                (d(2026, 7, 1), d(2027, 6, 30)),
+            ]
+        );
+
+        let tables = report_batches(&years, &days, &InvoiceDigest::new(to), 50).unwrap();
+        let rows: Vec<Vec<Value>> = tables[0].1.iter().flat_map(|b| b.rows().to_vec()).collect();
+        for (start, end) in assumed {
+            let expected = trial_balance(&lines, &TrialBalanceOptions::new(start, end));
+            let got: Vec<&Vec<Value>> = rows
+                .iter()
+                .filter(|r| r[1] == Value::Date(start) && r[2] == Value::Date(end))
+                .collect();
+            assert_eq!(got.len(), expected.rows.len(), "{start}");
+            for (row, e) in got.iter().zip(&expected.rows) {
+                assert_eq!(row[3], Value::Text(e.account_number.clone()));
+                assert_eq!(row[4], Value::Decimal(e.opening));
+                assert_eq!(row[7], Value::Decimal(e.closing));
+            }
+        }
     }
 
     #[test]

@@ -61,6 +61,34 @@ pub trait RawTables: Send + Sync {
     }
 }
 
+/// How the transformation runs: `sync.batch_rows` and the `[fiscal]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransformSettings {
+    /// Rows per batch read and written.
+    pub batch_rows: usize,
+    /// The month (1 to 12) fiscal years start in for the companies whose source gives
+    /// none ([`FiscalYear::assumed`](penny_transform::canonical::FiscalYear::assumed)).
+    pub year_start_month: u32,
+}
+
+impl TransformSettings {
+    /// Batches of `batch_rows` rows, fiscal years assumed to start in January.
+    pub fn new(batch_rows: usize) -> Self {
+        TransformSettings {
+            batch_rows,
+            year_start_month: 1,
+        }
+    }
+
+    /// The settings of `config` (`sync.batch_rows`, `fiscal.year_start`).
+    pub fn of(config: &crate::config::Config) -> Self {
+        TransformSettings {
+            batch_rows: config.sync.batch_rows,
+            year_start_month: config.fiscal.year_start_month,
+        }
+    }
+}
+
 /// Calls `f` on every batch of `table` (nothing if it is absent).
 pub(crate) async fn each_batch(
     raw: &dyn RawTables,
@@ -401,26 +429,26 @@ pub async fn rebuild_canonical(
     saved: Option<&dyn crate::incremental::SavedTables>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
-    batch_rows: usize,
+    settings: TransformSettings,
 ) -> Result<TransformReport, CliError> {
     let started = std::time::Instant::now();
+    let batch_rows = settings.batch_rows;
     let mut report = match raw.incremental() {
-        Some(inc) => match crate::incremental::update(raw, inc, saved, out, facts, batch_rows)
-            .await?
+        Some(inc) => match crate::incremental::update(raw, inc, saved, out, facts, settings).await?
         {
             Some(report) => {
                 inc.changes().clear();
                 report
             }
             None => {
-                let report = rebuild_whole(raw, out, facts, batch_rows, saved.is_some()).await?;
+                let report = rebuild_whole(raw, out, facts, settings, saved.is_some()).await?;
                 let refs = crate::incremental::Refs::read(raw, batch_rows).await?;
                 inc.save_refs(&refs).await.map_err(sink)?;
                 inc.changes().clear();
                 report
             }
         },
-        None => rebuild_whole(raw, out, facts, batch_rows, false).await?,
+        None => rebuild_whole(raw, out, facts, settings, false).await?,
     };
     report.duration = started.elapsed();
     Ok(report)
@@ -442,9 +470,10 @@ async fn rebuild_whole(
     raw: &dyn RawTables,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
-    batch_rows: usize,
+    settings: TransformSettings,
     save_sums: bool,
 ) -> Result<TransformReport, CliError> {
+    let batch_rows = settings.batch_rows;
     let by_key = raw.incremental();
     let mut door = map_small_tables(raw, batch_rows, by_key.is_none()).await?;
     let mut report = TransformReport {
@@ -549,7 +578,7 @@ async fn rebuild_whole(
         &days,
         &digest,
         None,
-        batch_rows,
+        settings,
         WholeTables::NONE,
         &mut report,
     )
@@ -649,10 +678,11 @@ pub(crate) async fn write_books(
     days: &crate::reports::LineDays,
     invoices: &crate::reports::InvoiceDigest,
     changed_accounts: Option<&std::collections::BTreeSet<(i64, std::sync::Arc<str>)>>,
-    batch_rows: usize,
+    settings: TransformSettings,
     whole: WholeTables,
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
+    let batch_rows = settings.batch_rows;
     if whole.references {
         write_table(out, &books.companies, batch_rows, report).await?;
         write_table(out, &books.accounts, batch_rows, report).await?;
@@ -669,13 +699,31 @@ pub(crate) async fn write_books(
     }
 
     // The star schema's other tables, from the books. `dim_date` covers the fiscal
-    // years and the lines' dates.
+    // years and the lines' dates; a company without fiscal years has them assumed over
+    // that range (for `dim_date` and the trial balance only: not canonical).
     let b = books;
     let (mut from, mut to) = dates.unwrap_or_else(|| {
         let today = chrono::Utc::now().date_naive();
         (today, today)
     });
     for fy in &b.fiscal_years {
+        from = from.min(fy.start);
+        to = to.max(fy.end);
+    }
+    let with_lines: Vec<i64> = days.extent().into_keys().collect();
+    let companies = || {
+        b.companies
+            .iter()
+            .map(|c| c.company_id)
+            .chain(with_lines.iter().copied())
+    };
+    let fiscal_years = crate::reports::fiscal_years_used(
+        &b.fiscal_years,
+        companies(),
+        settings.year_start_month,
+        (from, to),
+    );
+    for fy in &fiscal_years {
         from = from.min(fy.start);
         to = to.max(fy.end);
     }
@@ -693,7 +741,7 @@ pub(crate) async fn write_books(
     }
     star_tables.push((
         star::dim_date_schema(),
-        star::dim_date(b, from, to, batch_rows),
+        star::dim_date_of(companies(), &fiscal_years, from, to, batch_rows),
     ));
     for (schema, batches) in star_tables {
         let batches = batches.map_err(batch_error)?;
@@ -701,7 +749,7 @@ pub(crate) async fn write_books(
     }
     crate::reports::write_reports(
         facts,
-        &books.fiscal_years,
+        &fiscal_years,
         days,
         invoices,
         changed_accounts,

@@ -271,6 +271,90 @@ async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
     assert!(stderr.contains(&std::process::id().to_string()), "{stderr}");
 }
 
+/// The rows of a CSV file the CSV target wrote (no quoted commas in the tables read
+/// here), by column name.
+fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_fiscal_years_from_the_source_the_configured_year_start_is_used() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    // No `fiscal_years` stream: the source gives the company no fiscal year.
+    let streams = "companies,journals,ledger_accounts,ledger_entries,ledger_entry_lines";
+    let env = [
+        ("PENNY_TARGET_KIND", "csv"),
+        ("PENNY_FISCAL_YEAR_START", "07-01"),
+    ];
+    let out = run_api(dir.path(), &sandbox, &["sync", "--streams", streams], &env).await;
+    succeeds(&out);
+    let folder = dir.path().join("penny-out");
+    assert!(!folder.join("fiscal_years.csv").exists());
+
+    let balance = csv_rows(&folder.join("report_trial_balance.csv"));
+    assert!(!balance.is_empty());
+    let mut years = std::collections::BTreeSet::new();
+    for row in &balance {
+        let (start, end) = (&row["period_start"], &row["period_end"]);
+        assert!(
+            start.ends_with("-07-01") && end.ends_with("-06-30"),
+            "{row:?}"
+        );
+        let (a, b): (i32, i32) = (start[..4].parse().unwrap(), end[..4].parse().unwrap());
+        assert_eq!(b, a + 1, "{row:?}");
+        years.insert(start.clone());
+    }
+    // The books (two years of lines) span several assumed years; each closing balance
+    // is the next year's opening.
+    assert!(years.len() >= 2, "{years:?}");
+    let closing: std::collections::BTreeMap<(String, String), String> = balance
+        .iter()
+        .map(|r| {
+            let next = format!("{}-07-01", r["period_end"][..4].to_owned());
+            ((r["account_number"].clone(), next), r["closing"].clone())
+        })
+        .collect();
+    let mut carried = 0;
+    for row in &balance {
+        if let Some(c) = closing.get(&(row["account_number"].clone(), row["period_start"].clone()))
+        {
+            assert_eq!(c, &row["opening"], "{row:?}");
+            carried += 1;
+        }
+    }
+    assert!(carried > 0);
+
+    // dim_date's fiscal columns follow the same years; canonical fiscal years stay the
+    // source's (none).
+    let days = csv_rows(&folder.join("dim_date.csv"));
+    let day = days
+        .iter()
+        .find(|r| r["date"].ends_with("-08-15"))
+        .expect("a mid-August day");
+    assert!(day["fiscal_year_start"].ends_with("-07-01"), "{day:?}");
+    assert_eq!(day["fiscal_period"], "2", "{day:?}");
+    let canonical = folder.join("canonical_fiscal_years.csv");
+    assert!(!canonical.exists() || csv_rows(&canonical).is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_token_is_an_authentication_error_with_a_hint() {
     let sandbox = sandbox().await;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use penny_api::sandbox::Fault;
 use penny_cli::commands::sync::run_with;
+use penny_cli::transform::TransformSettings;
 use penny_transform::driver::SyncOptions;
 use secrecy::ExposeSecret;
 
@@ -71,8 +72,7 @@ async fn fresh_full_sync(db: &penny_testdb::TestDb, source: &penny_api::source::
         &[],
         SyncOptions { full: true },
         4,
-        true,
-        5000,
+        Some(TransformSettings::new(5000)),
     )
     .await
     .unwrap();
@@ -122,8 +122,7 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
         &[],
         SyncOptions { full: true },
         4,
-        true,
-        100,
+        Some(TransformSettings::new(100)),
     ));
     // Once a batch has committed, every other backend of the test database (the
     // sink's) is terminated.
@@ -159,9 +158,16 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
 
     // The next run, in a new process's shoes (targets opened again), by default.
     let targets = pg_targets(&db, "drop_raw", "drop_star", &source).await;
-    let next = run_with(&source, &targets, &[], SyncOptions::default(), 4, true, 100)
-        .await
-        .unwrap();
+    let next = run_with(
+        &source,
+        &targets,
+        &[],
+        SyncOptions::default(),
+        4,
+        Some(TransformSettings::new(100)),
+    )
+    .await
+    .unwrap();
     assert!(next.failures.is_empty(), "{:?}", next.error());
     assert!(next.transform.is_some(), "{}", next.line());
     drop(targets);
@@ -187,8 +193,7 @@ async fn a_dropped_connection_during_the_transformation_converges_on_the_next_ru
         &[],
         SyncOptions { full: true },
         4,
-        true,
-        100,
+        Some(TransformSettings::new(100)),
     )
     .await
     .unwrap();
@@ -223,8 +228,7 @@ async fn a_dropped_connection_during_the_transformation_converges_on_the_next_ru
         &[],
         SyncOptions::default(),
         4,
-        true,
-        100,
+        Some(TransformSettings::new(100)),
     ));
     // As soon as a connection merges rows into a star table after the canonical ledger
     // lines (the transformation has committed some of its tables, not all; the raw load
@@ -268,9 +272,16 @@ async fn a_dropped_connection_during_the_transformation_converges_on_the_next_ru
     drop(targets);
 
     let targets = pg_targets(&db, "tx_raw", "tx_star", &source).await;
-    let next = run_with(&source, &targets, &[], SyncOptions::default(), 4, true, 100)
-        .await
-        .unwrap();
+    let next = run_with(
+        &source,
+        &targets,
+        &[],
+        SyncOptions::default(),
+        4,
+        Some(TransformSettings::new(100)),
+    )
+    .await
+    .unwrap();
     assert!(next.failures.is_empty(), "{:?}", next.error());
     assert!(next.transform.is_some(), "{}", next.line());
     drop(targets);

@@ -13,6 +13,7 @@ use penny_api::Client;
 use penny_api::sandbox::Sandbox;
 use penny_cli::commands::demo::mutate;
 use penny_cli::commands::sync::{Targets, run_with};
+use penny_cli::transform::TransformSettings;
 use penny_transform::driver::SyncOptions;
 
 async fn sandbox() -> (Sandbox, Client) {
@@ -39,9 +40,16 @@ async fn sync(
     full: bool,
 ) -> penny_cli::pipeline::RunSummary {
     let targets = Targets::csv(dir, false).unwrap();
-    let summary = run_with(source, &targets, &[], SyncOptions { full }, 4, true, 1000)
-        .await
-        .unwrap();
+    let summary = run_with(
+        source,
+        &targets,
+        &[],
+        SyncOptions { full },
+        4,
+        Some(TransformSettings::new(1000)),
+    )
+    .await
+    .unwrap();
     assert!(summary.failures.is_empty(), "{:?}", summary.error());
     summary
 }
@@ -114,8 +122,7 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
         &[],
         SyncOptions::default(),
         4,
-        true,
-        1000,
+        Some(TransformSettings::new(1000)),
     )
     .await
     .unwrap();
@@ -141,9 +148,16 @@ async fn pg_sync(
     targets: &Targets,
     full: bool,
 ) -> penny_cli::pipeline::RunSummary {
-    let summary = run_with(source, targets, &[], SyncOptions { full }, 4, true, 250)
-        .await
-        .unwrap();
+    let summary = run_with(
+        source,
+        targets,
+        &[],
+        SyncOptions { full },
+        4,
+        Some(TransformSettings::new(250)),
+    )
+    .await
+    .unwrap();
     assert!(summary.failures.is_empty(), "{:?}", summary.error());
     summary
 }
@@ -271,17 +285,9 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // rebuilds everything (the changes it loaded are not lost).
     sandbox.advance_clock(chrono::Duration::minutes(1));
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
-    let raw_only = run_with(
-        &source,
-        &targets,
-        &[],
-        SyncOptions { full: false },
-        4,
-        false,
-        250,
-    )
-    .await
-    .unwrap();
+    let raw_only = run_with(&source, &targets, &[], SyncOptions { full: false }, 4, None)
+        .await
+        .unwrap();
     assert!(raw_only.transform.is_none());
     drop(targets);
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;

@@ -294,20 +294,28 @@ pub fn dim_date(
     to: NaiveDate,
     batch_rows: usize,
 ) -> Result<Vec<Batch>, BatchError> {
-    let mut companies: Vec<i64> = books
-        .companies
-        .iter()
-        .map(|c| c.company_id)
-        .chain(books.fiscal_years.iter().map(|f| f.company_id))
+    let companies = books.companies.iter().map(|c| c.company_id);
+    dim_date_of(companies, &books.fiscal_years, from, to, batch_rows)
+}
+
+/// [`dim_date`] for the given companies and fiscal years (those of the books and others,
+/// such as [`FiscalYear::assumed`] ones): one row per company (of `companies` and of
+/// `fiscal_years`) and day from `from` to `to`.
+pub fn dim_date_of(
+    companies: impl IntoIterator<Item = i64>,
+    fiscal_years: &[FiscalYear],
+    from: NaiveDate,
+    to: NaiveDate,
+    batch_rows: usize,
+) -> Result<Vec<Batch>, BatchError> {
+    let mut companies: Vec<i64> = companies
+        .into_iter()
+        .chain(fiscal_years.iter().map(|f| f.company_id))
         .collect();
     companies.sort_unstable();
     companies.dedup();
     let rows = companies.into_iter().flat_map(move |c| {
-        let years: Vec<_> = books
-            .fiscal_years
-            .iter()
-            .filter(|f| f.company_id == c)
-            .collect();
+        let years: Vec<_> = fiscal_years.iter().filter(|f| f.company_id == c).collect();
         from.iter_days()
             .take_while(move |d| *d <= to)
             .map(move |d| date_dim((c, d, years.iter().copied().find(|f| f.contains(d)))))

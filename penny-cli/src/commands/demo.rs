@@ -23,6 +23,7 @@ use crate::commands::sync::{Targets, run_with};
 use crate::config::Config;
 use crate::exit::{CliError, ExitCode, chain};
 use crate::pipeline::RunSummary;
+use crate::transform::TransformSettings;
 
 const COMPANY: i64 = 1;
 
@@ -233,8 +234,7 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
         &[],
         SyncOptions { full: true },
         concurrency,
-        true,
-        config.sync.batch_rows,
+        Some(TransformSettings::of(&config)),
     )
     .await?;
     check_run(&full, "full sync")?;
@@ -252,8 +252,7 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
         &[],
         SyncOptions { full: false },
         concurrency,
-        true,
-        config.sync.batch_rows,
+        Some(TransformSettings::of(&config)),
     )
     .await?;
     check_run(&incremental, "incremental sync")?;

@@ -13,6 +13,7 @@ use crate::exit::{CliError, ExitCode};
 use crate::pipeline::{self, RunSummary, SinkFactory};
 use crate::schedule::{self, Cadence, Stop};
 use crate::targets::{CsvTarget, PgTarget};
+use crate::transform::TransformSettings;
 
 /// The Data Sharing connection settings of a configuration.
 pub fn data_sharing_config(config: &Config) -> Result<penny_redshift::DataSharingConfig, CliError> {
@@ -142,15 +143,15 @@ pub async fn open_targets(config: &Config, source: &dyn Source) -> Result<Target
 }
 
 /// One run of `streams` (all when empty) of `source` into `targets`, then the
-/// canonical rebuild when `transform` and every stream succeeded.
+/// canonical rebuild with the `transform` settings when given and every stream
+/// succeeded.
 pub async fn run_with(
     source: &dyn Source,
     targets: &Targets,
     requested: &[String],
     options: SyncOptions,
     concurrency: usize,
-    transform: bool,
-    batch_rows: usize,
+    transform: Option<TransformSettings>,
 ) -> Result<RunSummary, CliError> {
     let started = std::time::Instant::now();
     let streams = pipeline::select_streams(source, requested).await?;
@@ -163,8 +164,8 @@ pub async fn run_with(
     );
     let mut summary =
         pipeline::sync_streams(source, targets.raw.as_ref(), &streams, options, concurrency).await;
-    if transform && summary.failures.is_empty() {
-        summary.transform = rebuild(targets.raw.as_ref(), targets.star(), batch_rows).await?;
+    if let Some(settings) = transform.filter(|_| summary.failures.is_empty()) {
+        summary.transform = rebuild(targets.raw.as_ref(), targets.star(), settings).await?;
     }
     summary.duration = started.elapsed();
     Ok(summary)
@@ -188,8 +189,7 @@ pub async fn run_once(
         requested,
         SyncOptions { full: args.full },
         config.sync.concurrency,
-        config.sync.transform,
-        config.sync.batch_rows,
+        config.sync.transform.then(|| TransformSettings::of(config)),
     )
     .await
 }
@@ -198,7 +198,7 @@ pub async fn run_once(
 pub async fn rebuild(
     target: &dyn SinkFactory,
     star: &dyn SinkFactory,
-    batch_rows: usize,
+    settings: TransformSettings,
 ) -> Result<Option<crate::transform::TransformReport>, CliError> {
     let Some(raw) = target.raw_tables() else {
         tracing::warn!(target = %target.describe(), "this target cannot read its raw tables back: the canonical model was not rebuilt");
@@ -221,7 +221,7 @@ pub async fn rebuild(
         star.saved_tables(),
         out.as_mut(),
         facts.as_mut(),
-        batch_rows,
+        settings,
     )
     .await?;
     tracing::info!(

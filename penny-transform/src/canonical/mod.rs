@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 
 mod decode;
@@ -148,7 +148,58 @@ impl FiscalYear {
     pub fn contains(&self, date: NaiveDate) -> bool {
         self.start <= date && date <= self.end
     }
+
+    /// Twelve-month fiscal years of `company_id` starting on the first day of
+    /// `start_month` (1 to 12), the fewest that cover `from..=to`: for a company whose
+    /// source gives no fiscal year. Their status is `assumed`. Empty when `to` is before
+    /// `from` or `start_month` is not a month.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use penny_transform::canonical::FiscalYear;
+    ///
+    /// let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let years = FiscalYear::assumed(7, 7, d(2025, 3, 14), d(2026, 8, 2));
+    /// let bounds: Vec<_> = years.iter().map(|f| (f.start, f.end)).collect();
+    /// assert_eq!(
+    ///     bounds,
+    ///     [
+    ///         (d(2024, 7, 1), d(2025, 6, 30)),
+    ///         (d(2025, 7, 1), d(2026, 6, 30)),
+    ///         (d(2026, 7, 1), d(2027, 6, 30)),
+    ///     ]
+    /// );
+    /// ```
+    pub fn assumed(company_id: i64, start_month: u32, from: NaiveDate, to: NaiveDate) -> Vec<Self> {
+        let Some(mut start) =
+            NaiveDate::from_ymd_opt(from.year(), start_month, 1).filter(|_| from <= to)
+        else {
+            return Vec::new();
+        };
+        if start > from {
+            start = start
+                .with_year(start.year() - 1)
+                .expect("the first of a month exists every year");
+        }
+        let mut years = Vec::new();
+        while start <= to {
+            let next = start
+                .with_year(start.year() + 1)
+                .expect("the first of a month exists every year");
+            years.push(FiscalYear {
+                company_id,
+                start,
+                end: next.pred_opt().expect("a day follows another"),
+                status: Some(ASSUMED_STATUS.to_owned()),
+            });
+            start = next;
+        }
+        years
+    }
 }
+
+/// The status of the fiscal years [`FiscalYear::assumed`] makes.
+pub const ASSUMED_STATUS: &str = "assumed";
 
 /// One line of a ledger entry: the large table (millions of rows).
 #[derive(Debug, Clone, PartialEq)]
@@ -412,5 +463,57 @@ impl Books {
         self.third_parties
             .iter()
             .find(|t| t.company_id == company_id && t.third_party == r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("a valid date")
+    }
+
+    #[test]
+    fn assumed_fiscal_years_are_the_fewest_whole_years_covering_the_range() {
+        let bounds = |m, from, to| -> Vec<(NaiveDate, NaiveDate)> {
+            FiscalYear::assumed(3, m, from, to)
+                .iter()
+                .map(|f| {
+                    assert_eq!(f.company_id, 3);
+                    assert_eq!(f.status.as_deref(), Some(ASSUMED_STATUS));
+                    (f.start, f.end)
+                })
+                .collect()
+        };
+        // Calendar years: the range's first and last days on the years' bounds.
+        assert_eq!(
+            bounds(1, d(2025, 1, 1), d(2025, 12, 31)),
+            [(d(2025, 1, 1), d(2025, 12, 31))]
+        );
+        assert_eq!(
+            bounds(1, d(2024, 12, 31), d(2025, 1, 1)),
+            [
+                (d(2024, 1, 1), d(2024, 12, 31)),
+                (d(2025, 1, 1), d(2025, 12, 31))
+            ]
+        );
+        // A year starting in March holds February 29th.
+        assert_eq!(
+            bounds(3, d(2024, 2, 29), d(2024, 3, 1)),
+            [
+                (d(2023, 3, 1), d(2024, 2, 29)),
+                (d(2024, 3, 1), d(2025, 2, 28))
+            ]
+        );
+        // December: the year before's.
+        assert_eq!(
+            bounds(12, d(2026, 6, 1), d(2026, 6, 30)),
+            [(d(2025, 12, 1), d(2026, 11, 30))]
+        );
+        // Nothing to cover, or no such month.
+        assert!(bounds(1, d(2026, 6, 2), d(2026, 6, 1)).is_empty());
+        assert!(bounds(0, d(2026, 1, 1), d(2026, 6, 1)).is_empty());
+        assert!(bounds(13, d(2026, 1, 1), d(2026, 6, 1)).is_empty());
     }
 }
