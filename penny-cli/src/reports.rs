@@ -557,23 +557,7 @@ impl InvoiceDigest {
 
     /// Adds the invoices, then the invoice lines, then the payments of `books`.
     pub fn add(&mut self, books: &Books) {
-        for i in &books.invoices {
-            self.invoices.push(
-                (i.company_id, i.kind, i.id),
-                InvoiceBrief {
-                    third_party_id: i.third_party_id,
-                    date: i.date,
-                    due: i.due_date.unwrap_or(i.date),
-                },
-            );
-            self.open.add(
-                open_group(i.company_id, i.kind, i.third_party_id),
-                i.date,
-                i.due_date.unwrap_or(i.date),
-                i.amount_ttc,
-            );
-        }
-        self.invoices.seal();
+        self.add_invoices(&books.invoices, true);
         for l in &books.invoice_lines {
             if let Some(invoice) = self.invoices.get(&(l.company_id, l.kind, l.invoice_id)) {
                 let date = invoice.date;
@@ -591,6 +575,44 @@ impl InvoiceDigest {
                 );
             }
         }
+    }
+
+    /// Adds invoices (their amounts owed). With `keep_briefs`, keeps what their lines
+    /// and payments need of them (24 bytes each) for [`add`](Self::add) to join them;
+    /// without, their lines and payments must come with them through
+    /// [`add_details`](Self::add_details).
+    pub fn add_invoices(&mut self, invoices: &[Invoice], keep_briefs: bool) {
+        for i in invoices {
+            if keep_briefs {
+                self.invoices.push(
+                    (i.company_id, i.kind, i.id),
+                    InvoiceBrief {
+                        third_party_id: i.third_party_id,
+                        date: i.date,
+                        due: i.due_date.unwrap_or(i.date),
+                    },
+                );
+            }
+            self.open.add(
+                open_group(i.company_id, i.kind, i.third_party_id),
+                i.date,
+                i.due_date.unwrap_or(i.date),
+                i.amount_ttc,
+            );
+        }
+        self.invoices.seal();
+    }
+
+    /// Adds the invoice lines and payments of `books`, joined to their invoices, also
+    /// in `books` (whose amounts owed were added by [`add_invoices`](Self::add_invoices)
+    /// and are not added again): a full rebuild that reads each batch's invoices back by
+    /// key needs no brief per invoice. Lines and payments of an invoice not in `books`
+    /// are left out, as [`add`](Self::add) leaves out those of an unknown invoice.
+    pub fn add_details(&mut self, books: &Books) {
+        let touched = self.touched.take();
+        // Adding never fails; no invoice is in `changed`, so none is added again.
+        let _ = self.apply(books, &std::collections::BTreeSet::new(), 1);
+        self.touched = touched;
     }
 
     /// Adds (`sign` 1) or takes away (`sign` -1) an invoice line of an invoice dated
@@ -1978,6 +2000,56 @@ mod digest_tests {
         let expected = vat_by_rate(&books.invoices, &books.invoice_lines, from, to);
         assert!(expected.len() > 10);
         assert_eq!(digest.vat_rows(), expected);
+    }
+
+    #[test]
+    fn details_joined_to_their_invoices_read_back_equal_details_joined_by_briefs() {
+        let books = books();
+        let as_of = d(2026, 9, 30);
+        let mut briefs = InvoiceDigest::new(as_of);
+        briefs.add(&books);
+
+        let mut joined = InvoiceDigest::new(as_of);
+        joined.add_invoices(&books.invoices, false);
+        assert!(joined.invoices.0.is_empty(), "no brief kept");
+        // Lines, then payments, in batches, each with the invoices it names (as read
+        // back by key: an unknown invoice is not found).
+        let of = |keys: Vec<InvoiceKey>| -> Vec<Invoice> {
+            books
+                .invoices
+                .iter()
+                .filter(|i| keys.contains(&(i.company_id, i.kind, i.id)))
+                .cloned()
+                .collect()
+        };
+        for part in books.invoice_lines.chunks(7) {
+            let keys = part.iter().map(|l| (l.company_id, l.kind, l.invoice_id));
+            joined.add_details(&Books {
+                invoices: of(keys.collect()),
+                invoice_lines: part.to_vec(),
+                ..Books::default()
+            });
+        }
+        for part in books.payments.chunks(5) {
+            let keys = part.iter().map(|p| (p.company_id, p.kind, p.invoice_id));
+            joined.add_details(&Books {
+                invoices: of(keys.collect()),
+                payments: part.to_vec(),
+                ..Books::default()
+            });
+        }
+        assert!(joined.touched.is_none());
+        assert_eq!(joined.aged().rows, briefs.aged().rows);
+        assert_eq!(joined.vat_rows(), briefs.vat_rows());
+        let rows = |digest: &InvoiceDigest| -> Vec<Vec<Value>> {
+            let writes = digest.saved_batches(100).unwrap();
+            writes
+                .iter()
+                .flat_map(|(_, batches, _)| batches.iter().flat_map(|b| b.rows().to_vec()))
+                .collect()
+        };
+        assert!(rows(&joined).len() > 10);
+        assert_eq!(rows(&joined), rows(&briefs));
     }
 
     /// The records of `books` a run that changed `invoices`, `lines` and `payments`

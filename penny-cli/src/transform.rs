@@ -33,6 +33,7 @@ use penny_transform::canonical::from_data_sharing::DataSharingMapper;
 use penny_transform::canonical::tables::{CanonicalTable, to_batches};
 use penny_transform::canonical::{
     BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, MappingError,
+    ThirdPartyKind,
 };
 use penny_transform::{Batch, CommitStats, ReadKind, Schema, Sink, SinkError, Value, star};
 
@@ -384,6 +385,49 @@ pub(crate) async fn fetch_entries(
     Ok(())
 }
 
+/// The invoices of the invoice lines and payments of `books`, read from `inc` by key
+/// (one query per company and kind, on the raw invoices' primary key) and mapped
+/// through `mapper` (which must hold no other transactional record).
+async fn fetch_invoices(
+    inc: &dyn crate::incremental::IncrementalRaw,
+    mapper: &mut ApiMapper,
+    books: &Books,
+    batch_rows: usize,
+) -> Result<Vec<Invoice>, CliError> {
+    let mut wanted: BTreeMap<(ThirdPartyKind, i64), BTreeSet<i64>> = BTreeMap::new();
+    let lines = books
+        .invoice_lines
+        .iter()
+        .map(|l| (l.kind, l.company_id, l.invoice_id));
+    let payments = books
+        .payments
+        .iter()
+        .map(|p| (p.kind, p.company_id, p.invoice_id));
+    for (kind, company, invoice) in lines.chain(payments) {
+        wanted.entry((kind, company)).or_default().insert(invoice);
+    }
+    for ((kind, company), ids) in wanted {
+        let table = match kind {
+            ThirdPartyKind::Customer => "customer_invoices",
+            ThirdPartyKind::Supplier => "supplier_invoices",
+        };
+        let filter = KeyFilter::ints("id", ids).within("company_id", company);
+        if let Some(mut invoices) = inc
+            .read_where(table, batch_rows, &filter)
+            .await
+            .map_err(sink)?
+        {
+            while let Some(batch) = futures_util::TryStreamExt::try_next(&mut invoices)
+                .await
+                .map_err(sink)?
+            {
+                mapper.add(&batch).map_err(mapping)?;
+            }
+        }
+    }
+    Ok(mapper.take_transactions().invoices)
+}
+
 /// The books and every ledger line (held in memory: for exports that list them all).
 pub async fn map_everything(
     raw: &dyn RawTables,
@@ -630,9 +674,21 @@ async fn stream_family(
                 .map_err(sink)?
             {
                 door.add(&batch)?;
-                let books = door.take_transactions();
-                digest.add(&books);
+                let mut books = door.take_transactions();
                 let (canonical_batches, fact_batches) = family.batches(&books, batch_rows)?;
+                match (&mut *door, raw.incremental()) {
+                    // Lines and payments joined to their invoices read back by key:
+                    // nothing is held per invoice.
+                    (Door::Api(m), Some(inc)) => match family {
+                        Family::Invoices => digest.add_invoices(&books.invoices, false),
+                        Family::InvoiceLines | Family::Payments => {
+                            books.invoices = fetch_invoices(inc, m, &books, batch_rows).await?;
+                            digest.add_details(&books);
+                        }
+                        Family::BankTransactions => {}
+                    },
+                    _ => digest.add(&books),
+                }
                 for b in canonical_batches {
                     rows += b.len() as u64;
                     out.write(b).await.map_err(sink)?;
