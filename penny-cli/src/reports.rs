@@ -513,10 +513,12 @@ struct VatSums {
 /// ([`add_saved`](Self::add_saved)), which changes them by the old and new versions of
 /// the records it changed ([`change`](Self::change)) instead of reading every invoice.
 ///
-/// Memory: the briefs (only while invoices are added) are kept in a vector per company
-/// and kind sorted by id (looked up by binary search), 24 bytes an invoice; the open amounts grow
-/// with the third parties and recent or future due dates, the VAT sums with the months
-/// and rates.
+/// Memory: with [`add`](Self::add), the briefs are kept in a vector per company and
+/// kind sorted by id (looked up by binary search), 24 bytes an invoice; with
+/// [`add_invoices`](Self::add_invoices) without briefs and
+/// [`add_details`](Self::add_details), nothing per invoice. The open amounts grow with
+/// the third parties and recent or future due dates, the VAT sums with the months and
+/// rates.
 #[derive(Debug)]
 pub struct InvoiceDigest {
     open: aged_balance::OpenAmounts,
