@@ -434,6 +434,17 @@ pub async fn update(
     {
         return whole(&format!("`{t}` was read whole"));
     }
+    let changed_lines: usize = [LINES, ENTRIES]
+        .iter()
+        .filter_map(|t| changes.get(*t))
+        .map(|c| c.upserted.len() + c.deleted.len())
+        .sum();
+    if changed_lines > settings.incremental_limit {
+        return whole(&format!(
+            "{changed_lines} changed ledger lines and entries, more than the incremental limit ({}): streamed whole instead of held",
+            settings.incremental_limit
+        ));
+    }
     let Some(saved) = inc.saved_refs().await.map_err(sink)? else {
         return whole("no saved references: first or interrupted transformation");
     };

@@ -72,22 +72,34 @@ pub struct TransformSettings {
     /// The month (1 to 12) fiscal years start in for the companies whose source gives
     /// none ([`FiscalYear::assumed`](penny_transform::canonical::FiscalYear::assumed)).
     pub year_start_month: u32,
+    /// How many changed ledger lines and entries an incremental update takes on; above,
+    /// the transformation is rebuilt whole instead. An update holds its changed lines
+    /// in memory (about 2 KB each, their analytical categories included), the whole
+    /// rebuild streams them: the limit bounds a cycle's memory after a bulk change (an
+    /// import, a year re-opened) at the price of a longer cycle.
+    pub incremental_limit: usize,
 }
 
+/// The default [`TransformSettings::incremental_limit`]: 50,000 changed lines and
+/// entries (about 100 MiB of changed lines held).
+pub const DEFAULT_INCREMENTAL_LIMIT: usize = 50_000;
+
 impl TransformSettings {
-    /// Batches of `batch_rows` rows, fiscal years assumed to start in January.
+    /// Batches of `batch_rows` rows, fiscal years assumed to start in January, the
+    /// default incremental limit.
     pub fn new(batch_rows: usize) -> Self {
         TransformSettings {
             batch_rows,
             year_start_month: 1,
+            incremental_limit: DEFAULT_INCREMENTAL_LIMIT,
         }
     }
 
     /// The settings of `config` (`sync.batch_rows`, `fiscal.year_start`).
     pub fn of(config: &crate::config::Config) -> Self {
         TransformSettings {
-            batch_rows: config.sync.batch_rows,
             year_start_month: config.fiscal.year_start_month,
+            ..TransformSettings::new(config.sync.batch_rows)
         }
     }
 }
@@ -371,17 +383,29 @@ pub(crate) async fn fetch_entries(
     }
     for (company, ids) in wanted {
         let filter = KeyFilter::ints("id", ids).within("company_id", company);
-        if let Some(mut entries) = inc
-            .read_where(API_ENTRIES, batch_rows, &filter)
+        map_where(inc, mapper, API_ENTRIES, &filter, batch_rows).await?;
+    }
+    Ok(())
+}
+
+/// Maps the rows of raw `table` that `filter` keeps into `mapper`.
+async fn map_where(
+    inc: &dyn crate::incremental::IncrementalRaw,
+    mapper: &mut ApiMapper,
+    table: &str,
+    filter: &KeyFilter,
+    batch_rows: usize,
+) -> Result<(), CliError> {
+    if let Some(mut rows) = inc
+        .read_where(table, batch_rows, filter)
+        .await
+        .map_err(sink)?
+    {
+        while let Some(batch) = futures_util::TryStreamExt::try_next(&mut rows)
             .await
             .map_err(sink)?
         {
-            while let Some(batch) = futures_util::TryStreamExt::try_next(&mut entries)
-                .await
-                .map_err(sink)?
-            {
-                mapper.add(&batch).map_err(mapping)?;
-            }
+            mapper.add(&batch).map_err(mapping)?;
         }
     }
     Ok(())
@@ -414,18 +438,7 @@ async fn fetch_invoices(
             ThirdPartyKind::Supplier => "supplier_invoices",
         };
         let filter = KeyFilter::ints("id", ids).within("company_id", company);
-        if let Some(mut invoices) = inc
-            .read_where(table, batch_rows, &filter)
-            .await
-            .map_err(sink)?
-        {
-            while let Some(batch) = futures_util::TryStreamExt::try_next(&mut invoices)
-                .await
-                .map_err(sink)?
-            {
-                mapper.add(&batch).map_err(mapping)?;
-            }
-        }
+        map_where(inc, mapper, table, &filter, batch_rows).await?;
     }
     Ok(mapper.take_transactions().invoices)
 }

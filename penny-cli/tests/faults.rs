@@ -79,6 +79,29 @@ async fn fresh_full_sync(db: &penny_testdb::TestDb, source: &penny_api::source::
     assert!(full.failures.is_empty(), "{:?}", full.error());
 }
 
+/// The run after a broken one, in a new process's shoes (targets opened again), by
+/// default (incremental): it succeeds and transforms.
+async fn next_run(
+    db: &penny_testdb::TestDb,
+    raw: &str,
+    star: &str,
+    source: &penny_api::source::PennylaneSource,
+) {
+    let targets = pg_targets(db, raw, star, source).await;
+    let next = run_with(
+        source,
+        &targets,
+        &[],
+        SyncOptions::default(),
+        4,
+        Some(TransformSettings::new(100)),
+    )
+    .await
+    .unwrap();
+    assert!(next.failures.is_empty(), "{:?}", next.error());
+    assert!(next.transform.is_some(), "{}", next.line());
+}
+
 /// Terminates every other backend of the test database (the sink's connections);
 /// returns how many.
 async fn terminate_other_backends(killer: &tokio_postgres::Client) -> i64 {
@@ -157,20 +180,7 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
     eprintln!("broken run: {failed}");
 
     // The next run, in a new process's shoes (targets opened again), by default.
-    let targets = pg_targets(&db, "drop_raw", "drop_star", &source).await;
-    let next = run_with(
-        &source,
-        &targets,
-        &[],
-        SyncOptions::default(),
-        4,
-        Some(TransformSettings::new(100)),
-    )
-    .await
-    .unwrap();
-    assert!(next.failures.is_empty(), "{:?}", next.error());
-    assert!(next.transform.is_some(), "{}", next.line());
-    drop(targets);
+    next_run(&db, "drop_raw", "drop_star", &source).await;
 
     fresh_full_sync(&db, &source).await;
 
@@ -271,20 +281,7 @@ async fn a_dropped_connection_during_the_transformation_converges_on_the_next_ru
     drop(run);
     drop(targets);
 
-    let targets = pg_targets(&db, "tx_raw", "tx_star", &source).await;
-    let next = run_with(
-        &source,
-        &targets,
-        &[],
-        SyncOptions::default(),
-        4,
-        Some(TransformSettings::new(100)),
-    )
-    .await
-    .unwrap();
-    assert!(next.failures.is_empty(), "{:?}", next.error());
-    assert!(next.transform.is_some(), "{}", next.line());
-    drop(targets);
+    next_run(&db, "tx_raw", "tx_star", &source).await;
 
     fresh_full_sync(&db, &source).await;
     assert_same_schemas(&db, "tx_raw", "fresh_raw", &["ledger_entries"]).await;

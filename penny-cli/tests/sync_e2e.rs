@@ -293,6 +293,45 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
     let after_crash = pg_sync(&source, &targets, false).await;
     assert_eq!(after_crash.transform.as_ref().unwrap().door, "api");
+
+    // More changed lines than the incremental limit: streamed whole instead of held
+    // (and equal to a fresh full sync, compared below); under the limit, incremental.
+    sandbox.advance_clock(chrono::Duration::minutes(1));
+    let entries = sandbox
+        .generated_ids(1, penny_api::sandbox::Resource::LedgerEntries)
+        .unwrap();
+    for entry in entries.clone().take(3) {
+        sandbox
+            .relabel_ledger_entry(1, entry, "Relabelled in bulk")
+            .unwrap();
+    }
+    let limited = |limit| {
+        let settings = TransformSettings {
+            incremental_limit: limit,
+            ..TransformSettings::new(250)
+        };
+        run_with(
+            &source,
+            &targets,
+            &[],
+            SyncOptions::default(),
+            4,
+            Some(settings),
+        )
+    };
+    let over = limited(2).await.unwrap();
+    assert_eq!(
+        over.transform.as_ref().unwrap().door,
+        "api",
+        "{}",
+        over.line()
+    );
+    sandbox.advance_clock(chrono::Duration::minutes(1));
+    sandbox
+        .relabel_ledger_entry(1, entries.start + 3, "Relabelled")
+        .unwrap();
+    let under = limited(100).await.unwrap();
+    assert_eq!(under.transform.as_ref().unwrap().door, "api, incremental");
     drop(targets);
 
     let fresh = pg_targets(&db, "full_raw", "full_star", &source).await;
