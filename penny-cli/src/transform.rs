@@ -690,7 +690,6 @@ async fn stream_family(
             {
                 door.add(&batch)?;
                 let mut books = door.take_transactions();
-                let (canonical_batches, fact_batches) = family.batches(&books, batch_rows)?;
                 match (&mut *door, raw.incremental()) {
                     // Lines and payments joined to their invoices read back by key:
                     // nothing is held per invoice.
@@ -707,6 +706,9 @@ async fn stream_family(
                     // to keep for them.
                     (Door::DataSharing(_), _) => digest.add_invoices(&books.invoices, false),
                 }
+                // After the lines' invoices are read back: the facts leave out the lines
+                // of those that are not accounting documents.
+                let (canonical_batches, fact_batches) = family.batches(&books, batch_rows)?;
                 for b in canonical_batches {
                     rows += b.len() as u64;
                     out.write(b).await.map_err(sink)?;
