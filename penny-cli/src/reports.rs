@@ -534,6 +534,9 @@ pub struct InvoiceDigest {
     saved_on: Option<NaiveDate>,
     /// The open amounts [`change`](Self::change) touched.
     touched: Option<std::collections::BTreeSet<aged_balance::OpenKey>>,
+    /// The invoices added with briefs that are not accounting documents (drafts,
+    /// quotes...), for their lines to be told apart ([`counts`](Self::counts)).
+    left_out: std::collections::BTreeSet<InvoiceKey>,
 }
 
 impl InvoiceDigest {
@@ -546,7 +549,15 @@ impl InvoiceDigest {
             vat: BTreeMap::new(),
             saved_on: None,
             touched: None,
+            left_out: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// Whether the invoice `key` counts: false for one added with briefs
+    /// ([`add`](Self::add), [`add_invoices`](Self::add_invoices) with `keep_briefs`)
+    /// that is not an accounting document, true otherwise (unknown invoices included).
+    pub fn counts(&self, key: &InvoiceKey) -> bool {
+        !self.left_out.contains(key)
     }
 
     /// The open amounts a [`change`](Self::change) touched, when the amounts were read
@@ -594,6 +605,14 @@ impl InvoiceDigest {
     /// quote or order is left out, and so are its lines and payments, which find no
     /// brief; a credit note counts with its negative amounts.
     pub fn add_invoices(&mut self, invoices: &[Invoice], keep_briefs: bool) {
+        if keep_briefs {
+            self.left_out.extend(
+                invoices
+                    .iter()
+                    .filter(|i| !i.counts())
+                    .map(|i| (i.company_id, i.kind, i.id)),
+            );
+        }
         for i in invoices.iter().filter(|i| i.counts()) {
             if keep_briefs {
                 self.invoices.push(
@@ -2326,6 +2345,18 @@ mod digest_tests {
         assert_eq!(
             collected,
             [(units(500), units(100)), (units(300), units(60))]
+        );
+        // The lines of the others are told apart (for the facts that stream them).
+        let left_out: Vec<i64> = books
+            .invoices
+            .iter()
+            .filter(|i| !briefs.counts(&(i.company_id, i.kind, i.id)))
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(left_out, [12, 13, 14, 15, 16, 21]);
+        assert!(
+            briefs.counts(&(1, ThirdPartyKind::Customer, 999)),
+            "unknown"
         );
         // Joined to the invoices read back by key, without briefs: alike.
         let mut joined = InvoiceDigest::new(as_of);

@@ -708,7 +708,18 @@ async fn stream_family(
                 }
                 // After the lines' invoices are read back: the facts leave out the lines
                 // of those that are not accounting documents.
-                let (canonical_batches, fact_batches) = family.batches(&books, batch_rows)?;
+                let (canonical_batches, mut fact_batches) = family.batches(&books, batch_rows)?;
+                if family == Family::InvoiceLines && raw.incremental().is_none() {
+                    // Not read back: the digest's briefs tell which.
+                    let counts = |l: &penny_transform::canonical::InvoiceLine| {
+                        digest.counts(&(l.company_id, l.kind, l.invoice_id))
+                    };
+                    if !books.invoice_lines.iter().all(counts) {
+                        books.invoice_lines.retain(counts);
+                        fact_batches =
+                            star::fact_invoice_lines(&books, batch_rows).map_err(batch_error)?;
+                    }
+                }
                 for b in canonical_batches {
                     rows += b.len() as u64;
                     out.write(b).await.map_err(sink)?;
