@@ -1082,6 +1082,33 @@ async fn select_changed(
             }
         }
     }
+    // Lines rewritten whole beside invoices merged: the invoice line facts leave out
+    // the lines of the invoices that are not accounting documents, so those are read
+    // too, by the columns that say so (and kept beside the changed ones, which the
+    // merges pick by key).
+    if whole.invoice_lines && !whole.invoices {
+        let mut documents = mapper.clone();
+        for table in Family::Invoices.raw_tables("api") {
+            let Some(mut stream) = inc
+                .read_columns(table, digest_columns(table), batch_rows.max(10_000))
+                .await
+                .map_err(sink)?
+            else {
+                continue;
+            };
+            let changed = changed_invoices.get(*table);
+            while let Some(batch) = stream.try_next().await.map_err(sink)? {
+                documents.add(&batch).map_err(mapping)?;
+                let others = documents.take_transactions().invoices.into_iter();
+                selected.invoices.extend(others.filter(|i| {
+                    !i.counts()
+                        && !changed
+                            .and_then(|c| c.get(&i.company_id))
+                            .is_some_and(|ids| ids.contains(&i.id))
+                }));
+            }
+        }
+    }
     // A record read by two filters (its own key and its invoice's) counts once.
     selected.normalize();
     selected

@@ -498,48 +498,88 @@ async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_r
                 .await
                 .unwrap()
                 .get(0);
-            let facts: i64 = pg
-                .query_one(
-                    &format!(
-                        "SELECT count(*) FROM \"{star}\".fact_invoices \
-                         WHERE company_id = 1 AND kind = 'customer' AND invoice_id = $1"
-                    ),
-                    &[&id],
+            let count = |table: &str| {
+                format!(
+                    "SELECT count(*) FROM \"{star}\".{table} \
+                     WHERE company_id = 1 AND kind = 'customer' AND invoice_id = $1"
                 )
+            };
+            let facts: i64 = pg
+                .query_one(&count("fact_invoices"), &[&id])
                 .await
                 .unwrap()
                 .get(0);
-            (kind, facts)
+            let lines: i64 = pg
+                .query_one(&count("fact_invoice_lines"), &[&id])
+                .await
+                .unwrap()
+                .get(0);
+            (kind, facts, lines > 0)
         }
     };
     let targets = pg_targets(&db, "draft_raw", "draft_star", &source).await;
     pg_sync(&source, &targets, true).await;
-    assert_eq!(kind_and_fact("draft_star").await, ("invoice".to_owned(), 1));
+    assert_eq!(
+        kind_and_fact("draft_star").await,
+        ("invoice".to_owned(), 1, true)
+    );
     let before = pg_tables(&db, "draft_star").await;
 
-    for (patch, kind, facts, fresh) in [
+    // (patch of the invoice, an account renumbered, document kind, facts, fresh schema)
+    for (patch, relabel_account, kind, facts, fresh) in [
         (
-            serde_json::json!({"draft": true, "status": "draft"}),
+            Some(serde_json::json!({"draft": true, "status": "draft"})),
+            false,
             "draft",
             0,
             "draft_fresh1",
         ),
+        // The draft unchanged, an account renumbered: the invoice lines are rewritten
+        // whole (their account numbers come from the accounts), the invoices merged.
+        (None, true, "draft", 0, "draft_fresh2"),
         (
-            serde_json::json!({"draft": false, "status": "upcoming"}),
+            Some(serde_json::json!({"draft": false, "status": "upcoming"})),
+            false,
             "invoice",
             1,
-            "draft_fresh2",
+            "draft_fresh3",
         ),
     ] {
         sandbox.advance_clock(chrono::Duration::minutes(1));
-        sandbox
-            .update(1, Resource::CustomerInvoices, id, patch)
-            .unwrap();
+        if let Some(patch) = patch {
+            sandbox
+                .update(1, Resource::CustomerInvoices, id, patch)
+                .unwrap();
+        }
+        if relabel_account {
+            let account = sandbox
+                .generated_ids(1, Resource::LedgerAccounts)
+                .unwrap()
+                .next()
+                .unwrap();
+            let number = sandbox
+                .record(1, Resource::LedgerAccounts, account)
+                .unwrap()["number"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            sandbox
+                .update(
+                    1,
+                    Resource::LedgerAccounts,
+                    account,
+                    serde_json::json!({"number": format!("{number}9")}),
+                )
+                .unwrap();
+        }
         let cycle = pg_sync(&source, &targets, false).await;
         let transform = cycle.transform.as_ref().unwrap();
         assert_eq!(transform.door, "api, incremental", "{}", cycle.line());
         assert!(transform.afresh.is_empty(), "{:?}", transform.afresh);
-        assert_eq!(kind_and_fact("draft_star").await, (kind.to_owned(), facts));
+        assert_eq!(
+            kind_and_fact("draft_star").await,
+            (kind.to_owned(), facts, facts == 1)
+        );
         let incremental = pg_tables(&db, "draft_star").await;
         if kind == "draft" {
             for table in [
