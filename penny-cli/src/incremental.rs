@@ -718,9 +718,18 @@ async fn lines_pass(
 /// (with the keys).
 fn digest_columns(table: &str) -> &'static [&'static str] {
     match table {
-        "customer_invoices" | "supplier_invoices" => {
-            &["customer_id", "supplier_id", "date", "deadline", "amount"]
-        }
+        // With what says whether the record is an accounting document.
+        "customer_invoices" | "supplier_invoices" => &[
+            "customer_id",
+            "supplier_id",
+            "date",
+            "deadline",
+            "amount",
+            "draft",
+            "status",
+            "accounting_status",
+            "credited_invoice_id",
+        ],
         "customer_invoice_lines" | "supplier_invoice_lines" => &[
             "invoice_id",
             "currency_amount_before_tax",
@@ -1073,6 +1082,33 @@ async fn select_changed(
             }
         }
     }
+    // Lines rewritten whole beside invoices merged: the invoice line facts leave out
+    // the lines of the invoices that are not accounting documents, so those are read
+    // too, by the columns that say so (and kept beside the changed ones, which the
+    // merges pick by key).
+    if whole.invoice_lines && !whole.invoices {
+        let mut documents = mapper.clone();
+        for table in Family::Invoices.raw_tables("api") {
+            let Some(mut stream) = inc
+                .read_columns(table, digest_columns(table), batch_rows.max(10_000))
+                .await
+                .map_err(sink)?
+            else {
+                continue;
+            };
+            let changed = changed_invoices.get(*table);
+            while let Some(batch) = stream.try_next().await.map_err(sink)? {
+                documents.add(&batch).map_err(mapping)?;
+                let others = documents.take_transactions().invoices.into_iter();
+                selected.invoices.extend(others.filter(|i| {
+                    !i.counts()
+                        && !changed
+                            .and_then(|c| c.get(&i.company_id))
+                            .is_some_and(|ids| ids.contains(&i.id))
+                }));
+            }
+        }
+    }
     // A record read by two filters (its own key and its invoice's) counts once.
     selected.normalize();
     selected
@@ -1182,6 +1218,13 @@ async fn merge_transactions(
             let deleted = kind_key_rows(keys.difference(&present).copied());
             let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
             merge(out, &Invoice::schema(), upserts, deleted.clone(), report).await?;
+            // A record that is not (or no longer) an accounting document leaves the facts.
+            let mut fact_deleted = deleted;
+            fact_deleted.extend(kind_key_rows(
+                sel.iter()
+                    .filter(|i| !i.counts())
+                    .map(|i| (i.company_id, i.kind, i.id)),
+            ));
             let sub = Books {
                 invoices: sel,
                 ..Books::default()
@@ -1191,7 +1234,7 @@ async fn merge_transactions(
                 facts,
                 &star::fact_invoices_schema(),
                 upserts,
-                deleted,
+                fact_deleted,
                 report,
             )
             .await?;
@@ -1229,8 +1272,23 @@ async fn merge_transactions(
                 report,
             )
             .await?;
+            // The lines of a changed invoice that is not an accounting document leave
+            // the facts.
+            let left_out: BTreeSet<KindKey> = books
+                .invoices
+                .iter()
+                .filter(|i| !i.counts())
+                .map(|i| (i.company_id, i.kind, i.id))
+                .collect();
+            let mut fact_deleted = deleted;
+            fact_deleted.extend(kind_key_rows(
+                sel.iter()
+                    .filter(|l| left_out.contains(&(l.company_id, l.kind, l.invoice_id)))
+                    .map(|l| (l.company_id, l.kind, l.id)),
+            ));
             let sub = Books {
                 invoice_lines: sel,
+                invoices: books.invoices.clone(),
                 ..Books::default()
             };
             let upserts = star::fact_invoice_lines(&sub, batch_rows).map_err(batch_error)?;
@@ -1238,7 +1296,7 @@ async fn merge_transactions(
                 facts,
                 &star::fact_invoice_lines_schema(),
                 upserts,
-                deleted,
+                fact_deleted,
                 report,
             )
             .await?;

@@ -469,7 +469,13 @@ pub const INVOICE_VAT_TABLE: &str = "_penny_invoice_vat_sums";
 /// previous run ([`InvoiceDigest::change`], [`read_back`]).
 pub fn digest_canonical_columns(table: &str) -> &'static [&'static str] {
     match table {
-        "canonical_invoices" => &["third_party_id", "date", "due_date", "amount_ttc"],
+        "canonical_invoices" => &[
+            "third_party_id",
+            "date",
+            "due_date",
+            "amount_ttc",
+            "document_kind",
+        ],
         "canonical_invoice_lines" => &["invoice_id", "amount_ht", "vat", "amount_ttc", "vat_rate"],
         "canonical_invoice_payments" => &["invoice_id", "date", "amount"],
         _ => &[],
@@ -528,6 +534,9 @@ pub struct InvoiceDigest {
     saved_on: Option<NaiveDate>,
     /// The open amounts [`change`](Self::change) touched.
     touched: Option<std::collections::BTreeSet<aged_balance::OpenKey>>,
+    /// The invoices added with briefs that are not accounting documents (drafts,
+    /// quotes...), for their lines to be told apart ([`counts`](Self::counts)).
+    left_out: std::collections::BTreeSet<InvoiceKey>,
 }
 
 impl InvoiceDigest {
@@ -540,7 +549,15 @@ impl InvoiceDigest {
             vat: BTreeMap::new(),
             saved_on: None,
             touched: None,
+            left_out: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// Whether the invoice `key` counts: false for one added with briefs
+    /// ([`add`](Self::add), [`add_invoices`](Self::add_invoices) with `keep_briefs`)
+    /// that is not an accounting document, true otherwise (unknown invoices included).
+    pub fn counts(&self, key: &InvoiceKey) -> bool {
+        !self.left_out.contains(key)
     }
 
     /// The open amounts a [`change`](Self::change) touched, when the amounts were read
@@ -583,8 +600,20 @@ impl InvoiceDigest {
     /// and payments need of them (24 bytes each) for [`add`](Self::add) to join them;
     /// without, their lines and payments must come with them through
     /// [`add_details`](Self::add_details).
+    ///
+    /// Only accounting documents count ([`Invoice::counts`]): a draft, proforma,
+    /// quote or order is left out, and so are its lines and payments, which find no
+    /// brief; a credit note counts with its negative amounts.
     pub fn add_invoices(&mut self, invoices: &[Invoice], keep_briefs: bool) {
-        for i in invoices {
+        if keep_briefs {
+            self.left_out.extend(
+                invoices
+                    .iter()
+                    .filter(|i| !i.counts())
+                    .map(|i| (i.company_id, i.kind, i.id)),
+            );
+        }
+        for i in invoices.iter().filter(|i| i.counts()) {
             if keep_briefs {
                 self.invoices.push(
                     (i.company_id, i.kind, i.id),
@@ -609,7 +638,8 @@ impl InvoiceDigest {
     /// in `books` (whose amounts owed were added by [`add_invoices`](Self::add_invoices)
     /// and are not added again): a full rebuild that reads each batch's invoices back by
     /// key needs no brief per invoice. Lines and payments of an invoice not in `books`
-    /// are left out, as [`add`](Self::add) leaves out those of an unknown invoice.
+    /// are left out, as [`add`](Self::add) leaves out those of an unknown invoice, and
+    /// so are those of an invoice that is not an accounting document.
     pub fn add_details(&mut self, books: &Books) {
         let touched = self.touched.take();
         // Adding never fails; no invoice is in `changed`, so none is added again.
@@ -658,6 +688,10 @@ impl InvoiceDigest {
     /// changed invoice, and the invoices of those lines and payments (unchanged ones
     /// alike in both), which their amounts are dated and grouped by.
     ///
+    /// Only accounting documents count, in either version: a draft that became an
+    /// invoice is added with its lines and payments, an invoice that went back to draft
+    /// taken away with them.
+    ///
     /// Errs when the saved sums do not hold what is taken away: they must then be made
     /// afresh.
     pub fn change(
@@ -681,6 +715,7 @@ impl InvoiceDigest {
         let invoices: HashMap<InvoiceKey, &Invoice> = books
             .invoices
             .iter()
+            .filter(|i| i.counts())
             .map(|i| ((i.company_id, i.kind, i.id), i))
             .collect();
         for (key, i) in &invoices {
@@ -992,11 +1027,12 @@ pub fn read_back(batches: &[Batch]) -> Result<Books, StaleSums> {
         };
         match s.name() {
             "canonical_invoices" => {
-                let (tp, d, due, ttc) = (
+                let (tp, d, due, ttc, doc) = (
                     col("third_party_id")?,
                     col("date")?,
                     col("due_date")?,
                     col("amount_ttc")?,
+                    col("document_kind")?,
                 );
                 for row in batch.rows() {
                     let (
@@ -1005,12 +1041,19 @@ pub fn read_back(batches: &[Batch]) -> Result<Books, StaleSums> {
                         Some(Some(date)),
                         Some(due_date),
                         Some(amount_ttc),
+                        Some(document),
                     ) = (
                         key(row),
                         int(row, tp),
                         date(row, d),
                         date(row, due),
                         money(row, ttc),
+                        match row.get(doc) {
+                            Some(Value::Text(t)) => {
+                                penny_transform::canonical::InvoiceDocument::parse(t)
+                            }
+                            _ => None,
+                        },
                     )
                     else {
                         return Err(bad(row));
@@ -1023,6 +1066,7 @@ pub fn read_back(batches: &[Batch]) -> Result<Books, StaleSums> {
                         date,
                         due_date,
                         amount_ttc,
+                        document,
                         ..synthetic_invoice()
                     });
                 }
@@ -1125,6 +1169,8 @@ fn synthetic_invoice() -> Invoice {
         remaining: Decimal::ZERO,
         status: None,
         entry_id: None,
+        document: penny_transform::canonical::InvoiceDocument::Invoice,
+        credited_invoice_id: None,
     }
 }
 
@@ -2256,5 +2302,125 @@ mod digest_tests {
         assert!(earlier.add_saved(&open[0]).is_err());
         let mut empty = InvoiceDigest::new(as_of);
         assert!(empty.change(&read, &new, &changed).is_err());
+    }
+
+    /// Customer 1's and supplier 2's open totals in `digest`.
+    fn owed(digest: &InvoiceDigest) -> Vec<(ThirdPartyKind, Option<i64>, Decimal)> {
+        digest
+            .aged()
+            .rows
+            .iter()
+            .map(|r| (r.kind, r.third_party_id, r.total))
+            .collect()
+    }
+
+    fn units(n: i64) -> Decimal {
+        Decimal::new(n * 100, 2)
+    }
+
+    #[test]
+    fn the_digest_counts_invoices_and_credit_notes_only() {
+        let books = penny_transform::testing::books_with_every_document();
+        let as_of = d(2026, 7, 31);
+        let mut briefs = InvoiceDigest::new(as_of);
+        briefs.add(&books);
+        // 1,200 - 100 paid - 600 credited; not the draft's 12,000 less its 500 paid.
+        assert_eq!(
+            owed(&briefs),
+            [
+                (ThirdPartyKind::Customer, Some(1), units(500)),
+                (ThirdPartyKind::Supplier, Some(2), units(360)),
+            ]
+        );
+        let expected = aged_balance::from_invoices(
+            &books.invoices,
+            Some(&books.payments),
+            as_of,
+            &Buckets::default(),
+        );
+        assert_eq!(briefs.aged(), expected);
+        let vat = vat_by_rate(&books.invoices, &books.invoice_lines, d(2026, 7, 1), as_of);
+        assert_eq!(briefs.vat_rows(), vat);
+        let collected: Vec<_> = vat.iter().map(|r| (r.base, r.vat)).collect();
+        assert_eq!(
+            collected,
+            [(units(500), units(100)), (units(300), units(60))]
+        );
+        // The lines of the others are told apart (for the facts that stream them).
+        let left_out: Vec<i64> = books
+            .invoices
+            .iter()
+            .filter(|i| !briefs.counts(&(i.company_id, i.kind, i.id)))
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(left_out, [12, 13, 14, 15, 16, 21]);
+        assert!(
+            briefs.counts(&(1, ThirdPartyKind::Customer, 999)),
+            "unknown"
+        );
+        // Joined to the invoices read back by key, without briefs: alike.
+        let mut joined = InvoiceDigest::new(as_of);
+        joined.add_invoices(&books.invoices, false);
+        joined.add_details(&books);
+        assert_eq!(joined.aged(), expected);
+        assert_eq!(joined.vat_rows(), vat);
+    }
+
+    #[test]
+    fn a_draft_made_an_invoice_and_an_invoice_made_a_draft_move_between_cycles() {
+        use penny_transform::canonical::InvoiceDocument;
+        let before = penny_transform::testing::books_with_every_document();
+        let saved_on = d(2026, 7, 31);
+        let mut first = InvoiceDigest::new(saved_on);
+        first.add(&before);
+        // The draft 12 is finalized; invoice 20 (supplier) goes back to draft.
+        let mut after = before.clone();
+        for i in &mut after.invoices {
+            match i.id {
+                12 => i.document = InvoiceDocument::Invoice,
+                20 => i.document = InvoiceDocument::Draft,
+                _ => {}
+            }
+        }
+        let changed: std::collections::BTreeSet<InvoiceKey> = [
+            (1, ThirdPartyKind::Customer, 12),
+            (1, ThirdPartyKind::Supplier, 20),
+        ]
+        .into();
+        let old = affected(&before, &changed, &[], &[]);
+        let mut canonical = Vec::new();
+        canonical.extend(to_batches(&old.invoices, 3).unwrap());
+        canonical.extend(to_batches(&old.invoice_lines, 3).unwrap());
+        canonical.extend(to_batches(&old.payments, 3).unwrap());
+        let read = read_back(&canonical).unwrap();
+        let new = affected(&after, &changed, &[], &[]);
+        for as_of in [saved_on, d(2026, 8, 10)] {
+            let mut digest = InvoiceDigest::new(as_of);
+            for (_, batches, _) in first.saved_batches(5).unwrap() {
+                for b in batches {
+                    digest.add_saved(&b).unwrap();
+                }
+            }
+            digest.change(&read, &new, &changed).unwrap();
+            let mut afresh = InvoiceDigest::new(as_of);
+            afresh.add(&after);
+            assert_eq!(digest.aged(), afresh.aged(), "as of {as_of}");
+            assert_eq!(digest.vat, afresh.vat, "as of {as_of}");
+            // 1,200 - 100 - 600 + 12,000 - 500; the supplier owed nothing.
+            assert_eq!(
+                owed(&digest),
+                [(ThirdPartyKind::Customer, Some(1), units(12_000))]
+            );
+            let collected: Vec<_> = digest.vat_rows().iter().map(|r| r.vat).collect();
+            assert_eq!(collected, [units(2_100)]);
+        }
+        // A canonical row whose document kind is none of the known ones cannot be
+        // read back.
+        let schema = <Invoice as penny_transform::canonical::tables::CanonicalTable>::schema();
+        let kind = schema.column_index("document_kind").unwrap();
+        let mut rows = canonical[0].rows().to_vec();
+        rows[0][kind] = Value::Text("estimate".into());
+        let stale = Batch::upsert(schema, rows).unwrap();
+        assert!(read_back(&[stale]).is_err());
     }
 }

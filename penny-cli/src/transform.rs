@@ -690,7 +690,6 @@ async fn stream_family(
             {
                 door.add(&batch)?;
                 let mut books = door.take_transactions();
-                let (canonical_batches, fact_batches) = family.batches(&books, batch_rows)?;
                 match (&mut *door, raw.incremental()) {
                     // Lines and payments joined to their invoices read back by key:
                     // nothing is held per invoice.
@@ -706,6 +705,20 @@ async fn stream_family(
                     // No invoice lines or payments come through this door: no brief
                     // to keep for them.
                     (Door::DataSharing(_), _) => digest.add_invoices(&books.invoices, false),
+                }
+                // After the lines' invoices are read back: the facts leave out the lines
+                // of those that are not accounting documents.
+                let (canonical_batches, mut fact_batches) = family.batches(&books, batch_rows)?;
+                if family == Family::InvoiceLines && raw.incremental().is_none() {
+                    // Not read back: the digest's briefs tell which.
+                    let counts = |l: &penny_transform::canonical::InvoiceLine| {
+                        digest.counts(&(l.company_id, l.kind, l.invoice_id))
+                    };
+                    if !books.invoice_lines.iter().all(counts) {
+                        books.invoice_lines.retain(counts);
+                        fact_batches =
+                            star::fact_invoice_lines(&books, batch_rows).map_err(batch_error)?;
+                    }
                 }
                 for b in canonical_batches {
                     rows += b.len() as u64;

@@ -583,6 +583,19 @@ fn export_fec_from_the_csv_folder_of_the_demo() {
     let records = penny_transform::reports::fec::parse_fec(&fec).unwrap();
     assert!(records.len() > 50, "{} records", records.len());
     assert!(penny_transform::reports::fec::validate(&records).is_empty());
+    // Every control of the norm, the file's name included.
+    let y: i32 = year.parse().unwrap();
+    let issues = penny_transform::reports::fec::check_fec(
+        &format!("123456789FEC{year}1231.txt"),
+        &fec,
+        chrono::NaiveDate::from_ymd_opt(y, 1, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(y, 12, 31).unwrap(),
+    );
+    assert_eq!(issues, []);
+    assert!(
+        records.iter().any(|r| r.date_let.is_some()),
+        "lettered lines carry their date"
+    );
 
     // A year that is not loaded names the years that are.
     let out = export("1999");

@@ -464,3 +464,134 @@ async fn check_reports(db: &penny_testdb::TestDb, star: &str) {
         .get(0);
     assert!(vat > 0, "no VAT from the ledger");
 }
+
+/// Into PostgreSQL, an invoice made a draft between two cycles leaves the invoice facts
+/// and the aged balances (kept in `canonical_invoices`, flagged), and comes back when it
+/// is finalized again; each incremental cycle equals a fresh full sync of its world.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_reports() {
+    use penny_api::sandbox::Resource;
+    let db = penny_testdb::TestDb::new().await;
+    let (sandbox, client) = sandbox().await;
+    let source = penny_api::source::PennylaneSource::new(client.clone());
+    // An open customer invoice (not a credit note).
+    let id = sandbox
+        .generated_ids(1, Resource::CustomerInvoices)
+        .unwrap()
+        .find(|id| {
+            let r = sandbox.record(1, Resource::CustomerInvoices, *id).unwrap();
+            r["credited_invoice"].is_null() && r["paid"] == serde_json::json!(false)
+        })
+        .expect("an open invoice");
+    let pg = db.connect().await;
+    let kind_and_fact = |star: &'static str| {
+        let pg = &pg;
+        async move {
+            let kind: String = pg
+                .query_one(
+                    &format!(
+                        "SELECT document_kind FROM \"{star}\".canonical_invoices \
+                         WHERE company_id = 1 AND kind = 'customer' AND id = $1"
+                    ),
+                    &[&id],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            let count = |table: &str| {
+                format!(
+                    "SELECT count(*) FROM \"{star}\".{table} \
+                     WHERE company_id = 1 AND kind = 'customer' AND invoice_id = $1"
+                )
+            };
+            let facts: i64 = pg
+                .query_one(&count("fact_invoices"), &[&id])
+                .await
+                .unwrap()
+                .get(0);
+            let lines: i64 = pg
+                .query_one(&count("fact_invoice_lines"), &[&id])
+                .await
+                .unwrap()
+                .get(0);
+            (kind, facts, lines > 0)
+        }
+    };
+    let targets = pg_targets(&db, "draft_raw", "draft_star", &source).await;
+    pg_sync(&source, &targets, true).await;
+    assert_eq!(
+        kind_and_fact("draft_star").await,
+        ("invoice".to_owned(), 1, true)
+    );
+    let before = pg_tables(&db, "draft_star").await;
+
+    // (patch of the invoice, an account renumbered, document kind, facts, fresh schema)
+    for (patch, relabel_account, kind, facts, fresh) in [
+        (
+            Some(serde_json::json!({"draft": true, "status": "draft"})),
+            false,
+            "draft",
+            0,
+            "draft_fresh1",
+        ),
+        // The draft unchanged, an account renumbered: the invoice lines are rewritten
+        // whole (their account numbers come from the accounts), the invoices merged.
+        (None, true, "draft", 0, "draft_fresh2"),
+        (
+            Some(serde_json::json!({"draft": false, "status": "upcoming"})),
+            false,
+            "invoice",
+            1,
+            "draft_fresh3",
+        ),
+    ] {
+        sandbox.advance_clock(chrono::Duration::minutes(1));
+        if let Some(patch) = patch {
+            sandbox
+                .update(1, Resource::CustomerInvoices, id, patch)
+                .unwrap();
+        }
+        if relabel_account {
+            let account = sandbox
+                .generated_ids(1, Resource::LedgerAccounts)
+                .unwrap()
+                .next()
+                .unwrap();
+            let number = sandbox
+                .record(1, Resource::LedgerAccounts, account)
+                .unwrap()["number"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            sandbox
+                .update(
+                    1,
+                    Resource::LedgerAccounts,
+                    account,
+                    serde_json::json!({"number": format!("{number}9")}),
+                )
+                .unwrap();
+        }
+        let cycle = pg_sync(&source, &targets, false).await;
+        let transform = cycle.transform.as_ref().unwrap();
+        assert_eq!(transform.door, "api, incremental", "{}", cycle.line());
+        assert!(transform.afresh.is_empty(), "{:?}", transform.afresh);
+        assert_eq!(
+            kind_and_fact("draft_star").await,
+            (kind.to_owned(), facts, facts == 1)
+        );
+        let incremental = pg_tables(&db, "draft_star").await;
+        if kind == "draft" {
+            for table in [
+                "report_aged_receivables",
+                penny_cli::reports::OPEN_AMOUNTS_TABLE,
+            ] {
+                assert_ne!(incremental[table], before[table], "{table}");
+            }
+        }
+        let targets = pg_targets(&db, "draft_fresh_raw", fresh, &source).await;
+        pg_sync(&source, &targets, true).await;
+        drop(targets);
+        assert_star_converged(&incremental, &pg_tables(&db, fresh).await);
+    }
+}

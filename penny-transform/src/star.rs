@@ -111,6 +111,8 @@ fixed_table! {
     req("remaining", MONEY) => i.remaining,
     opt("status", Text) => i.status.clone(),
     opt("entry_id", Int64) => i.entry_id,
+    req("document_kind", Text) => i.document.as_str(),
+    opt("credited_invoice_id", Int64) => i.credited_invoice_id,
 }
 
 fixed_table! {
@@ -233,15 +235,33 @@ pub fn fact_ledger_lines<'a>(
     build(fact_ledger_lines_schema(), rows, batch_rows)
 }
 
-/// `fact_invoices` from the books' invoices.
+/// `fact_invoices` from the books' accounting documents ([`Invoice::counts`]: invoices
+/// and credit notes, whose amounts are negative): drafts, proformas, quotes and orders
+/// stay in `canonical_invoices` only, so that no total of the facts counts them.
 pub fn fact_invoices(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.invoices.iter().map(invoice_fact);
+    let rows = books
+        .invoices
+        .iter()
+        .filter(|i| i.counts())
+        .map(invoice_fact);
     build(fact_invoices_schema(), rows, batch_rows)
 }
 
-/// `fact_invoice_lines` from the books' invoice lines.
+/// `fact_invoice_lines` from the books' invoice lines, but those of an invoice of
+/// `books.invoices` that is not an accounting document ([`Invoice::counts`]): pass the
+/// lines' invoices along for their drafts' lines to be left out.
 pub fn fact_invoice_lines(books: &Books, batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
-    let rows = books.invoice_lines.iter().map(invoice_line_fact);
+    let left_out: std::collections::HashSet<(i64, ThirdPartyKind, i64)> = books
+        .invoices
+        .iter()
+        .filter(|i| !i.counts())
+        .map(|i| (i.company_id, i.kind, i.id))
+        .collect();
+    let rows = books
+        .invoice_lines
+        .iter()
+        .filter(|l| !left_out.contains(&(l.company_id, l.kind, l.invoice_id)))
+        .map(invoice_line_fact);
     build(fact_invoice_lines_schema(), rows, batch_rows)
 }
 
@@ -350,6 +370,44 @@ mod tests {
         assert_eq!(row[8], Value::Text("balance_sheet".into()));
         assert_eq!(row[9], Value::Text("debit".into()));
         assert_eq!(row[11], Value::Text("411".into()));
+    }
+
+    #[test]
+    fn invoice_facts_hold_accounting_documents_only() {
+        let books = crate::testing::books_with_every_document();
+        let invoices = fact_invoices(&books, 100).expect("valid");
+        let schema = fact_invoices_schema();
+        let col = |name| schema.column_index(name).expect("column");
+        let rows: Vec<(Value, Value, Value)> = invoices[0]
+            .rows()
+            .iter()
+            .map(|r| {
+                (
+                    r[col("invoice_id")].clone(),
+                    r[col("document_kind")].clone(),
+                    r[col("amount_ttc")].clone(),
+                )
+            })
+            .collect();
+        let m = |units: i64| Value::Decimal(rust_decimal::Decimal::new(units * 100, 2));
+        assert_eq!(
+            rows,
+            [
+                (Value::Int64(10), "invoice".into(), m(1_200)),
+                (Value::Int64(11), "credit_note".into(), m(-600)),
+                (Value::Int64(20), "invoice".into(), m(360)),
+            ]
+        );
+        let lines = fact_invoice_lines(&books, 100).expect("valid");
+        let invoice_of = fact_invoice_lines_schema()
+            .column_index("invoice_id")
+            .expect("column");
+        let ids: Vec<Value> = lines[0]
+            .rows()
+            .iter()
+            .map(|r| r[invoice_of].clone())
+            .collect();
+        assert_eq!(ids, [Value::Int64(10), Value::Int64(11), Value::Int64(20)]);
     }
 
     #[test]

@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures_util::stream;
 
 use crate::batch::{Batch, BatchBuilder, Operation, Row};
+use crate::canonical::{
+    Books, Invoice, InvoiceDocument, InvoiceLine, InvoicePayment, ThirdPartyKind,
+};
 use crate::error::{SinkError, SourceError};
 use crate::position::Position;
 use crate::schema::{Column, LogicalType, Schema};
@@ -412,6 +415,136 @@ impl Sink for MemorySink {
         }
         Ok(())
     }
+}
+
+/// Books of company 1 holding one record of every [`InvoiceDocument`] kind, with lines
+/// and payments, for tests of what counts in the reports. As of 2026-07-31:
+///
+/// | invoice | kind | document | date | due | TTC (HT + VAT) | paid |
+/// |---|---|---|---|---|---|---|
+/// | 10 | customer 1 | invoice | 07-01 | 07-31 | 1,200 (1,000 + 200) | 100 on 07-15 |
+/// | 11 | customer 1 | credit note of 10 | 07-10 | 08-09 | −600 (−500 − 100) | |
+/// | 12 | customer 1 | draft | 07-05 | 08-04 | 12,000 (10,000 + 2,000) | 500 on 07-20 |
+/// | 13 | customer 1 | proforma | 07-06 | | 1,200 (1,000 + 200) | |
+/// | 14 | customer 1 | quote | 07-07 | | 1,200 (1,000 + 200) | |
+/// | 15 | customer 1 | shipping order | 07-08 | | 1,200 (1,000 + 200) | |
+/// | 16 | customer 1 | purchasing order | 07-09 | | 1,200 (1,000 + 200) | |
+/// | 20 | supplier 2 | invoice | 07-03 | 08-02 | 360 (300 + 60) | |
+/// | 21 | supplier 2 | draft (accounting) | 07-04 | 08-03 | 720 (600 + 120) | |
+///
+/// Every record has one line at `FR_200` carrying its amounts. What counts: customer 1
+/// owes 1,200 − 100 − 600 = 500, supplier 2 is owed 360; July's collected VAT at
+/// `FR_200` is 200 − 100 = 100 on a base of 500, the deductible VAT 60 on 300.
+pub fn books_with_every_document() -> Books {
+    use ThirdPartyKind::{Customer, Supplier};
+    use rust_decimal::Decimal;
+    let d = |day: u32| chrono::NaiveDate::from_ymd_opt(2026, 7, day).expect("a July day");
+    let money = |units: i64| Decimal::new(units * 100, 2);
+    // (kind, id, document, day, due day, HT, VAT)
+    let records = [
+        (
+            Customer,
+            10,
+            InvoiceDocument::Invoice,
+            1,
+            Some(31),
+            1_000,
+            200,
+        ),
+        (
+            Customer,
+            11,
+            InvoiceDocument::CreditNote,
+            10,
+            Some(40),
+            -500,
+            -100,
+        ),
+        (
+            Customer,
+            12,
+            InvoiceDocument::Draft,
+            5,
+            Some(35),
+            10_000,
+            2_000,
+        ),
+        (Customer, 13, InvoiceDocument::Proforma, 6, None, 1_000, 200),
+        (Customer, 14, InvoiceDocument::Quote, 7, None, 1_000, 200),
+        (
+            Customer,
+            15,
+            InvoiceDocument::ShippingOrder,
+            8,
+            None,
+            1_000,
+            200,
+        ),
+        (
+            Customer,
+            16,
+            InvoiceDocument::PurchasingOrder,
+            9,
+            None,
+            1_000,
+            200,
+        ),
+        (Supplier, 20, InvoiceDocument::Invoice, 3, Some(33), 300, 60),
+        (Supplier, 21, InvoiceDocument::Draft, 4, Some(34), 600, 120),
+    ];
+    let mut books = Books::default();
+    for (kind, id, document, day, due, ht, vat) in records {
+        let date = d(day);
+        let due_date = due.map(|days| date + chrono::Duration::days(i64::from(days - day)));
+        let (amount_ht, vat, amount_ttc) = (money(ht), money(vat), money(ht + vat));
+        books.invoices.push(Invoice {
+            company_id: 1,
+            kind,
+            id,
+            number: (document.counts()).then(|| format!("F{id}")),
+            label: Some(document.as_str().to_owned()),
+            third_party_id: Some(match kind {
+                Customer => 1,
+                Supplier => 2,
+            }),
+            date,
+            due_date,
+            currency: Some("EUR".to_owned()),
+            amount_ht,
+            vat,
+            amount_ttc,
+            paid: Some(false),
+            remaining: amount_ttc,
+            status: None,
+            entry_id: document.counts().then_some(100 + id),
+            document,
+            credited_invoice_id: (document == InvoiceDocument::CreditNote).then_some(10),
+        });
+        books.invoice_lines.push(InvoiceLine {
+            company_id: 1,
+            kind,
+            invoice_id: id,
+            id: 1_000 + id,
+            label: None,
+            quantity: Some(Decimal::new(1_000_000, 6)),
+            amount_ht,
+            vat,
+            amount_ttc,
+            vat_rate: Some("FR_200".to_owned()),
+            account_number: None,
+        });
+    }
+    for (invoice_id, id, day, units) in [(10, 1, 15, 100), (12, 2, 20, 500)] {
+        books.payments.push(InvoicePayment {
+            company_id: 1,
+            kind: Customer,
+            invoice_id,
+            id,
+            date: d(day),
+            amount: money(units),
+        });
+    }
+    books
 }
 
 #[cfg(test)]

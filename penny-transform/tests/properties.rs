@@ -4,7 +4,9 @@
 #![allow(clippy::inconsistent_digit_grouping)] // amounts in cents, grouped as euros_cents
 
 use chrono::NaiveDate;
-use penny_transform::canonical::{Invoice, InvoicePayment, LedgerLine, ThirdPartyKind};
+use penny_transform::canonical::{
+    Invoice, InvoiceDocument, InvoicePayment, LedgerLine, ThirdPartyKind,
+};
 use penny_transform::reports::aged_balance::{Buckets, from_invoices};
 use penny_transform::reports::fec::{FecRecord, Separator, parse_fec, write_fec};
 use penny_transform::reports::sig::sig_by_month;
@@ -147,6 +149,7 @@ proptest! {
                 third_party_id: Some(i as i64 % 3), date: day(date), due_date: Some(day(date + term)),
                 currency: None, amount_ht: ttc, vat: Decimal::ZERO, amount_ttc: ttc, paid: None,
                 remaining: ttc - paid, status: None, entry_id: None,
+                document: InvoiceDocument::Invoice, credited_invoice_id: None,
             });
             pays.push(InvoicePayment { company_id: 1, kind, invoice_id: i as i64, id: i as i64, date: day(date + 10), amount: paid });
         }

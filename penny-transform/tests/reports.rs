@@ -355,7 +355,7 @@ fn fec_export_is_valid_and_round_trips() {
     assert_eq!(
         rows.nth(2),
         Some(
-            "VT|Ventes|2|20260110|411|Clients|411DUPONT|Dupont SARL|F2026-001|20260110|Facture Dupont|1200,00|0,00|9001||20260110||"
+            "VT|Ventes|2|20260110|411|Clients|411DUPONT|Dupont SARL|F2026-001|20260110|Facture Dupont|1200,00|0,00|9001|20260205|20260110||"
         )
     );
     assert_eq!(fec::parse_fec(&text).expect("parse"), records);

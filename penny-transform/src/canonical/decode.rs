@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 
 use super::read::{Cell, Col, MappingError, Reader};
 use super::{
-    BankTransaction, Books, Company, FiscalYear, Invoice, ThirdParty, ThirdPartyKind, ThirdPartyRef,
+    BankTransaction, Books, Company, FiscalYear, Invoice, InvoiceDocument, ThirdParty,
+    ThirdPartyKind, ThirdPartyRef,
 };
 use crate::batch::Batch;
 
@@ -249,6 +250,12 @@ pub(crate) struct InvoiceColumns {
     pub(crate) remaining: Raw,
     pub(crate) status: Raw,
     pub(crate) entry_id: Raw,
+    /// Whether the record is a draft (customer invoices).
+    pub(crate) draft: Raw,
+    /// The accounting status (supplier invoices: `draft` until sent to the accountant).
+    pub(crate) accounting_status: Raw,
+    /// The invoice a credit note credits.
+    pub(crate) credited_invoice_id: Raw,
 }
 
 impl InvoiceColumns {
@@ -270,6 +277,9 @@ impl InvoiceColumns {
         remaining: Raw::Absent,
         status: Raw::AnyOf(&["status", "payment_status"]),
         entry_id: Raw::Absent,
+        draft: Raw::Optional("draft"),
+        accounting_status: Raw::Optional("accounting_status"),
+        credited_invoice_id: Raw::Optional("credited_invoice_id"),
     };
 }
 
@@ -300,12 +310,23 @@ fn invoices(
         cols.remaining,
         cols.status,
         cols.entry_id,
+        cols.draft,
+        cols.accounting_status,
+        cols.credited_invoice_id,
     ]
     .map(|raw| raw.resolve(&r));
     let c = c.into_iter().collect::<Result<Vec<_>, _>>()?;
     for row in 0..r.len() {
         let cell = |i: usize| r.cell(row, c[i]);
         let (amount_ht, vat, amount_ttc) = amounts(cell(8), cell(9), cell(10))?;
+        let status = cell(13).opt_text()?;
+        let credited_invoice_id = cell(17).opt_i64()?;
+        let document = InvoiceDocument::classify(
+            cell(15).opt_bool()?,
+            status.as_deref(),
+            cell(16).opt_str()?.as_deref(),
+            credited_invoice_id,
+        );
         out.push(Invoice {
             company_id: cell(0).i64()?,
             kind,
@@ -321,8 +342,10 @@ fn invoices(
             amount_ttc,
             paid: cell(11).opt_bool()?,
             remaining: cell(12).money_or_zero()?,
-            status: cell(13).opt_text()?,
+            status,
             entry_id: cell(14).opt_i64()?,
+            document,
+            credited_invoice_id,
         });
     }
     Ok(())
@@ -425,6 +448,158 @@ mod tests {
                 .add("analytical_ledger", &b, &mut books)
                 .expect("not mapped")
         );
+    }
+
+    #[test]
+    fn both_doors_flag_drafts_quotes_orders_and_credit_notes() {
+        use LogicalType::{Bool, Date, Int64, Text};
+        let money = LogicalType::Decimal { scale: 2 };
+        let date = NaiveDate::from_ymd_opt(2026, 7, 1).expect("date");
+        // (table, id, draft, status, accounting_status, credited invoice) -> document
+        type Case = (
+            &'static str,
+            i64,
+            Option<bool>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<i64>,
+            InvoiceDocument,
+        );
+        let cases: [Case; 9] = [
+            (
+                "customer_invoices",
+                1,
+                Some(false),
+                Some("upcoming"),
+                None,
+                None,
+                InvoiceDocument::Invoice,
+            ),
+            (
+                "customer_invoices",
+                2,
+                Some(true),
+                Some("upcoming"),
+                None,
+                None,
+                InvoiceDocument::Draft,
+            ),
+            (
+                "customer_invoices",
+                3,
+                Some(false),
+                Some("draft"),
+                None,
+                None,
+                InvoiceDocument::Draft,
+            ),
+            (
+                "customer_invoices",
+                4,
+                Some(false),
+                Some("proforma"),
+                None,
+                None,
+                InvoiceDocument::Proforma,
+            ),
+            (
+                "customer_invoices",
+                5,
+                Some(false),
+                Some("estimate_accepted"),
+                None,
+                None,
+                InvoiceDocument::Quote,
+            ),
+            (
+                "customer_invoices",
+                6,
+                Some(false),
+                Some("shipping_order"),
+                None,
+                None,
+                InvoiceDocument::ShippingOrder,
+            ),
+            (
+                "customer_invoices",
+                7,
+                Some(false),
+                Some("paid"),
+                None,
+                Some(1),
+                InvoiceDocument::CreditNote,
+            ),
+            (
+                "supplier_invoices",
+                8,
+                None,
+                None,
+                Some("draft"),
+                None,
+                InvoiceDocument::Draft,
+            ),
+            (
+                "supplier_invoices",
+                9,
+                None,
+                None,
+                Some("complete"),
+                None,
+                InvoiceDocument::Invoice,
+            ),
+        ];
+        let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::Text(t.to_owned()));
+        let mut api = crate::canonical::from_api::ApiMapper::default();
+        let mut warehouse = crate::canonical::from_data_sharing::DataSharingMapper::default();
+        for (table, id, draft, status, accounting, credited, _) in cases {
+            let mut cells = vec![
+                ("company_id", Int64, Value::Int64(1)),
+                ("id", Int64, Value::Int64(id)),
+                ("date", Date, Value::Date(date)),
+                ("amount", money, Value::Decimal(Decimal::new(12_000, 2))),
+            ];
+            if table == "customer_invoices" {
+                cells.push(("draft", Bool, draft.map_or(Value::Null, Value::Bool)));
+                cells.push(("status", Text, text(status)));
+                cells.push((
+                    "credited_invoice_id",
+                    Int64,
+                    credited.map_or(Value::Null, Value::Int64),
+                ));
+            } else {
+                cells.push(("payment_status", Text, Value::Text("to_be_paid".into())));
+                cells.push(("accounting_status", Text, text(accounting)));
+            }
+            let batch = one_row(table, cells);
+            assert!(api.add(&batch).expect("maps"));
+            assert!(warehouse.add(&batch).expect("maps"));
+        }
+        let expected: Vec<(i64, InvoiceDocument, Option<i64>)> =
+            cases.iter().map(|c| (c.1, c.6, c.5)).collect();
+        let api = api.into_books();
+        let warehouse = warehouse.into_books();
+        for books in [&api, &warehouse] {
+            let got: Vec<_> = books
+                .invoices
+                .iter()
+                .map(|i| (i.id, i.document, i.credited_invoice_id))
+                .collect();
+            assert_eq!(got, expected);
+        }
+        // The canonical table says which, typed.
+        use crate::canonical::tables::CanonicalTable;
+        let row = api.invoices[1].to_row();
+        let kind = Invoice::schema()
+            .column_index("document_kind")
+            .expect("column");
+        assert_eq!(row[kind], Value::Text("draft".into()));
+        assert_eq!(
+            InvoiceDocument::parse("draft"),
+            Some(InvoiceDocument::Draft)
+        );
+        for d in InvoiceDocument::ALL {
+            assert_eq!(InvoiceDocument::parse(d.as_str()), Some(d));
+        }
     }
 
     #[test]

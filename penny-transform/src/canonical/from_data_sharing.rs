@@ -45,6 +45,8 @@ const TABLES: CommonTables = CommonTables {
         amount_ht: Optional("amount_before_tax"),
         remaining: Optional("remaining_amount"),
         entry_id: Optional("entry_id"),
+        // Assumed: the draft flag and the credited invoice as the API names them.
+        draft: AnyOf(&["draft", "is_draft"]),
         ..InvoiceColumns::COMMON
     },
     bank_transactions_table: "bank_transactions",

@@ -313,6 +313,120 @@ pub struct Invoice {
     pub status: Option<String>,
     /// The ledger entry that records the invoice.
     pub entry_id: Option<i64>,
+    /// What the document is: an invoice or credit note (accounting documents), or a
+    /// draft, proforma, quote or order (kept, but counted in no report).
+    pub document: InvoiceDocument,
+    /// For a credit note, the invoice it credits.
+    pub credited_invoice_id: Option<i64>,
+}
+
+impl Invoice {
+    /// Whether the invoice is an accounting document: an invoice or a credit note
+    /// (see [`InvoiceDocument::counts`]).
+    pub fn counts(&self) -> bool {
+        self.document.counts()
+    }
+}
+
+/// What an invoice record is. Since 15 May 2025 Pennylane's `GET /customer_invoices`
+/// returns drafts, proformas, quotes, orders and credit notes along with the invoices;
+/// only invoices and credit notes are accounting documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InvoiceDocument {
+    /// A finalized invoice.
+    Invoice,
+    /// A credit note (avoir): a customer invoice crediting another (`credited_invoice`
+    /// set, or status `credit_note`), with negative amounts; counted as such.
+    CreditNote,
+    /// A draft: not finalized (`draft: true` or status `draft`; a supplier invoice whose
+    /// `accounting_status` is `draft`, not yet sent to the accountant).
+    Draft,
+    /// A proforma invoice (status `proforma`).
+    Proforma,
+    /// A quote (statuses `estimate_pending`, `estimate_accepted`, `estimate_invoiced`,
+    /// `estimate_denied`).
+    Quote,
+    /// A shipping order (status `shipping_order`).
+    ShippingOrder,
+    /// A purchasing order (status `purchasing_order`).
+    PurchasingOrder,
+}
+
+impl InvoiceDocument {
+    /// Every kind of document.
+    pub const ALL: [InvoiceDocument; 7] = [
+        InvoiceDocument::Invoice,
+        InvoiceDocument::CreditNote,
+        InvoiceDocument::Draft,
+        InvoiceDocument::Proforma,
+        InvoiceDocument::Quote,
+        InvoiceDocument::ShippingOrder,
+        InvoiceDocument::PurchasingOrder,
+    ];
+
+    /// The name written in the `document_kind` columns: `invoice`, `credit_note`,
+    /// `draft`, `proforma`, `quote`, `shipping_order`, `purchasing_order`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceDocument::Invoice => "invoice",
+            InvoiceDocument::CreditNote => "credit_note",
+            InvoiceDocument::Draft => "draft",
+            InvoiceDocument::Proforma => "proforma",
+            InvoiceDocument::Quote => "quote",
+            InvoiceDocument::ShippingOrder => "shipping_order",
+            InvoiceDocument::PurchasingOrder => "purchasing_order",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+
+    /// Whether the document is an accounting one (an invoice or a credit note): only
+    /// those enter the aged balances, the open amounts, the VAT by rate and the invoice
+    /// facts.
+    pub fn counts(self) -> bool {
+        matches!(self, InvoiceDocument::Invoice | InvoiceDocument::CreditNote)
+    }
+
+    /// What a record is, from its source fields: `draft` (customer invoices), `status`
+    /// (customer invoices; suppliers' payment status never names a document),
+    /// `accounting_status` (supplier invoices) and `credited_invoice_id`.
+    ///
+    /// ```
+    /// use penny_transform::canonical::InvoiceDocument;
+    ///
+    /// assert_eq!(InvoiceDocument::classify(Some(true), Some("upcoming"), None, None), InvoiceDocument::Draft);
+    /// assert_eq!(InvoiceDocument::classify(Some(false), Some("paid"), None, Some(40)), InvoiceDocument::CreditNote);
+    /// assert_eq!(InvoiceDocument::classify(None, Some("estimate_pending"), None, None), InvoiceDocument::Quote);
+    /// assert_eq!(InvoiceDocument::classify(None, Some("to_be_paid"), Some("draft"), None), InvoiceDocument::Draft);
+    /// assert_eq!(InvoiceDocument::classify(None, None, Some("complete"), None), InvoiceDocument::Invoice);
+    /// ```
+    pub fn classify(
+        draft: Option<bool>,
+        status: Option<&str>,
+        accounting_status: Option<&str>,
+        credited_invoice_id: Option<i64>,
+    ) -> Self {
+        let by_status = match status {
+            Some("draft") => Some(InvoiceDocument::Draft),
+            Some("proforma") => Some(InvoiceDocument::Proforma),
+            Some("shipping_order") => Some(InvoiceDocument::ShippingOrder),
+            Some("purchasing_order") => Some(InvoiceDocument::PurchasingOrder),
+            Some(s) if s.starts_with("estimate_") => Some(InvoiceDocument::Quote),
+            _ => None,
+        };
+        if draft == Some(true) || accounting_status == Some("draft") {
+            InvoiceDocument::Draft
+        } else if let Some(d) = by_status {
+            d
+        } else if credited_invoice_id.is_some() || status == Some("credit_note") {
+            InvoiceDocument::CreditNote
+        } else {
+            InvoiceDocument::Invoice
+        }
+    }
 }
 
 /// One line of an invoice.

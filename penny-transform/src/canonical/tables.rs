@@ -211,6 +211,8 @@ canonical_table!(Invoice = "canonical_invoices", ["company_id", "kind", "id"]; |
     req("remaining", MONEY) => i.remaining,
     opt("status", Text) => i.status.clone(),
     opt("entry_id", Int64) => i.entry_id,
+    req("document_kind", Text) => i.document.as_str(),
+    opt("credited_invoice_id", Int64) => i.credited_invoice_id,
 );
 
 canonical_table!(InvoiceLine = "canonical_invoice_lines", ["company_id", "kind", "id"]; |l|

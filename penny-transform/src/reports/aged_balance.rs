@@ -6,7 +6,9 @@
 //! up to its total open amount.
 //!
 //! Two ways to find the open amounts:
-//! - [`from_invoices`]: invoices dated on or before `as_of`; the open amount is the
+//! - [`from_invoices`]: invoices (accounting documents only: drafts, proformas, quotes
+//!   and orders are left out, credit notes count with their negative amounts, see
+//!   [`InvoiceDocument`](crate::canonical::InvoiceDocument)) dated on or before `as_of`; the open amount is the
 //!   amount with tax minus the payments dated on or before `as_of` when payments are
 //!   given (API door), else the invoice's `remaining` amount as of the sync (Data
 //!   Sharing has no payments table). Due date: the invoice's, else its date.
@@ -158,7 +160,9 @@ fn finish(
     }
 }
 
-/// Aged balance from invoices (and their payments, when `payments` is given).
+/// Aged balance from invoices (and their payments, when `payments` is given). Only
+/// accounting documents count ([`Invoice::counts`]): a draft or a quote owes nothing,
+/// and neither do its payments.
 pub fn from_invoices(
     invoices: &[Invoice],
     payments: Option<&[InvoicePayment]>,
@@ -174,7 +178,7 @@ pub fn from_invoices(
         }
     }
     let mut ageing = InvoiceAgeing::new(as_of, buckets.clone());
-    for inv in invoices {
+    for inv in invoices.iter().filter(|i| i.counts()) {
         let open = match payments {
             Some(_) => {
                 inv.amount_ttc
@@ -573,6 +577,47 @@ mod tests {
         }
         assert_eq!(open.age(), without.age());
         assert_eq!(open.len(), without.len());
+    }
+
+    #[test]
+    fn only_invoices_and_credit_notes_are_owed() {
+        let books = crate::testing::books_with_every_document();
+        let as_of = NaiveDate::from_ymd_opt(2026, 7, 31).expect("date");
+        let totals = |aged: &AgedBalance| -> Vec<(ThirdPartyKind, Option<i64>, Decimal)> {
+            aged.rows
+                .iter()
+                .map(|r| (r.kind, r.third_party_id, r.total))
+                .collect()
+        };
+        let m = |units: i64| Decimal::new(units * 100, 2);
+        // With payments: 1,200 - 100 paid - 600 credited; the draft's 12,000 and its
+        // payment, the proforma, quote and orders owe nothing.
+        let paid = from_invoices(
+            &books.invoices,
+            Some(&books.payments),
+            as_of,
+            &Buckets::default(),
+        );
+        assert_eq!(
+            totals(&paid),
+            [
+                (ThirdPartyKind::Customer, Some(1), m(500)),
+                (ThirdPartyKind::Supplier, Some(2), m(360)),
+            ]
+        );
+        // The credit note is not yet due: a negative amount in `not_due`.
+        let customer = &paid.rows[0];
+        assert_eq!(customer.buckets[0], m(-600));
+        assert_eq!(customer.buckets[1], m(1_100));
+        // From the remaining amounts: 1,200 - 600.
+        let remaining = from_invoices(&books.invoices, None, as_of, &Buckets::default());
+        assert_eq!(
+            totals(&remaining),
+            [
+                (ThirdPartyKind::Customer, Some(1), m(600)),
+                (ThirdPartyKind::Supplier, Some(2), m(360)),
+            ]
+        );
     }
 
     #[test]

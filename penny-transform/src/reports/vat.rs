@@ -7,7 +7,9 @@
 //!   ledger carries no rate. Memory: one accumulator per (company, month, account).
 //! - [`vat_by_rate`]: from invoice lines (API door only: Data Sharing has no invoice
 //!   lines), by month of the invoice date, direction and the line's `vat_rate`: the
-//!   base (HT), the VAT and the amount with tax.
+//!   base (HT), the VAT and the amount with tax. Only the lines of accounting documents
+//!   count: a credit note's (negative) lines in the month of the credit note, none of a
+//!   draft's, proforma's, quote's or order's.
 
 use std::collections::BTreeMap;
 
@@ -138,7 +140,8 @@ pub struct VatRateRow {
 }
 
 /// VAT by month, direction and rate from invoice lines of invoices dated `from` to `to`.
-/// Lines whose invoice is unknown are skipped (the quality checks report them).
+/// Lines whose invoice is unknown are skipped (the quality checks report them), and so
+/// are those of an invoice that is not an accounting document ([`Invoice::counts`]).
 pub fn vat_by_rate(
     invoices: &[Invoice],
     lines: &[InvoiceLine],
@@ -147,6 +150,7 @@ pub fn vat_by_rate(
 ) -> Vec<VatRateRow> {
     let dates: FastMap<(i64, ThirdPartyKind, i64), NaiveDate> = invoices
         .iter()
+        .filter(|i| i.counts())
         .map(|i| ((i.company_id, i.kind, i.id), i.date))
         .collect();
     let mut groups: BTreeMap<(i64, NaiveDate, VatDirection, String), [Decimal; 3]> =
@@ -184,4 +188,40 @@ pub fn vat_by_rate(
             },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vat_by_rate_counts_invoices_and_credit_notes_only() {
+        let books = crate::testing::books_with_every_document();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).expect("date");
+        let rows = vat_by_rate(&books.invoices, &books.invoice_lines, d(7, 1), d(7, 31));
+        let m = |units: i64| Decimal::new(units * 100, 2);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.direction,
+                    r.vat_rate.as_str(),
+                    r.base,
+                    r.vat,
+                    r.amount_ttc,
+                )
+            })
+            .collect();
+        // Collected: invoice 10 (1,000 + 200) and its credit note (-500 - 100); the
+        // draft, proforma, quote and orders' lines are left out. Deductible: invoice 20,
+        // not the supplier's draft.
+        assert_eq!(
+            got,
+            [
+                (VatDirection::Collected, "FR_200", m(500), m(100), m(600)),
+                (VatDirection::Deductible, "FR_200", m(300), m(60), m(360)),
+            ]
+        );
+        assert!(rows.iter().all(|r| r.month == d(7, 1) && r.company_id == 1));
+    }
 }
