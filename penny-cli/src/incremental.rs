@@ -38,8 +38,13 @@
 //!   by the old versions of the affected lines (read back from `canonical_ledger_lines`
 //!   before they are merged) and their new versions, which costs what the changes cost,
 //!   not what the books hold ([`SavedTables`]). When the sums cannot be changed so (none
-//!   saved, fiscal years that split the periods otherwise, sums that do not match), they
-//!   are summed afresh in one streaming pass over the raw lines, and saved whole.
+//!   saved, fiscal years that split the periods otherwise, a journal whose type changed:
+//!   the opening journals' lines are summed apart, sums that do not match), they are
+//!   summed afresh in one streaming pass over the raw lines, and saved whole. The trial
+//!   balance is then merged for the accounts whose sums changed and the result accounts
+//!   (120, 129: a change of a profit and loss line of a year changes their later
+//!   openings), or written whole when an opening journal's line changed (which years
+//!   open with their own entries may have changed).
 //!
 //! # When the whole transformation is rebuilt instead
 //! A full read of `ledger_entry_lines` or `ledger_entries` (`--full`, a first sync),
@@ -711,13 +716,8 @@ pub async fn update(
     let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
         .as_ref()
         .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
-        .filter(|keys| keys.iter().all(|(_, _, _, opening)| !opening))
-        .map(|keys| {
-            keys.iter()
-                .map(|(c, a, _, _)| (*c, a.clone()))
-                .chain(renumbered)
-                .collect()
-        });
+        .and_then(crate::reports::changed_accounts)
+        .map(|accounts| accounts.into_iter().chain(renumbered).collect());
     crate::transform::write_books(
         out,
         facts,

@@ -1573,6 +1573,19 @@ pub fn report_batches(
     Ok(out)
 }
 
+/// The accounts whose sums `touched` (keys of the sums a change touched) names, for
+/// [`write_reports`] to merge the trial balance by; `None` when a sum of opening
+/// journals' lines is among them: which years open with their own entries may have
+/// changed, and every row with it, so the trial balance is written whole.
+pub fn changed_accounts(
+    touched: &std::collections::BTreeSet<SumKey>,
+) -> Option<std::collections::BTreeSet<(i64, Arc<str>)>> {
+    if touched.iter().any(|(_, _, _, opening)| *opening) {
+        return None;
+    }
+    Some(touched.iter().map(|(c, a, _, _)| (*c, a.clone())).collect())
+}
+
 /// The accounts of the trial balance's rows a change of the sums of `changed` accounts
 /// (none of them sums of opening journals' lines: those may change which years open
 /// with their own entries, and every row with them) can change: those accounts, whose
@@ -2384,6 +2397,30 @@ mod fiscal_year_tests {
         let (upserts, gone) =
             changed_trial_balance(&schema, batches, &fy, &accounts, 1000).unwrap();
         assert_ne!(merged(&old_rows, &upserts, &gone), expected);
+        assert_eq!(changed_accounts(&touched), Some(accounts));
+
+        // Opening entries added to 2025: they replace what 2024 carried, so 2025's
+        // opening of 120000, which no opening entry names, changes too: no merge by
+        // account.
+        let with_an = books();
+        let an: Vec<&LedgerLine> = with_an
+            .iter()
+            .filter(|l| &*l.journal_code == "RAN")
+            .collect();
+        assert!(an.iter().all(|l| &*l.account_number != "120000"));
+        let touched = days.put(an.iter().copied());
+        assert_eq!(changed_accounts(&touched), None);
+        let (_, rows_an) = report(&with_an);
+        let (_, rows_before) = report(&before);
+        let result_2025 = |rows: &[Vec<Value>]| {
+            rows.iter()
+                .find(|r| {
+                    r[1] == Value::Date(d(2025, 1, 1)) && r[3] == Value::Text("120000".into())
+                })
+                .cloned()
+        };
+        assert!(result_2025(&rows_before).is_some());
+        assert_eq!(result_2025(&rows_an), None);
     }
 }
 

@@ -235,7 +235,7 @@ pub enum YearPlace {
 
 /// The companies' fiscal years and opening journals: which fiscal year a day falls in,
 /// and which ledger lines are opening entries (à-nouveaux): a line of an opening journal
-/// ([`OpeningJournals`]) dated on the first day of one of its company's fiscal years.
+/// ([`OpeningJournals`](crate::canonical::OpeningJournals)) dated on the first day of one of its company's fiscal years.
 ///
 /// ```
 /// use chrono::NaiveDate;

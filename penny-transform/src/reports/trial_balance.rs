@@ -567,6 +567,8 @@ impl FiscalTrialBalanceBuilder {
         }
         let keys = self.accounts.keys();
         let mut out = FiscalTrialBalance::default();
+        // In cents, as the sums are.
+        let zero = Decimal::new(0, 2);
         for (company, mut indices) in by_company {
             indices.sort_by(|&a, &b| keys[a].1.cmp(&keys[b].1));
             let (accounts, profit, loss) = &result_accounts[&company];
@@ -574,8 +576,8 @@ impl FiscalTrialBalanceBuilder {
                 indices.iter().map(|&i| pcg::nature(&keys[i].1)).collect();
             let years = self.calendar.years(company);
             let with_openings = self.with_openings.get(&company);
-            let mut closing = vec![Decimal::ZERO; indices.len()];
-            let mut opening = vec![Decimal::ZERO; indices.len()];
+            let mut closing = vec![zero; indices.len()];
+            let mut opening = vec![zero; indices.len()];
             let mut rows: Vec<Vec<TrialBalanceRow>> = vec![Vec::new(); indices.len()];
             for (k, fy) in years.iter().enumerate() {
                 let source = if with_openings.is_some_and(|w| w[k]) {
@@ -583,7 +585,7 @@ impl FiscalTrialBalanceBuilder {
                 } else {
                     OpeningSource::Carried
                 };
-                let mut carried_result = Decimal::ZERO;
+                let mut carried_result = zero;
                 for (j, &i) in indices.iter().enumerate() {
                     let s = &self.sums[i][k];
                     opening[j] = match source {
@@ -592,7 +594,7 @@ impl FiscalTrialBalanceBuilder {
                             let before = closing[j] + s.before.value();
                             if natures[j] == pcg::Nature::ProfitAndLoss {
                                 carried_result += before;
-                                Decimal::ZERO
+                                zero
                             } else {
                                 before
                             }
@@ -609,7 +611,7 @@ impl FiscalTrialBalanceBuilder {
                         opening[j] += carried_result;
                     }
                 }
-                let (mut revenue, mut expenses) = (Decimal::ZERO, Decimal::ZERO);
+                let (mut revenue, mut expenses) = (zero, zero);
                 for (j, &i) in indices.iter().enumerate() {
                     let s = &self.sums[i][k];
                     let (debit, credit) = (s.debit.value(), s.credit.value());
