@@ -2425,6 +2425,172 @@ mod fiscal_year_tests {
 }
 
 #[cfg(test)]
+mod fiscal_year_properties {
+    use super::*;
+    use penny_transform::canonical::tables::to_batches;
+    use penny_transform::reports::trial_balance::fiscal_trial_balance;
+    use proptest::prelude::*;
+
+    const ACCOUNTS: [&str; 8] = [
+        "411001", "706000", "607000", "512000", "401002", "445710", "120000", "106800",
+    ];
+
+    fn years() -> Vec<FiscalYear> {
+        [2024, 2025, 2026]
+            .into_iter()
+            .map(|y| FiscalYear {
+                company_id: 1,
+                start: NaiveDate::from_ymd_opt(y, 1, 1).unwrap(),
+                end: NaiveDate::from_ymd_opt(y, 12, 31).unwrap(),
+                status: None,
+            })
+            .collect()
+    }
+
+    fn journals() -> OpeningJournals {
+        OpeningJournals::of(&[penny_transform::canonical::Journal {
+            company_id: 1,
+            code: "RAN".into(),
+            label: String::new(),
+            opening: true,
+        }])
+    }
+
+    fn day(offset: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2023, 12, 1).unwrap() + chrono::Days::new(u64::from(offset))
+    }
+
+    /// Entries of two lines; an opening one is dated on its year's first day.
+    fn lines(entries: &[(u32, usize, usize, i64, bool)]) -> Vec<LedgerLine> {
+        let mut out = Vec::new();
+        for (n, (offset, a, b, cents, opening)) in entries.iter().enumerate() {
+            let mut date = day(*offset);
+            let journal = if *opening {
+                date = NaiveDate::from_ymd_opt(chrono::Datelike::year(&date), 1, 1).unwrap();
+                "RAN"
+            } else {
+                "OD"
+            };
+            for (k, (account, debit, credit)) in
+                [(ACCOUNTS[*a], *cents, 0), (ACCOUNTS[*b], 0, *cents)]
+                    .into_iter()
+                    .enumerate()
+            {
+                out.push(LedgerLine {
+                    company_id: 1,
+                    entry_id: n as i64,
+                    line_id: (2 * n + k) as i64,
+                    date,
+                    journal_code: Arc::from(journal),
+                    account_number: Arc::from(account),
+                    label: String::new(),
+                    debit: Decimal::new(debit, 2),
+                    credit: Decimal::new(credit, 2),
+                    third_party: None,
+                    document_ref: None,
+                    due_date: None,
+                    lettering: None,
+                    categories: None,
+                });
+            }
+        }
+        out
+    }
+
+    fn report(days: &LineDays) -> (Arc<Schema>, Vec<Batch>) {
+        let tables = report_batches(
+            &years(),
+            days,
+            &InvoiceDigest::new(day(0)),
+            &BTreeMap::new(),
+            1000,
+        )
+        .unwrap();
+        tables.into_iter().next().unwrap()
+    }
+
+    fn keyed(rows: impl IntoIterator<Item = Vec<Value>>) -> BTreeMap<String, Vec<Value>> {
+        rows.into_iter()
+            .map(|r| (format!("{:?}{:?}{:?}", r[0], r[1], r[3]), r))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// The trial balance from the saved sums equals the one from the lines; the
+        /// sums changed by a run's changed lines equal the sums made afresh; and when
+        /// the trial balance may be merged, the merged rows equal the rows made afresh.
+        #[test]
+        fn sums_changes_and_merges_give_the_trial_balance_of_the_lines(
+            entries in prop::collection::vec((0u32..1250, 0usize..8, 0usize..8, 1i64..100_000, prop::bool::weighted(0.3)), 1..40),
+            changes in prop::collection::vec((0usize..80, 1i64..100_000, 0u32..1250, 0u8..3), 0..6),
+        ) {
+            let before = lines(&entries);
+            let mut after = before.clone();
+            let mut changed_ids = std::collections::BTreeSet::new();
+            for (i, cents, offset, kind) in changes {
+                let i = i % after.len();
+                changed_ids.insert(after[i].line_id);
+                match kind {
+                    0 => after[i].debit = Decimal::new(cents, 2),
+                    1 => after[i].date = day(offset),
+                    _ => {
+                        after.remove(i);
+                        if after.is_empty() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let mut days = LineDays::new(&years(), journals());
+            days.add(&before);
+            let (schema, old_batches) = report(&days);
+            let old_rows = keyed(old_batches.iter().flat_map(|b| b.rows().to_vec()));
+            // From the sums as from the lines.
+            let expected = fiscal_trial_balance(&before, FiscalCalendar::new(&years(), journals()));
+            let from_lines = keyed(expected.rows.iter().map(|e| {
+                vec![
+                    Value::Int64(e.company_id),
+                    Value::Date(e.period_start),
+                    Value::Date(e.period_end),
+                    Value::Text(e.account_number.clone()),
+                    money(e.opening),
+                    money(e.debit),
+                    money(e.credit),
+                    money(e.closing),
+                ]
+            }));
+            prop_assert_eq!(&old_rows, &from_lines);
+
+            let old: Vec<&LedgerLine> = before.iter().filter(|l| changed_ids.contains(&l.line_id)).collect();
+            let new: Vec<&LedgerLine> = after.iter().filter(|l| changed_ids.contains(&l.line_id)).collect();
+            let mut touched = std::collections::BTreeSet::new();
+            for batch in to_batches(old, 100).unwrap() {
+                touched.extend(days.take_away(&batch).unwrap());
+            }
+            touched.extend(days.put(new));
+            let mut afresh = LineDays::new(&years(), journals());
+            afresh.add(&after);
+            prop_assert_eq!(&days.sums, &afresh.sums);
+            let (_, new_batches) = report(&days);
+            let new_rows = keyed(new_batches.iter().flat_map(|b| b.rows().to_vec()));
+            if let Some(accounts) = changed_accounts(&touched) {
+                let reached = trial_balance_accounts(&accounts, &[], &days);
+                let (upserts, gone) =
+                    changed_trial_balance(&schema, new_batches, &years(), &reached, 1000).unwrap();
+                let mut merged = old_rows.clone();
+                merged.extend(keyed(upserts.iter().flat_map(|b| b.rows().to_vec())));
+                for g in gone {
+                    merged.remove(&format!("{:?}{:?}{:?}", g[0], g[1], g[2]));
+                }
+                prop_assert_eq!(merged, new_rows);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod digest_tests {
     use super::*;
     use penny_transform::canonical::InvoicePayment;
