@@ -38,8 +38,13 @@
 //!   by the old versions of the affected lines (read back from `canonical_ledger_lines`
 //!   before they are merged) and their new versions, which costs what the changes cost,
 //!   not what the books hold ([`SavedTables`]). When the sums cannot be changed so (none
-//!   saved, fiscal years that split the periods otherwise, sums that do not match), they
-//!   are summed afresh in one streaming pass over the raw lines, and saved whole.
+//!   saved, fiscal years that split the periods otherwise, a journal whose type changed:
+//!   the opening journals' lines are summed apart, sums that do not match), they are
+//!   summed afresh in one streaming pass over the raw lines, and saved whole. The trial
+//!   balance is then merged for the accounts whose sums changed and the result accounts
+//!   (120, 129: a change of a profit and loss line of a year changes their later
+//!   openings), or written whole when an opening journal's line changed (which years
+//!   open with their own entries may have changed).
 //!
 //! # When the whole transformation is rebuilt instead
 //! A full read of `ledger_entry_lines` or `ledger_entries` (`--full`, a first sync),
@@ -56,7 +61,8 @@ use penny_load::KeyFilter;
 use penny_transform::canonical::from_api::ApiMapper;
 use penny_transform::canonical::tables::{CanonicalTable, to_batches};
 use penny_transform::canonical::{
-    BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, ThirdPartyKind,
+    BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, OpeningJournals,
+    ThirdPartyKind,
 };
 use penny_transform::{
     Batch, BatchBuilder, Column, LogicalType, ReadKind, Schema, Sink, SinkError, Value, star,
@@ -73,9 +79,12 @@ use crate::transform::{
     batch_error, each_batch, mapping, sink, write_batches,
 };
 
-/// The raw table of the saved references (journal codes, account numbers, third
-/// parties' accounts by id) the ledger lines were mapped with.
+/// The raw table of the saved references (journal codes and types, account numbers,
+/// third parties' accounts by id) the ledger lines were mapped and summed with.
 pub const REFS_TABLE: &str = "_penny_line_refs";
+
+/// The kind of the saved references that hold the journals' types.
+const JOURNAL_TYPE: &str = "journal_type";
 
 /// The columns of the raw lines the reports' pass reads (what the mapping needs to
 /// give each line its company, account, date and amounts).
@@ -154,12 +163,34 @@ impl Refs {
             return;
         };
         let v = s.column_index(column);
+        // The journals' types: which journals are opening journals, whose lines the
+        // saved line sums keep apart.
+        let types = (kind == "journal")
+            .then(|| s.column_index("type"))
+            .flatten();
         for row in batch.rows() {
             if let (Some(company), Some(id)) = (int(row.get(c)), int(row.get(i))) {
                 let value = v.and_then(|v| text(row.get(v)));
                 self.0.insert((company, kind.to_owned(), id), value);
+                if let Some(t) = types {
+                    self.0
+                        .insert((company, JOURNAL_TYPE.to_owned(), id), text(row.get(t)));
+                }
             }
         }
+    }
+
+    /// Whether a journal's type changed from `self` to `now` (the opening journals'
+    /// lines are summed apart: the saved sums must then be made afresh).
+    pub fn journal_types_changed(&self, now: &Refs) -> bool {
+        let types = |refs: &Refs| -> Vec<((i64, i64), Option<String>)> {
+            refs.0
+                .iter()
+                .filter(|(k, _)| k.1 == JOURNAL_TYPE)
+                .map(|(k, v)| ((k.0, k.2), v.clone()))
+                .collect()
+        };
+        types(self) != types(now)
     }
 
     /// Adds rows of [`REFS_TABLE`] read back.
@@ -231,6 +262,8 @@ impl Refs {
                 continue;
             }
             match key.1.as_str() {
+                // A type does not change how the lines map.
+                JOURNAL_TYPE => {}
                 "journal" => {
                     journals.insert(key.2);
                 }
@@ -247,6 +280,22 @@ impl Refs {
             }
         }
         (journals, accounts)
+    }
+
+    /// The account numbers, before and after, of the accounts whose number changed or
+    /// that appeared or went from `self` to `now`.
+    pub fn changed_account_numbers(&self, now: &Refs) -> BTreeSet<(i64, Arc<str>)> {
+        let mut out = BTreeSet::new();
+        let keys: BTreeSet<&(i64, String, i64)> = self.0.keys().chain(now.0.keys()).collect();
+        for key in keys.into_iter().filter(|k| k.1 == "account") {
+            let (old, new) = (self.0.get(key), now.0.get(key));
+            if old != new {
+                for number in [old, new].into_iter().flatten().flatten() {
+                    out.insert((key.0, Arc::from(number.as_str())));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -323,15 +372,18 @@ async fn saved_batches(
 /// The saved line sums changed by the lines this run changed: `lines` (their new
 /// versions, by key) and `deleted` (keys of lines gone), whose old versions are read
 /// back from `canonical_ledger_lines`. `None` when they must be summed afresh: no saved
-/// sums, fiscal years that split the periods otherwise, or sums that do not match.
+/// sums, fiscal years that split the periods otherwise, or sums that do not match (the
+/// caller sums afresh when the journals' types changed: the sums keep the opening
+/// journals' lines apart).
 async fn changed_sums(
     saved: &dyn SavedTables,
-    fiscal_years: &[penny_transform::canonical::FiscalYear],
+    books: &Books,
     lines: &BTreeMap<(i64, i64), LedgerLine>,
     deleted: &[(i64, i64)],
     batch_rows: usize,
 ) -> Result<Option<(LineDays, BTreeSet<SumKey>)>, CliError> {
-    let mut days = LineDays::new(fiscal_years);
+    let fiscal_years = &books.fiscal_years;
+    let mut days = LineDays::new(fiscal_years, OpeningJournals::of(&books.journals));
     let old_years = saved_batches(
         saved,
         penny_transform::canonical::FiscalYear::schema().name(),
@@ -385,7 +437,7 @@ async fn changed_sums(
         let Some(mut old) = saved
             .read_saved(
                 LedgerLine::schema().name(),
-                &["account_number", "date", "debit", "credit"],
+                &["journal_code", "account_number", "date", "debit", "credit"],
                 batch_rows,
                 Some(&filter),
             )
@@ -467,6 +519,10 @@ pub async fn update(
         "small tables mapped"
     );
     let (journals, accounts) = saved.diff(&refs);
+    let renumbered = saved.changed_account_numbers(&refs);
+    // Which journals are opening journals may have changed: the line sums, which keep
+    // their lines apart, are made afresh, and the journals rewritten.
+    let types_changed = saved.journal_types_changed(&refs);
     let refs_changed = !journals.is_empty() || !accounts.is_empty();
     // Changed keys per company: filtered with the company, on the primary key.
     let by_company = |t: &str| -> BTreeMap<i64, BTreeSet<i64>> {
@@ -517,16 +573,8 @@ pub async fn update(
     // The saved line sums, changed by the old and new versions of these lines (read
     // before the lines are merged).
     let changed = match star {
-        Some(star) => {
-            changed_sums(
-                star,
-                &mapper.books().fiscal_years,
-                &lines,
-                &deleted_keys,
-                batch_rows,
-            )
-            .await?
-        }
+        Some(_) if types_changed => None,
+        Some(star) => changed_sums(star, mapper.books(), &lines, &deleted_keys, batch_rows).await?,
         None => None,
     };
     tracing::debug!(
@@ -577,7 +625,8 @@ pub async fn update(
     // The reports' passes over every line and every invoice, invoice line and payment,
     // side by side, each reading only the columns the reports use; then the changed
     // transactional records, read by key (every record of a table rewritten whole).
-    let whole = whole_tables(&changes, refs_changed);
+    let mut whole = whole_tables(&changes, refs_changed);
+    whole.references |= types_changed;
     tracing::debug!(
         references_changed = whole.references,
         "reference tables {}",
@@ -657,14 +706,18 @@ pub async fn update(
     books.bank_transactions = selected.bank_transactions;
     merge_transactions(out, facts, &books, &changes, whole, batch_rows, &mut report).await?;
     let dates = inc.date_range(LINES, "date").await.map_err(sink)?;
-    // The trial balance by difference, for the accounts whose sums changed: when every
-    // company has fiscal years from the source (without, its years are assumed over
-    // its lines' dates, which the changes may move).
+    // The trial balance by difference, for the accounts whose sums changed (and those
+    // they carry into, see `reports::trial_balance_accounts`; with the accounts whose
+    // number changed, which may have been a result account): when every company has
+    // fiscal years from the source (without, its years are assumed over its lines'
+    // dates, which the changes may move), and no opening journal's line changed (it may
+    // change which years open with their own entries, and every row with them).
     let with_years: BTreeSet<i64> = books.fiscal_years.iter().map(|fy| fy.company_id).collect();
     let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
         .as_ref()
         .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
-        .map(|keys| keys.iter().map(|(c, a, _)| (*c, a.clone())).collect());
+        .and_then(crate::reports::changed_accounts)
+        .map(|accounts| accounts.into_iter().chain(renumbered).collect());
     crate::transform::write_books(
         out,
         facts,
@@ -701,7 +754,9 @@ async fn lines_pass(
     mut mapper: ApiMapper,
     batch_rows: usize,
 ) -> Result<crate::reports::LineDays, CliError> {
-    let mut days = crate::reports::LineDays::new(&mapper.books().fiscal_years);
+    let books = mapper.books();
+    let mut days =
+        crate::reports::LineDays::new(&books.fiscal_years, OpeningJournals::of(&books.journals));
     if let Some(mut stream) = inc
         .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
         .await
@@ -1488,5 +1543,48 @@ mod tests {
         let (journals, accounts) = old.diff(&now);
         assert_eq!(journals, BTreeSet::from([1]));
         assert_eq!(accounts, BTreeSet::from([10, 11, 12]));
+        assert!(!old.journal_types_changed(&now));
+        // Account 11 appeared; account 10 kept its number.
+        assert_eq!(
+            old.changed_account_numbers(&now),
+            BTreeSet::from([(1, Arc::from("401"))])
+        );
+    }
+
+    #[test]
+    fn a_journal_that_becomes_an_opening_journal_is_a_change_of_type_not_of_lines() {
+        let journals = |kind: &str| {
+            let schema = Arc::new(
+                Schema::new(
+                    "journals",
+                    vec![
+                        Column::required("company_id", LogicalType::Int64),
+                        Column::required("id", LogicalType::Int64),
+                        Column::required("code", LogicalType::Text),
+                        Column::nullable("type", LogicalType::Text),
+                    ],
+                    ["company_id", "id"],
+                )
+                .unwrap(),
+            );
+            Batch::upsert(
+                schema,
+                vec![vec![
+                    Value::Int64(1),
+                    Value::Int64(5),
+                    Value::Text("RAN".into()),
+                    Value::Text(kind.into()),
+                ]],
+            )
+            .unwrap()
+        };
+        let (mut old, mut now, mut same) = (Refs::default(), Refs::default(), Refs::default());
+        old.add_raw(&journals("miscellaneous"));
+        now.add_raw(&journals("new_year"));
+        same.add_raw(&journals("miscellaneous"));
+        assert!(old.journal_types_changed(&now));
+        assert!(!old.journal_types_changed(&same));
+        // The lines map alike: no journal's lines to read again.
+        assert_eq!(old.diff(&now), (BTreeSet::new(), BTreeSet::new()));
     }
 }

@@ -1,17 +1,23 @@
 //! The reports of `penny_transform::reports` as tables of the star schema, for Power BI:
 //!
-//! - `report_trial_balance`: per company, fiscal year and account: opening balance
-//!   (debit − credit before the year), debits, credits, closing balance
-//!   ([`trial_balance`](penny_transform::reports::trial_balance), one builder per fiscal
-//!   year; for a company whose source gives none, twelve-month years starting on
-//!   `fiscal.year_start`, see [`fiscal_years_used`]);
+//! - `report_trial_balance`: per company, fiscal year and account: opening balance,
+//!   debits, credits, closing balance, under the French chart's rules
+//!   ([`FiscalTrialBalanceBuilder`]: a year's own opening entries are its opening, else
+//!   the balance-sheet accounts carry their closing and classes 6 and 7 open at zero,
+//!   their result carried onto the company's 120 or 129 account, see
+//!   [`result_accounts`]); for a company whose source gives no fiscal year,
+//!   twelve-month years starting on `fiscal.year_start`, see [`fiscal_years_used`];
+//! - `report_fiscal_results`: per company and fiscal year, revenue (class 7), expenses
+//!   (class 6), result, the account it is carried onto, and where the year's opening
+//!   comes from ([`fiscal_results_schema`]);
 //! - `report_aged_receivables` / `report_aged_payables`: per company and customer or
 //!   supplier, the open amount of its invoices by bucket of days past due (default
 //!   buckets: not due, 0-30, 31-60, 61-90, >90; `third_party_id` 0 for invoices
 //!   without one), as of the day of the sync
 //!   ([`aged_balance::from_invoices`]);
 //! - `report_sig`: the soldes intermédiaires de gestion per company and month
-//!   ([`sig`](penny_transform::reports::sig));
+//!   ([`sig`](penny_transform::reports::sig)), without the opening entries (they are
+//!   no month's movements; nor are they in the VAT from the ledger);
 //! - `report_vat`: VAT per company, month, direction and VAT account from the ledger
 //!   ([`vat_from_ledger`]), and per rate
 //!   from the invoice lines ([`vat_by_rate`]),
@@ -35,11 +41,14 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use penny_transform::canonical::{
-    Books, FiscalYear, Invoice, InvoiceLine, LedgerLine, ThirdPartyKind,
+    Account, Books, FiscalYear, Invoice, InvoiceLine, LedgerLine, OPENING_JOURNAL_CODE,
+    OpeningJournals, ThirdPartyKind,
 };
+use penny_transform::pcg::ResultAccounts;
+use penny_transform::reports::FiscalCalendar;
 use penny_transform::reports::aged_balance::{self, Buckets};
 use penny_transform::reports::sig::SigBuilder;
-use penny_transform::reports::trial_balance::{TrialBalanceBuilder, TrialBalanceOptions};
+use penny_transform::reports::trial_balance::FiscalTrialBalanceBuilder;
 use penny_transform::reports::vat::{VatDirection, vat_by_rate, vat_from_ledger};
 use penny_transform::{Batch, BatchBuilder, Column, LogicalType, Schema, Sink, Value};
 use rust_decimal::Decimal;
@@ -50,8 +59,9 @@ use crate::transform::{TransformReport, batch_error};
 const MONEY: LogicalType = LogicalType::Decimal { scale: 2 };
 
 /// The names of the report tables.
-pub const REPORT_TABLES: [&str; 5] = [
+pub const REPORT_TABLES: [&str; 6] = [
     "report_trial_balance",
+    "report_fiscal_results",
     "report_aged_receivables",
     "report_aged_payables",
     "report_sig",
@@ -64,11 +74,13 @@ pub const REPORT_TABLES: [&str; 5] = [
 ///
 /// Its name carries the rule that makes periods ([`LineDays`]): a change of that rule
 /// must change the name, so that sums saved under the old rule are not found (and are
-/// made afresh) rather than changed under the new one.
-pub const LINE_SUMS_TABLE: &str = "_penny_line_sums";
+/// made afresh) rather than changed under the new one. This rule keeps the lines of
+/// the opening journals apart, per day.
+pub const LINE_SUMS_TABLE: &str = "_penny_line_sums_openings_apart";
 
-/// A key of the line sums: company, account number, first day of the period.
-pub type SumKey = (i64, Arc<str>, NaiveDate);
+/// A key of the line sums: company, account number, first day of the period (the day,
+/// for lines of an opening journal), and whether they are lines of an opening journal.
+pub type SumKey = (i64, Arc<str>, NaiveDate, bool);
 
 /// The sums of one account and period.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -93,6 +105,11 @@ pub struct StaleSums(String);
 /// fiscal year" (the trial balance's opening), so the sums are exact for all of them,
 /// and their number grows with the accounts and months used, not with the lines.
 ///
+/// The lines of the opening journals ([`OpeningJournals`]) are summed apart, per day:
+/// those dated on a fiscal year's first day are its opening entries (à-nouveaux), which
+/// the reports tell from the movements ([`FiscalCalendar`]) whether the fiscal years
+/// come from the source or are assumed later.
+///
 /// Only the accounts a monthly report reads (classes 6 and 7 for the SIG, VAT accounts
 /// for the VAT) need months: in a company with fiscal years, the other accounts
 /// (customers', suppliers', bank accounts: most of them) are summed per fiscal year,
@@ -107,11 +124,14 @@ pub struct LineDays {
     sums: HashMap<SumKey, Sums>,
     /// Per company, the days a fiscal year starts on or resumes after.
     boundaries: HashMap<i64, std::collections::BTreeSet<NaiveDate>>,
+    /// The journals whose lines are summed apart.
+    journals: OpeningJournals,
 }
 
 impl LineDays {
-    /// Empty sums, with periods split at `fiscal_years`' bounds.
-    pub fn new(fiscal_years: &[FiscalYear]) -> Self {
+    /// Empty sums, with periods split at `fiscal_years`' bounds, the lines of
+    /// `journals` summed apart.
+    pub fn new(fiscal_years: &[FiscalYear], journals: OpeningJournals) -> Self {
         let mut boundaries: HashMap<i64, std::collections::BTreeSet<NaiveDate>> = HashMap::new();
         for fy in fiscal_years {
             let b = boundaries.entry(fy.company_id).or_default();
@@ -123,13 +143,20 @@ impl LineDays {
         LineDays {
             sums: HashMap::new(),
             boundaries,
+            journals,
         }
     }
 
     /// Whether `fiscal_years` split the periods as these sums' fiscal years do (if not,
     /// saved sums cannot be changed by difference).
     pub fn same_periods(&self, fiscal_years: &[FiscalYear]) -> bool {
-        LineDays::new(fiscal_years).boundaries == self.boundaries
+        LineDays::new(fiscal_years, OpeningJournals::default()).boundaries == self.boundaries
+    }
+
+    /// The journals whose lines are summed apart (saved sums made with other opening
+    /// journals cannot be changed by difference).
+    pub fn opening_journals(&self) -> &OpeningJournals {
+        &self.journals
     }
 
     /// How many sums (accounts and periods) there are.
@@ -157,18 +184,28 @@ impl LineDays {
     }
 
     /// The key of a line's sums.
-    fn key(&self, company_id: i64, account_number: &Arc<str>, date: NaiveDate) -> SumKey {
+    fn key(
+        &self,
+        company_id: i64,
+        account_number: &Arc<str>,
+        journal_code: &str,
+        date: NaiveDate,
+    ) -> SumKey {
+        if self.journals.contains(company_id, journal_code) {
+            return (company_id, account_number.clone(), date, true);
+        }
         (
             company_id,
             account_number.clone(),
             self.period(company_id, account_number, date),
+            false,
         )
     }
 
     /// Adds lines.
     pub fn add<'a>(&mut self, lines: impl IntoIterator<Item = &'a LedgerLine>) {
         for l in lines {
-            let key = self.key(l.company_id, &l.account_number, l.date);
+            let key = self.key(l.company_id, &l.account_number, &l.journal_code, l.date);
             let s = self.sums.entry(key).or_default();
             s.debit += l.debit;
             s.credit += l.credit;
@@ -177,7 +214,7 @@ impl LineDays {
     }
 
     /// Takes away the old versions of lines (`canonical_ledger_lines` read back:
-    /// `company_id`, `account_number`, `date`, `debit`, `credit`) and returns the keys
+    /// `company_id`, `journal_code`, `account_number`, `date`, `debit`, `credit`) and returns the keys
     /// whose sums changed; an old version the sums do not hold is refused.
     pub fn take_away(
         &mut self,
@@ -189,8 +226,9 @@ impl LineDays {
             s.column_index(name)
                 .ok_or_else(|| StaleSums(format!("`{}` has no column `{name}`", s.name())))
         };
-        let (c, a, d, dr, cr) = (
+        let (c, j, a, d, dr, cr) = (
             col("company_id")?,
+            col("journal_code")?,
             col("account_number")?,
             col("date")?,
             col("debit")?,
@@ -199,17 +237,25 @@ impl LineDays {
         for row in old.rows() {
             let (
                 Some(Value::Int64(company_id)),
+                Some(Value::Text(journal)),
                 Some(Value::Text(account)),
                 Some(Value::Date(date)),
                 Some(Value::Decimal(debit)),
                 Some(Value::Decimal(credit)),
-            ) = (row.get(c), row.get(a), row.get(d), row.get(dr), row.get(cr))
+            ) = (
+                row.get(c),
+                row.get(j),
+                row.get(a),
+                row.get(d),
+                row.get(dr),
+                row.get(cr),
+            )
             else {
                 return Err(StaleSums(format!(
                     "a line read back is incomplete: {row:?}"
                 )));
             };
-            let key = self.key(*company_id, &Arc::from(account.as_str()), *date);
+            let key = self.key(*company_id, &Arc::from(account.as_str()), journal, *date);
             let Some(sums) = self.sums.get_mut(&key) else {
                 return Err(StaleSums(format!("no sums for {key:?}")));
             };
@@ -236,7 +282,7 @@ impl LineDays {
     ) -> std::collections::BTreeSet<SumKey> {
         let mut touched = std::collections::BTreeSet::new();
         for l in new {
-            touched.insert(self.key(l.company_id, &l.account_number, l.date));
+            touched.insert(self.key(l.company_id, &l.account_number, &l.journal_code, l.date));
             self.add([l]);
         }
         touched
@@ -250,11 +296,12 @@ impl LineDays {
                 Column::required("company_id", LogicalType::Int64),
                 Column::required("account_number", LogicalType::Text),
                 Column::required("period", LogicalType::Date),
+                Column::required("opening_journal", LogicalType::Bool),
                 Column::required("debit", MONEY),
                 Column::required("credit", MONEY),
                 Column::required("lines", LogicalType::Int64),
             ],
-            &["company_id", "account_number", "period"],
+            &["company_id", "account_number", "period", "opening_journal"],
         )
     }
 
@@ -265,11 +312,12 @@ impl LineDays {
         keys: Option<&std::collections::BTreeSet<SumKey>>,
         batch_rows: usize,
     ) -> Result<(Vec<Batch>, Vec<Vec<Value>>), CliError> {
-        let row = |(company, account, period): &SumKey, s: &Sums| {
+        let row = |(company, account, period, opening): &SumKey, s: &Sums| {
             vec![
                 Value::Int64(*company),
                 Value::Text(account.to_string()),
                 Value::Date(*period),
+                Value::Bool(*opening),
                 Value::Decimal(s.debit),
                 Value::Decimal(s.credit),
                 Value::Int64(s.lines),
@@ -295,6 +343,7 @@ impl LineDays {
                             Value::Int64(key.0),
                             Value::Text(key.1.to_string()),
                             Value::Date(key.2),
+                            Value::Bool(key.3),
                         ]),
                     }
                 }
@@ -310,6 +359,7 @@ impl LineDays {
                 Some(Value::Int64(company)),
                 Some(Value::Text(account)),
                 Some(Value::Date(period)),
+                Some(Value::Bool(opening)),
                 Some(Value::Decimal(debit)),
                 Some(Value::Decimal(credit)),
                 Some(Value::Int64(lines)),
@@ -320,14 +370,15 @@ impl LineDays {
                 row.get(3),
                 row.get(4),
                 row.get(5),
+                row.get(6),
             )
             else {
                 return Err(StaleSums(format!(
-                    "a row of `{LINE_SUMS_TABLE}` is not (company_id, account_number, period, debit, credit, lines): {row:?}"
+                    "a row of `{LINE_SUMS_TABLE}` is not (company_id, account_number, period, opening_journal, debit, credit, lines): {row:?}"
                 )));
             };
             self.sums.insert(
-                (*company, Arc::from(account.as_str()), *period),
+                (*company, Arc::from(account.as_str()), *period, *opening),
                 Sums {
                     debit: *debit,
                     credit: *credit,
@@ -340,8 +391,11 @@ impl LineDays {
 
     /// Calls `f` with one synthetic line per company, account and period, dated on the
     /// period's first day, carrying its sums (one line reused: nothing grows with the
-    /// sums but the sums).
+    /// sums but the sums); the sums of opening journals' lines come in journal
+    /// [`OPENING_JOURNAL_CODE`], the others in a journal of no code.
     fn for_each_line(&self, mut f: impl FnMut(&LedgerLine)) {
+        let (opening_journal, other_journal): (Arc<str>, Arc<str>) =
+            (Arc::from(OPENING_JOURNAL_CODE), Arc::from(""));
         let mut line = LedgerLine {
             company_id: 0,
             entry_id: 0,
@@ -358,8 +412,13 @@ impl LineDays {
             lettering: None,
             categories: None,
         };
-        for ((company_id, account, period), s) in &self.sums {
+        for ((company_id, account, period, opening), s) in &self.sums {
             line.company_id = *company_id;
+            line.journal_code = if *opening {
+                opening_journal.clone()
+            } else {
+                other_journal.clone()
+            };
             line.account_number = account.clone();
             line.date = *period;
             line.debit = s.debit;
@@ -371,7 +430,7 @@ impl LineDays {
     /// Per company, the first and last periods of its sums.
     pub(crate) fn extent(&self) -> BTreeMap<i64, (NaiveDate, NaiveDate)> {
         let mut out: BTreeMap<i64, (NaiveDate, NaiveDate)> = BTreeMap::new();
-        for (company_id, _, period) in self.sums.keys() {
+        for (company_id, _, period, _) in self.sums.keys() {
             out.entry(*company_id)
                 .and_modify(|(a, b)| {
                     *a = (*a).min(*period);
@@ -1196,6 +1255,29 @@ pub fn trial_balance_schema() -> Arc<Schema> {
     )
 }
 
+/// The schema of `report_fiscal_results`: per company and fiscal year, the revenue
+/// (class 7), the expenses (class 6), the result (revenue minus expenses), the account
+/// the result goes to when carried into the next year (120 for a profit, 129 for a
+/// loss), and where the year's opening comes from (`opening_entries`: its own opening
+/// entries; `carried`: the previous year's closing).
+pub fn fiscal_results_schema() -> Arc<Schema> {
+    schema(
+        "report_fiscal_results",
+        vec![
+            Column::required("company_id", LogicalType::Int64),
+            Column::required("period_start", LogicalType::Date),
+            Column::required("period_end", LogicalType::Date),
+            Column::nullable("status", LogicalType::Text),
+            Column::required("revenue", MONEY),
+            Column::required("expenses", MONEY),
+            Column::required("result", MONEY),
+            Column::required("result_account", LogicalType::Text),
+            Column::required("opening", LogicalType::Text),
+        ],
+        &["company_id", "period_start"],
+    )
+}
+
 /// The schema of `report_aged_receivables` or `report_aged_payables`.
 pub fn aged_schema(kind: ThirdPartyKind) -> Arc<Schema> {
     let name = match kind {
@@ -1346,12 +1428,27 @@ pub fn fiscal_years_used(
     years
 }
 
-/// The report tables' rows, computed from the fiscal years, the lines' daily sums and
-/// the invoices' digest (whose date is the aged balances' `as_of`).
+/// The result accounts (120, 129) of each company of `chart` that has accounts
+/// ([`ResultAccounts::from_chart`]: the company's own, else 120000 and 129000).
+pub fn result_accounts(chart: &[Account]) -> BTreeMap<i64, ResultAccounts> {
+    let mut numbers: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for a in chart {
+        numbers.entry(a.company_id).or_default().push(&a.number);
+    }
+    numbers
+        .into_iter()
+        .map(|(company, numbers)| (company, ResultAccounts::from_chart(numbers)))
+        .collect()
+}
+
+/// The report tables' rows, computed from the fiscal years, the lines' daily sums, the
+/// invoices' digest (whose date is the aged balances' `as_of`) and the companies'
+/// result accounts (120000 and 129000 for a company not in `result_accounts`).
 pub fn report_batches(
     fiscal_years: &[FiscalYear],
     days: &LineDays,
     invoices: &InvoiceDigest,
+    result_accounts: &BTreeMap<i64, ResultAccounts>,
     batch_rows: usize,
 ) -> Result<Vec<ReportTable>, CliError> {
     let as_of = invoices.as_of();
@@ -1368,59 +1465,69 @@ pub fn report_batches(
         .unwrap_or((as_of, as_of));
     let mut out = Vec::new();
 
-    // One pass over the sums feeds the trial balances (one builder per company and
-    // fiscal year, or one period over its lines' months for a company `fiscal_years`
-    // have none of), the SIG, and the VAT accounts' sums (few) for the VAT from the
-    // ledger.
-    let mut periods: BTreeMap<i64, Vec<(NaiveDate, NaiveDate)>> = BTreeMap::new();
-    for fy in fiscal_years {
-        periods
-            .entry(fy.company_id)
-            .or_default()
-            .push((fy.start, fy.end));
+    // One pass over the sums feeds the trial balance per fiscal year (for a company
+    // `fiscal_years` have none of, one period over its lines' months), the SIG, and the
+    // VAT accounts' sums (few) for the VAT from the ledger; the opening entries are
+    // openings of the trial balance, not movements of their month.
+    let mut years = fiscal_years.to_vec();
+    for (company, (start, end)) in &extent {
+        if !fiscal_years.iter().any(|fy| fy.company_id == *company) {
+            years.push(FiscalYear {
+                company_id: *company,
+                start: *start,
+                end: *end,
+                status: None,
+            });
+        }
     }
-    let mut trial_balances: BTreeMap<i64, Vec<TrialBalanceBuilder>> = extent
-        .into_iter()
-        .map(|(company, range)| {
-            let own = periods
-                .get(&company)
-                .cloned()
-                .unwrap_or_else(|| vec![range]);
-            let builders = own
-                .into_iter()
-                .map(|(start, end)| TrialBalanceBuilder::new(TrialBalanceOptions::new(start, end)))
-                .collect();
-            (company, builders)
-        })
-        .collect();
+    // The sums of opening journals' lines come in journal `AN` (`for_each_line`).
+    let calendar = FiscalCalendar::new(&years, OpeningJournals::default());
+    let mut trial_balance = FiscalTrialBalanceBuilder::new(calendar.clone());
+    for (company, accounts) in result_accounts {
+        trial_balance = trial_balance.with_result_accounts(*company, accounts.clone());
+    }
     let mut sig = SigBuilder::new(first, last);
     let mut vat_lines = Vec::new();
     days.for_each_line(|l| {
-        for b in trial_balances.get_mut(&l.company_id).into_iter().flatten() {
-            b.add(l);
+        trial_balance.add(l);
+        if calendar.is_opening_line(l) {
+            return;
         }
         sig.add(l);
         if VatDirection::of_account(&l.account_number).is_some() {
             vat_lines.push(l.clone());
         }
     });
-    let mut tb_rows = Vec::new();
-    for b in trial_balances.into_values().flatten() {
-        for r in b.finish().rows {
-            tb_rows.push(vec![
-                Value::Int64(r.company_id),
-                Value::Date(r.period_start),
-                Value::Date(r.period_end),
-                Value::Text(r.account_number),
-                money(r.opening),
-                money(r.debit),
-                money(r.credit),
-                money(r.closing),
-            ]);
-        }
-    }
+    let fiscal = trial_balance.finish();
+    let tb_rows = fiscal.rows.into_iter().map(|r| {
+        vec![
+            Value::Int64(r.company_id),
+            Value::Date(r.period_start),
+            Value::Date(r.period_end),
+            Value::Text(r.account_number),
+            money(r.opening),
+            money(r.debit),
+            money(r.credit),
+            money(r.closing),
+        ]
+    });
     let s = trial_balance_schema();
     out.push((s.clone(), batches(&s, tb_rows, batch_rows)?));
+    let results = fiscal.results.into_iter().map(|r| {
+        vec![
+            Value::Int64(r.company_id),
+            Value::Date(r.period_start),
+            Value::Date(r.period_end),
+            r.status.map(Value::Text).unwrap_or(Value::Null),
+            money(r.revenue),
+            money(r.expenses),
+            money(r.result),
+            Value::Text(r.result_account),
+            Value::Text(r.opening.as_str().to_owned()),
+        ]
+    });
+    let s = fiscal_results_schema();
+    out.push((s.clone(), batches(&s, results, batch_rows)?));
 
     // Aged balances, from the invoices and their payments.
     let aged = invoices.aged();
@@ -1512,22 +1619,77 @@ pub fn report_batches(
     Ok(out)
 }
 
-/// Computes the reports and replaces their tables through `out`, each in one commit.
+/// The accounts whose sums `touched` (keys of the sums a change touched) names, for
+/// [`write_reports`] to merge the trial balance by; `None` when a sum of opening
+/// journals' lines is among them: which years open with their own entries may have
+/// changed, and every row with it, so the trial balance is written whole.
+pub fn changed_accounts(
+    touched: &std::collections::BTreeSet<SumKey>,
+) -> Option<std::collections::BTreeSet<(i64, Arc<str>)>> {
+    if touched.iter().any(|(_, _, _, opening)| *opening) {
+        return None;
+    }
+    Some(touched.iter().map(|(c, a, _, _)| (*c, a.clone())).collect())
+}
+
+/// The accounts of the trial balance's rows a change of the sums of `changed` accounts
+/// (none of them sums of opening journals' lines: those may change which years open
+/// with their own entries, and every row with them) can change: those accounts, whose
+/// later openings carry them, and every account a company's result may be carried to
+/// (numbers starting with 120 or 129 in `chart` or in `days`, and 120000 and 129000),
+/// whose openings carry the results of classes 6 and 7 and whose choice follows the
+/// chart.
+pub fn trial_balance_accounts(
+    changed: &std::collections::BTreeSet<(i64, Arc<str>)>,
+    chart: &[Account],
+    days: &LineDays,
+) -> std::collections::BTreeSet<(i64, Arc<str>)> {
+    let is_result = |n: &str| n.starts_with("120") || n.starts_with("129");
+    let mut out = changed.clone();
+    let companies: std::collections::BTreeSet<i64> = days
+        .extent()
+        .into_keys()
+        .chain(chart.iter().map(|a| a.company_id))
+        .collect();
+    for company in companies {
+        let defaults = ResultAccounts::default();
+        out.insert((company, Arc::from(defaults.profit.as_str())));
+        out.insert((company, Arc::from(defaults.loss.as_str())));
+    }
+    for a in chart.iter().filter(|a| is_result(&a.number)) {
+        out.insert((a.company_id, Arc::from(a.number.as_str())));
+    }
+    for (company, account, _, _) in days.sums.keys() {
+        if is_result(account) {
+            out.insert((*company, account.clone()));
+        }
+    }
+    out
+}
+
+/// Computes the reports and replaces their tables through `out`, each in one commit;
+/// the companies' results are carried to the result accounts of `chart`
+/// ([`result_accounts`]).
 ///
 /// With `changed_accounts` (the accounts whose sums changed since the last run, which
-/// wrote the reports from the same fiscal years), the trial balance is merged instead:
-/// a row depends only on its account's sums and its fiscal year, so only the rows of
-/// those accounts are upserted, and their keys no longer there deleted.
+/// wrote the reports from the same fiscal years, none of them sums of opening journals'
+/// lines), the trial balance is merged instead: only the rows of the accounts
+/// [`trial_balance_accounts`] names are upserted, and their keys no longer there
+/// deleted.
+#[allow(clippy::too_many_arguments)]
 pub async fn write_reports(
     out: &mut dyn Sink,
     fiscal_years: &[FiscalYear],
     days: &LineDays,
     invoices: &InvoiceDigest,
+    chart: &[Account],
     changed_accounts: Option<&std::collections::BTreeSet<(i64, Arc<str>)>>,
     batch_rows: usize,
     report: &mut TransformReport,
 ) -> Result<(), CliError> {
     let tb = trial_balance_schema();
+    let changed_accounts = changed_accounts.map(|c| trial_balance_accounts(c, chart, days));
+    let changed_accounts = changed_accounts.as_ref();
     // The aged balances' rows of the third parties whose open amounts changed, when
     // they were kept as of the same day (the others' rows stand).
     let third_parties = invoices.same_day_changes().map(|keys| {
@@ -1535,7 +1697,8 @@ pub async fn write_reports(
             .map(|(c, k, tp, _, _)| (*c, *k, tp.unwrap_or(0)))
             .collect::<std::collections::BTreeSet<_>>()
     });
-    for (schema, batches) in report_batches(fiscal_years, days, invoices, batch_rows)? {
+    let results = result_accounts(chart);
+    for (schema, batches) in report_batches(fiscal_years, days, invoices, &results, batch_rows)? {
         let aged_kind = [ThirdPartyKind::Customer, ThirdPartyKind::Supplier]
             .into_iter()
             .find(|k| aged_schema(*k).name() == schema.name());
@@ -1630,7 +1793,11 @@ fn changed_trial_balance(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use penny_transform::reports::trial_balance::trial_balance;
+    use penny_transform::reports::trial_balance::fiscal_trial_balance;
+
+    fn no_journals() -> OpeningJournals {
+        OpeningJournals::default()
+    }
 
     fn line(id: i64, account: &str, day: u32, debit: i64, credit: i64) -> LedgerLine {
         LedgerLine {
@@ -1680,7 +1847,7 @@ mod tests {
             end: NaiveDate::from_ymd_opt(2027, 3, 14).unwrap(),
             status: None,
         }];
-        let mut days = LineDays::new(&fy);
+        let mut days = LineDays::new(&fy, no_journals());
         days.add(&lines);
         // Accounts no monthly report reads are summed per fiscal year (per month before
         // the first).
@@ -1761,7 +1928,7 @@ mod tests {
             end: d(2026, 12, 31),
             status: Some("open".into()),
         }];
-        let mut days = LineDays::new(&source);
+        let mut days = LineDays::new(&source, no_journals());
         days.add(&lines);
         let (from, to) = days.extent()[&1];
         let years = fiscal_years_used(&source, [1, 2], 7, (from, to));
@@ -1783,16 +1950,23 @@ mod tests {
             ]
         );
 
-        let tables = report_batches(&years, &days, &InvoiceDigest::new(to), 50).unwrap();
+        let tables =
+            report_batches(&years, &days, &InvoiceDigest::new(to), &BTreeMap::new(), 50).unwrap();
         let rows: Vec<Vec<Value>> = tables[0].1.iter().flat_map(|b| b.rows().to_vec()).collect();
+        let all = fiscal_trial_balance(&lines, FiscalCalendar::new(&years, no_journals()));
         for (start, end) in assumed {
-            let expected = trial_balance(&lines, &TrialBalanceOptions::new(start, end));
+            let expected: Vec<_> = all
+                .rows
+                .iter()
+                .filter(|r| r.company_id == 1 && r.period_start == start)
+                .collect();
             let got: Vec<&Vec<Value>> = rows
                 .iter()
                 .filter(|r| r[1] == Value::Date(start) && r[2] == Value::Date(end))
                 .collect();
-            assert_eq!(got.len(), expected.rows.len(), "{start}");
-            for (row, e) in got.iter().zip(&expected.rows) {
+            assert_eq!(got.len(), expected.len(), "{start}");
+            assert!(!got.is_empty());
+            for (row, e) in got.iter().zip(&expected) {
                 assert_eq!(row[3], Value::Text(e.account_number.clone()));
                 assert_eq!(row[4], Value::Decimal(e.opening));
                 assert_eq!(row[7], Value::Decimal(e.closing));
@@ -1830,10 +2004,10 @@ mod tests {
             .collect();
         // The only line of its account: moving it away removes the account's sums.
         before.push(line(999, "622600", 3, 4200, 0));
-        let mut saved = LineDays::new(&fy);
+        let mut saved = LineDays::new(&fy, no_journals());
         saved.add(&before);
         // Saved and read back.
-        let mut days = LineDays::new(&fy);
+        let mut days = LineDays::new(&fy, no_journals());
         let (rows, gone) = saved.batches(None, 64).unwrap();
         assert!(gone.is_empty());
         for b in &rows {
@@ -1867,13 +2041,14 @@ mod tests {
         }
         touched.extend(days.put(new));
 
-        let mut afresh = LineDays::new(&fy);
+        let mut afresh = LineDays::new(&fy, no_journals());
         afresh.add(&after);
         assert_eq!(days.sums, afresh.sums);
         let moved_away = (
             1,
             Arc::from("622600"),
             NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+            false,
         );
         assert!(touched.contains(&moved_away), "{touched:?}");
         let (rows, gone) = days.batches(Some(&touched), 64).unwrap();
@@ -1882,7 +2057,8 @@ mod tests {
             vec![vec![
                 Value::Int64(1),
                 Value::Text("622600".into()),
-                Value::Date(moved_away.2)
+                Value::Date(moved_away.2),
+                Value::Bool(false),
             ]]
         );
         assert_eq!(
@@ -1913,19 +2089,28 @@ mod tests {
             }],
             ..Books::default()
         };
-        let mut days = LineDays::new(&books.fiscal_years);
+        let mut days = LineDays::new(&books.fiscal_years, no_journals());
         days.add(&lines);
         assert!(
             days.sums.len() < lines.len(),
             "lines were summed per period"
         );
-        let tables =
-            report_batches(&books.fiscal_years, &days, &InvoiceDigest::new(end), 50).unwrap();
+        let tables = report_batches(
+            &books.fiscal_years,
+            &days,
+            &InvoiceDigest::new(end),
+            &BTreeMap::new(),
+            50,
+        )
+        .unwrap();
         let (schema, batches) = &tables[0];
         assert_eq!(schema.name(), "report_trial_balance");
         let rows: Vec<Vec<Value>> = batches.iter().flat_map(|b| b.rows().to_vec()).collect();
 
-        let expected = trial_balance(&lines, &TrialBalanceOptions::new(start, end));
+        let expected = fiscal_trial_balance(
+            &lines,
+            FiscalCalendar::new(&books.fiscal_years, no_journals()),
+        );
         assert_eq!(rows.len(), expected.rows.len());
         let mut closing = Decimal::ZERO;
         for (row, e) in rows.iter().zip(&expected.rows) {
@@ -1938,6 +2123,516 @@ mod tests {
         }
         assert_eq!(closing, Decimal::ZERO);
         assert!(rows.iter().any(|r| r[4] != Value::Decimal(Decimal::ZERO)));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::inconsistent_digit_grouping)]
+mod fiscal_year_tests {
+    use super::*;
+    use penny_transform::canonical::tables::to_batches;
+    use penny_transform::reports::trial_balance::fiscal_trial_balance;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn years() -> Vec<FiscalYear> {
+        [2024, 2025, 2026]
+            .into_iter()
+            .map(|y| FiscalYear {
+                company_id: 1,
+                start: d(y, 1, 1),
+                end: d(y, 12, 31),
+                status: Some("closed".into()),
+            })
+            .collect()
+    }
+
+    fn line(
+        id: i64,
+        date: NaiveDate,
+        journal: &str,
+        account: &str,
+        debit: i64,
+        credit: i64,
+    ) -> LedgerLine {
+        LedgerLine {
+            company_id: 1,
+            entry_id: id / 2,
+            line_id: id,
+            date,
+            journal_code: Arc::from(journal),
+            account_number: Arc::from(account),
+            label: String::new(),
+            debit: Decimal::new(debit, 2),
+            credit: Decimal::new(credit, 2),
+            third_party: None,
+            document_ref: None,
+            due_date: None,
+            lettering: None,
+            categories: None,
+        }
+    }
+
+    /// Sales with VAT, purchases and payments over 2024-2026, and 2025's opening
+    /// entries (journal `RAN`, of type `new_year`), with a VAT balance carried.
+    fn books() -> Vec<LedgerLine> {
+        let mut lines = Vec::new();
+        let mut id = 0;
+        let mut entry = |date, journal, pairs: &[(&str, i64, i64)]| {
+            for (account, debit, credit) in pairs {
+                id += 1;
+                lines.push(line(id, date, journal, account, *debit, *credit));
+            }
+        };
+        for y in [2024, 2025, 2026] {
+            for m in 1..=12 {
+                let amount = 1000_00 + i64::from(m) * 10_00 + i64::from(y - 2024) * 100_00;
+                entry(
+                    d(y, m, 5),
+                    "VT",
+                    &[
+                        ("411001", amount * 12 / 10, 0),
+                        ("706000", 0, amount),
+                        ("445710", 0, amount * 2 / 10),
+                    ],
+                );
+                entry(
+                    d(y, m, 9),
+                    "HA",
+                    &[("607000", amount / 2, 0), ("401002", 0, amount / 2)],
+                );
+                entry(
+                    d(y, m, 20),
+                    "BQ",
+                    &[
+                        ("512000", amount * 12 / 10, 0),
+                        ("411001", 0, amount * 12 / 10),
+                    ],
+                );
+            }
+        }
+        // 2025's opening entries: what 2024 closed with, the result allocated to 110000.
+        let closing = fiscal_trial_balance(
+            lines.iter().filter(|l| l.date.year() == 2024),
+            FiscalCalendar::new(&years(), OpeningJournals::default()),
+        );
+        let mut an = Vec::new();
+        let mut result = Decimal::ZERO;
+        for r in closing
+            .rows
+            .iter()
+            .filter(|r| r.period_start == d(2024, 1, 1))
+        {
+            if penny_transform::pcg::nature(&r.account_number)
+                == penny_transform::pcg::Nature::ProfitAndLoss
+            {
+                result += r.closing;
+                continue;
+            }
+            an.push((r.account_number.clone(), r.closing));
+        }
+        an.push(("110000".into(), result));
+        for (account, balance) in an {
+            id += 1;
+            let (debit, credit) = if balance.is_sign_negative() {
+                (0, -balance.mantissa() as i64)
+            } else {
+                (balance.mantissa() as i64, 0)
+            };
+            lines.push(line(id, d(2025, 1, 1), "RAN", &account, debit, credit));
+        }
+        lines
+    }
+
+    fn journals() -> OpeningJournals {
+        OpeningJournals::of(&[penny_transform::canonical::Journal {
+            company_id: 1,
+            code: "RAN".into(),
+            label: "À nouveaux".into(),
+            opening: true,
+        }])
+    }
+
+    fn rows(tables: &[ReportTable], name: &str) -> Vec<Vec<Value>> {
+        let (_, batches) = tables.iter().find(|(s, _)| s.name() == name).unwrap();
+        batches.iter().flat_map(|b| b.rows().to_vec()).collect()
+    }
+
+    use chrono::Datelike;
+
+    #[test]
+    fn opening_entries_are_openings_not_movements_of_their_month() {
+        let lines = books();
+        let mut days = LineDays::new(&years(), journals());
+        days.add(&lines);
+        let tables = report_batches(
+            &years(),
+            &days,
+            &InvoiceDigest::new(d(2026, 12, 31)),
+            &BTreeMap::new(),
+            100,
+        )
+        .unwrap();
+        let expected = fiscal_trial_balance(&lines, FiscalCalendar::new(&years(), journals()));
+        let tb = rows(&tables, "report_trial_balance");
+        assert_eq!(tb.len(), expected.rows.len());
+        for (row, e) in tb.iter().zip(&expected.rows) {
+            assert_eq!(row[1], Value::Date(e.period_start));
+            assert_eq!(row[3], Value::Text(e.account_number.clone()));
+            assert_eq!(
+                row[4..8],
+                [
+                    money(e.opening),
+                    money(e.debit),
+                    money(e.credit),
+                    money(e.closing)
+                ]
+            );
+        }
+        let bank_2025 = expected.row(1, "512000", d(2025, 1, 1)).unwrap();
+        let bank_2024 = expected.row(1, "512000", d(2024, 1, 1)).unwrap();
+        assert_eq!(
+            bank_2025.opening, bank_2024.closing,
+            "opened by its entries, once"
+        );
+        let bank_debits_2025: Decimal = lines
+            .iter()
+            .filter(|l| {
+                l.date.year() == 2025 && &*l.account_number == "512000" && &*l.journal_code == "BQ"
+            })
+            .map(|l| l.debit)
+            .sum();
+        assert_eq!(
+            bank_2025.debit, bank_debits_2025,
+            "the opening entry is no movement"
+        );
+        // 2025 opens with its entries (the 2024 result on 110000, not 120000); 2026
+        // has none: carried, 2025's profit on 120000.
+        assert!(expected.row(1, "120000", d(2025, 1, 1)).is_none());
+        assert!(
+            expected
+                .row(1, "120000", d(2026, 1, 1))
+                .unwrap()
+                .opening
+                .is_sign_negative()
+        );
+        let results = rows(&tables, "report_fiscal_results");
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[1][8], Value::Text("opening_entries".into()));
+        assert_eq!(results[2][8], Value::Text("carried".into()));
+        assert_eq!(results[1][7], Value::Text("120000".into()));
+
+        // The VAT of January 2025 is January's sales', not the VAT balance carried.
+        let vat = rows(&tables, "report_vat");
+        let january: Decimal = vat
+            .iter()
+            .filter(|r| r[1] == Value::Date(d(2025, 1, 1)) && r[2] == Value::Text("ledger".into()))
+            .map(|r| match &r[6] {
+                Value::Decimal(v) => *v,
+                _ => Decimal::ZERO,
+            })
+            .sum();
+        let sold: Decimal = lines
+            .iter()
+            .filter(|l| {
+                l.date.year() == 2025
+                    && l.date.month() == 1
+                    && &*l.account_number == "445710"
+                    && &*l.journal_code == "VT"
+            })
+            .map(|l| l.credit - l.debit)
+            .sum();
+        assert!(!sold.is_zero());
+        assert_eq!(january.abs(), sold);
+        // The SIG's months are the movements' (no opening entry on classes 6-7 here,
+        // and none counted).
+        let sig = rows(&tables, "report_sig");
+        assert_eq!(sig.len(), 36);
+    }
+
+    /// The trial balance rows (by key) after a merge of `upserts` and `gone` into `old`.
+    fn merged(
+        old: &[Vec<Value>],
+        upserts: &[Batch],
+        gone: &[Vec<Value>],
+    ) -> BTreeMap<String, Vec<Value>> {
+        let key = |r: &[Value]| format!("{:?}{:?}{:?}", r[0], r[1], r[3]);
+        let mut out: BTreeMap<String, Vec<Value>> =
+            old.iter().map(|r| (key(r), r.clone())).collect();
+        for r in upserts.iter().flat_map(|b| b.rows()) {
+            out.insert(key(r), r.clone());
+        }
+        for g in gone {
+            out.remove(&format!("{:?}{:?}{:?}", g[0], g[1], g[2]));
+        }
+        out
+    }
+
+    #[test]
+    fn merging_the_rows_of_the_accounts_a_change_reaches_equals_the_rows_made_afresh() {
+        // Without 2025's opening entries: every year carried from the previous one.
+        let before: Vec<LedgerLine> = books()
+            .into_iter()
+            .filter(|l| &*l.journal_code != "RAN")
+            .collect();
+        let mut after = before.clone();
+        // A 2024 sale of more (a P&L and a balance-sheet account: 120000 and the
+        // customer's later openings change) and a 2024 purchase gone.
+        after[0].debit += Decimal::new(500_00, 2);
+        after[1].credit += Decimal::new(500_00, 2);
+        let gone_ids = [after[3].line_id, after[4].line_id];
+        after.retain(|l| !gone_ids.contains(&l.line_id));
+        let changed_ids = [
+            before[0].line_id,
+            before[1].line_id,
+            gone_ids[0],
+            gone_ids[1],
+        ];
+
+        let fy = years();
+        let report = |lines: &[LedgerLine]| {
+            let mut days = LineDays::new(&fy, journals());
+            days.add(lines);
+            let tables = report_batches(
+                &fy,
+                &days,
+                &InvoiceDigest::new(d(2026, 12, 31)),
+                &BTreeMap::new(),
+                1000,
+            )
+            .unwrap();
+            (days, rows(&tables, "report_trial_balance"))
+        };
+        let (mut days, old_rows) = report(&before);
+        let (_, new_rows) = report(&after);
+        let old: Vec<&LedgerLine> = before
+            .iter()
+            .filter(|l| changed_ids.contains(&l.line_id))
+            .collect();
+        let new: Vec<&LedgerLine> = after
+            .iter()
+            .filter(|l| changed_ids.contains(&l.line_id))
+            .collect();
+        let mut touched = std::collections::BTreeSet::new();
+        for batch in to_batches(old, 100).unwrap() {
+            touched.extend(days.take_away(&batch).unwrap());
+        }
+        touched.extend(days.put(new));
+        let accounts: std::collections::BTreeSet<(i64, Arc<str>)> =
+            touched.iter().map(|(c, a, _, _)| (*c, a.clone())).collect();
+        let tables = report_batches(
+            &fy,
+            &days,
+            &InvoiceDigest::new(d(2026, 12, 31)),
+            &BTreeMap::new(),
+            1000,
+        )
+        .unwrap();
+        let (schema, batches) = tables.into_iter().next().unwrap();
+        let expected: BTreeMap<String, Vec<Value>> = merged(&new_rows, &[], &[]);
+
+        let reached = trial_balance_accounts(&accounts, &[], &days);
+        assert!(reached.contains(&(1, Arc::from("120000"))));
+        let (upserts, gone) =
+            changed_trial_balance(&schema, batches.clone(), &fy, &reached, 1000).unwrap();
+        assert_eq!(merged(&old_rows, &upserts, &gone), expected);
+        assert!(upserts.iter().map(Batch::len).sum::<usize>() < new_rows.len());
+        // The changed accounts alone leave 120000's later openings stale.
+        let (upserts, gone) =
+            changed_trial_balance(&schema, batches, &fy, &accounts, 1000).unwrap();
+        assert_ne!(merged(&old_rows, &upserts, &gone), expected);
+        assert_eq!(changed_accounts(&touched), Some(accounts));
+
+        // Opening entries added to 2025: they replace what 2024 carried, so 2025's
+        // opening of 120000, which no opening entry names, changes too: no merge by
+        // account.
+        let with_an = books();
+        let an: Vec<&LedgerLine> = with_an
+            .iter()
+            .filter(|l| &*l.journal_code == "RAN")
+            .collect();
+        assert!(an.iter().all(|l| &*l.account_number != "120000"));
+        let touched = days.put(an.iter().copied());
+        assert_eq!(changed_accounts(&touched), None);
+        let (_, rows_an) = report(&with_an);
+        let (_, rows_before) = report(&before);
+        let result_2025 = |rows: &[Vec<Value>]| {
+            rows.iter()
+                .find(|r| {
+                    r[1] == Value::Date(d(2025, 1, 1)) && r[3] == Value::Text("120000".into())
+                })
+                .cloned()
+        };
+        assert!(result_2025(&rows_before).is_some());
+        assert_eq!(result_2025(&rows_an), None);
+    }
+}
+
+#[cfg(test)]
+mod fiscal_year_properties {
+    use super::*;
+    use penny_transform::canonical::tables::to_batches;
+    use penny_transform::reports::trial_balance::fiscal_trial_balance;
+    use proptest::prelude::*;
+
+    const ACCOUNTS: [&str; 8] = [
+        "411001", "706000", "607000", "512000", "401002", "445710", "120000", "106800",
+    ];
+
+    fn years() -> Vec<FiscalYear> {
+        [2024, 2025, 2026]
+            .into_iter()
+            .map(|y| FiscalYear {
+                company_id: 1,
+                start: NaiveDate::from_ymd_opt(y, 1, 1).unwrap(),
+                end: NaiveDate::from_ymd_opt(y, 12, 31).unwrap(),
+                status: None,
+            })
+            .collect()
+    }
+
+    fn journals() -> OpeningJournals {
+        OpeningJournals::of(&[penny_transform::canonical::Journal {
+            company_id: 1,
+            code: "RAN".into(),
+            label: String::new(),
+            opening: true,
+        }])
+    }
+
+    fn day(offset: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2023, 12, 1).unwrap() + chrono::Days::new(u64::from(offset))
+    }
+
+    /// Entries of two lines; an opening one is dated on its year's first day.
+    fn lines(entries: &[(u32, usize, usize, i64, bool)]) -> Vec<LedgerLine> {
+        let mut out = Vec::new();
+        for (n, (offset, a, b, cents, opening)) in entries.iter().enumerate() {
+            let mut date = day(*offset);
+            let journal = if *opening {
+                date = NaiveDate::from_ymd_opt(chrono::Datelike::year(&date), 1, 1).unwrap();
+                "RAN"
+            } else {
+                "OD"
+            };
+            for (k, (account, debit, credit)) in
+                [(ACCOUNTS[*a], *cents, 0), (ACCOUNTS[*b], 0, *cents)]
+                    .into_iter()
+                    .enumerate()
+            {
+                out.push(LedgerLine {
+                    company_id: 1,
+                    entry_id: n as i64,
+                    line_id: (2 * n + k) as i64,
+                    date,
+                    journal_code: Arc::from(journal),
+                    account_number: Arc::from(account),
+                    label: String::new(),
+                    debit: Decimal::new(debit, 2),
+                    credit: Decimal::new(credit, 2),
+                    third_party: None,
+                    document_ref: None,
+                    due_date: None,
+                    lettering: None,
+                    categories: None,
+                });
+            }
+        }
+        out
+    }
+
+    fn report(days: &LineDays) -> (Arc<Schema>, Vec<Batch>) {
+        let tables = report_batches(
+            &years(),
+            days,
+            &InvoiceDigest::new(day(0)),
+            &BTreeMap::new(),
+            1000,
+        )
+        .unwrap();
+        tables.into_iter().next().unwrap()
+    }
+
+    fn keyed(rows: impl IntoIterator<Item = Vec<Value>>) -> BTreeMap<String, Vec<Value>> {
+        rows.into_iter()
+            .map(|r| (format!("{:?}{:?}{:?}", r[0], r[1], r[3]), r))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// The trial balance from the saved sums equals the one from the lines; the
+        /// sums changed by a run's changed lines equal the sums made afresh; and when
+        /// the trial balance may be merged, the merged rows equal the rows made afresh.
+        #[test]
+        fn sums_changes_and_merges_give_the_trial_balance_of_the_lines(
+            entries in prop::collection::vec((0u32..1250, 0usize..8, 0usize..8, 1i64..100_000, prop::bool::weighted(0.3)), 1..40),
+            changes in prop::collection::vec((0usize..80, 1i64..100_000, 0u32..1250, 0u8..3), 0..6),
+        ) {
+            let before = lines(&entries);
+            let mut after = before.clone();
+            let mut changed_ids = std::collections::BTreeSet::new();
+            for (i, cents, offset, kind) in changes {
+                let i = i % after.len();
+                changed_ids.insert(after[i].line_id);
+                match kind {
+                    0 => after[i].debit = Decimal::new(cents, 2),
+                    1 => after[i].date = day(offset),
+                    _ => {
+                        after.remove(i);
+                        if after.is_empty() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let mut days = LineDays::new(&years(), journals());
+            days.add(&before);
+            let (schema, old_batches) = report(&days);
+            let old_rows = keyed(old_batches.iter().flat_map(|b| b.rows().to_vec()));
+            // From the sums as from the lines.
+            let expected = fiscal_trial_balance(&before, FiscalCalendar::new(&years(), journals()));
+            let from_lines = keyed(expected.rows.iter().map(|e| {
+                vec![
+                    Value::Int64(e.company_id),
+                    Value::Date(e.period_start),
+                    Value::Date(e.period_end),
+                    Value::Text(e.account_number.clone()),
+                    money(e.opening),
+                    money(e.debit),
+                    money(e.credit),
+                    money(e.closing),
+                ]
+            }));
+            prop_assert_eq!(&old_rows, &from_lines);
+
+            let old: Vec<&LedgerLine> = before.iter().filter(|l| changed_ids.contains(&l.line_id)).collect();
+            let new: Vec<&LedgerLine> = after.iter().filter(|l| changed_ids.contains(&l.line_id)).collect();
+            let mut touched = std::collections::BTreeSet::new();
+            for batch in to_batches(old, 100).unwrap() {
+                touched.extend(days.take_away(&batch).unwrap());
+            }
+            touched.extend(days.put(new));
+            let mut afresh = LineDays::new(&years(), journals());
+            afresh.add(&after);
+            prop_assert_eq!(&days.sums, &afresh.sums);
+            let (_, new_batches) = report(&days);
+            let new_rows = keyed(new_batches.iter().flat_map(|b| b.rows().to_vec()));
+            if let Some(accounts) = changed_accounts(&touched) {
+                let reached = trial_balance_accounts(&accounts, &[], &days);
+                let (upserts, gone) =
+                    changed_trial_balance(&schema, new_batches, &years(), &reached, 1000).unwrap();
+                let mut merged = old_rows.clone();
+                merged.extend(keyed(upserts.iter().flat_map(|b| b.rows().to_vec())));
+                for g in gone {
+                    merged.remove(&format!("{:?}{:?}{:?}", g[0], g[1], g[2]));
+                }
+                prop_assert_eq!(merged, new_rows);
+            }
+        }
     }
 }
 

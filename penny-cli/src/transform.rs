@@ -309,6 +309,17 @@ impl Door {
         }
     }
 
+    /// The opening journals mapped so far (the Data Sharing door's journals come with
+    /// the lines: `AN`, the only opening journal it can tell, is one by its code).
+    pub fn opening_journals(&mut self) -> penny_transform::canonical::OpeningJournals {
+        match self {
+            Door::Api(m) => penny_transform::canonical::OpeningJournals::of(&m.books().journals),
+            Door::DataSharing(m) => {
+                penny_transform::canonical::OpeningJournals::of(&m.books().journals)
+            }
+        }
+    }
+
     /// Takes out the transactional records mapped since the last call.
     pub fn take_transactions(&mut self) -> Books {
         match self {
@@ -549,7 +560,7 @@ async fn rebuild_whole(
         .await
         .map_err(sink)?;
     let mut dates: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
-    let mut days = crate::reports::LineDays::new(&door.fiscal_years());
+    let mut days = crate::reports::LineDays::new(&door.fiscal_years(), door.opening_journals());
     let mut line_count = 0u64;
     let mut batches = raw
         .read(door.lines_table(), batch_rows)
@@ -839,6 +850,7 @@ pub(crate) async fn write_books(
         &fiscal_years,
         days,
         invoices,
+        &b.accounts,
         changed_accounts,
         batch_rows,
         report,

@@ -387,12 +387,16 @@ async fn check_reports(db: &penny_testdb::TestDb, star: &str) {
                 .unwrap_or_else(|e| panic!("{sql}: {e}"))
         }
     };
-    // Trial balance: per company and fiscal year, debits equal credits, the closing
-    // balances sum to zero, and the debits are those of the year's ledger lines.
+    // Trial balance: per company and fiscal year, debits equal credits, the opening and
+    // closing balances sum to zero, and the debits are those of the year's ledger lines
+    // but its opening entries (lines of an opening journal on its first day).
     let periods = one(format!(
         "SELECT t.company_id, t.period_start, sum(t.debit), sum(t.credit), sum(t.closing), \
          (SELECT coalesce(sum(f.debit), 0) FROM \"{star}\".fact_ledger_lines f \
-          WHERE f.company_id = t.company_id AND f.date BETWEEN t.period_start AND t.period_end) \
+          LEFT JOIN \"{star}\".dim_journal j USING (journal_key) \
+          WHERE f.company_id = t.company_id AND f.date BETWEEN t.period_start AND t.period_end \
+          AND NOT (coalesce(j.opening, false) AND f.date = t.period_start)), \
+         sum(t.opening) \
          FROM \"{star}\".report_trial_balance t GROUP BY t.company_id, t.period_start, t.period_end"
     ))
     .await;
@@ -408,10 +412,32 @@ async fn check_reports(db: &penny_testdb::TestDb, star: &str) {
             r.get::<_, chrono::NaiveDate>(1)
         );
         assert_eq!(closing, Decimal::ZERO);
+        assert_eq!(r.get::<_, Decimal>(6), Decimal::ZERO);
         assert_eq!(debit, facts);
         lines_debit += facts;
     }
     assert!(lines_debit > Decimal::ZERO);
+    // Classes 6 and 7 open every fiscal year at zero; each year's result is its
+    // classes 7 minus 6.
+    let pl_openings: Decimal = one(format!(
+        "SELECT coalesce(sum(abs(opening)), 0) FROM \"{star}\".report_trial_balance \
+         WHERE account_number LIKE '6%' OR account_number LIKE '7%'"
+    ))
+    .await[0]
+        .get(0);
+    assert_eq!(pl_openings, Decimal::ZERO);
+    let results = one(format!(
+        "SELECT r.result, (SELECT coalesce(sum(t.credit - t.debit), 0) \
+         FROM \"{star}\".report_trial_balance t WHERE t.company_id = r.company_id \
+         AND t.period_start = r.period_start \
+         AND (t.account_number LIKE '6%' OR t.account_number LIKE '7%')) \
+         FROM \"{star}\".report_fiscal_results r"
+    ))
+    .await;
+    assert!(!results.is_empty(), "no fiscal result");
+    for r in &results {
+        assert_eq!(r.get::<_, Decimal>(0), r.get::<_, Decimal>(1));
+    }
 
     // Aged balances: each row's buckets sum to its total, and the totals to the open
     // amount of the invoices (with tax, less the payments made by today).

@@ -218,6 +218,7 @@ fn books(chunks: &[Vec<LedgerLine>]) -> Books {
                 company_id: c,
                 code: code.into(),
                 label: label.into(),
+                opening: false,
             });
         }
     }

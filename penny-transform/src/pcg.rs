@@ -159,6 +159,75 @@ pub fn auxiliary_root(number: &str) -> &str {
     if digits.is_empty() { number } else { digits }
 }
 
+/// The account of the year's profit (résultat de l'exercice, bénéfice) when the chart
+/// has none starting with `120`.
+pub const DEFAULT_PROFIT_ACCOUNT: &str = "120000";
+
+/// The account of the year's loss (résultat de l'exercice, perte) when the chart has
+/// none starting with `129`.
+pub const DEFAULT_LOSS_ACCOUNT: &str = "129000";
+
+/// Where a fiscal year's result goes when its closing is carried into the next year:
+/// a profit on the profit account (120), a loss on the loss account (129).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResultAccounts {
+    /// The account a profit is credited to (`120...`).
+    pub profit: String,
+    /// The account a loss is debited to (`129...`).
+    pub loss: String,
+}
+
+impl Default for ResultAccounts {
+    fn default() -> Self {
+        ResultAccounts {
+            profit: DEFAULT_PROFIT_ACCOUNT.to_owned(),
+            loss: DEFAULT_LOSS_ACCOUNT.to_owned(),
+        }
+    }
+}
+
+impl ResultAccounts {
+    /// The result accounts of a company's chart (its account numbers): the smallest
+    /// number starting with `120` for a profit and with `129` for a loss, else
+    /// [`DEFAULT_PROFIT_ACCOUNT`] and [`DEFAULT_LOSS_ACCOUNT`].
+    ///
+    /// ```
+    /// use penny_transform::pcg::ResultAccounts;
+    /// let r = ResultAccounts::from_chart(["120100", "1290", "411DUPONT", "120000000"]);
+    /// assert_eq!((r.profit.as_str(), r.loss.as_str()), ("120000000", "1290"));
+    /// assert_eq!(ResultAccounts::from_chart(["512000"]), ResultAccounts::default());
+    /// ```
+    pub fn from_chart<'a>(numbers: impl IntoIterator<Item = &'a str>) -> Self {
+        let (mut profit, mut loss): (Option<&str>, Option<&str>) = (None, None);
+        for n in numbers {
+            let slot = if n.starts_with("120") {
+                &mut profit
+            } else if n.starts_with("129") {
+                &mut loss
+            } else {
+                continue;
+            };
+            if slot.is_none_or(|s| n < s) {
+                *slot = Some(n);
+            }
+        }
+        ResultAccounts {
+            profit: profit.unwrap_or(DEFAULT_PROFIT_ACCOUNT).to_owned(),
+            loss: loss.unwrap_or(DEFAULT_LOSS_ACCOUNT).to_owned(),
+        }
+    }
+
+    /// The account a result goes to: the profit account when `balance` (debit minus
+    /// credit of classes 6 and 7) is a credit (a profit), the loss account otherwise.
+    pub fn for_balance(&self, balance: rust_decimal::Decimal) -> &str {
+        if balance.is_sign_negative() && !balance.is_zero() {
+            &self.profit
+        } else {
+            &self.loss
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,6 +186,7 @@ fixed_table! {
     req("journal_code", Text) => j.code.clone(),
     req("journal_key", Text) => key(j.company_id, &j.code),
     req("label", Text) => j.label.clone(),
+    req("opening", Bool) => j.opening,
 }
 
 fixed_table! {

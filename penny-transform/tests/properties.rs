@@ -222,3 +222,184 @@ proptest! {
         prop_assert_eq!(parse_fec(&text).expect("parse"), records);
     }
 }
+
+/// Fiscal years of three companies, twelve months from `start_month`, over 2024-2027:
+/// company 1 on calendar years, companies 2 and 3 on the generated month.
+fn multi_year_calendar(start_month: u32) -> Vec<penny_transform::canonical::FiscalYear> {
+    let from = NaiveDate::from_ymd_opt(2024, 1, 1).expect("date");
+    let to = NaiveDate::from_ymd_opt(2026, 12, 31).expect("date");
+    let mut years = penny_transform::canonical::FiscalYear::assumed(1, 1, from, to);
+    for company in [2, 3] {
+        years.extend(penny_transform::canonical::FiscalYear::assumed(
+            company,
+            start_month,
+            from,
+            to,
+        ));
+    }
+    years
+}
+
+/// Balanced entries of companies 1 to 3 over 2023-2027 (some before the first fiscal
+/// year, some after the last).
+fn multi_year_lines() -> impl Strategy<Value = Vec<LedgerLine>> {
+    (balanced_lines(), prop::collection::vec(0u32..1826, 40)).prop_map(|(mut lines, days)| {
+        let first = NaiveDate::from_ymd_opt(2023, 1, 1).expect("date");
+        for l in &mut lines {
+            let n = days[(l.entry_id as usize) % days.len()];
+            l.date = first + chrono::Days::new(u64::from(n));
+            l.company_id = 1 + l.entry_id % 3;
+        }
+        lines
+    })
+}
+
+/// The opening entries that carry `tb`'s closing of each fiscal year but the last into
+/// the next (balance-sheet accounts as they closed, the result of classes 6 and 7 on
+/// 120000 or 129000), for the years `with` picks, as journal `AN` lines on the year's
+/// first day.
+fn opening_entries(
+    tb: &penny_transform::reports::trial_balance::FiscalTrialBalance,
+    years: &[penny_transform::canonical::FiscalYear],
+    with: &[bool],
+) -> Vec<LedgerLine> {
+    use penny_transform::pcg::{Nature, nature};
+    let mut out = Vec::new();
+    for (k, fy) in years.iter().enumerate() {
+        let Some(next) = years
+            .iter()
+            .find(|n| n.company_id == fy.company_id && n.start == fy.end.succ_opt().expect("day"))
+        else {
+            continue;
+        };
+        if !with[k % with.len()] {
+            continue;
+        }
+        let mut balances: std::collections::BTreeMap<String, Decimal> = Default::default();
+        for r in tb
+            .rows
+            .iter()
+            .filter(|r| r.company_id == fy.company_id && r.period_start == fy.start)
+        {
+            let account = if nature(&r.account_number) == Nature::ProfitAndLoss {
+                "RESULT".to_owned()
+            } else {
+                r.account_number.clone()
+            };
+            *balances.entry(account).or_default() += r.closing;
+        }
+        if let Some(result) = balances.remove("RESULT") {
+            let account = if result.is_sign_negative() {
+                "120000"
+            } else {
+                "129000"
+            };
+            *balances.entry(account.to_owned()).or_default() += result;
+        }
+        for (account, balance) in balances.into_iter().filter(|(_, b)| !b.is_zero()) {
+            let (debit, credit) = if balance.is_sign_negative() {
+                (Decimal::new(0, 2), -balance)
+            } else {
+                (balance, Decimal::new(0, 2))
+            };
+            out.push(LedgerLine {
+                company_id: fy.company_id,
+                entry_id: -1,
+                line_id: -(out.len() as i64) - 1,
+                date: next.start,
+                journal_code: "AN".into(),
+                account_number: account.as_str().into(),
+                label: "À nouveau".into(),
+                debit,
+                credit,
+                third_party: None,
+                document_ref: None,
+                due_date: None,
+                lettering: None,
+                categories: None,
+            });
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn fiscal_years_balance_carry_and_open_the_same_with_or_without_opening_entries(
+        lines in multi_year_lines(),
+        start_month in 1u32..13,
+        with in prop::collection::vec(any::<bool>(), 1..5),
+    ) {
+        use penny_transform::canonical::OpeningJournals;
+        use penny_transform::pcg::{Nature, nature};
+        use penny_transform::reports::FiscalCalendar;
+        use penny_transform::reports::trial_balance::{OpeningSource, fiscal_trial_balance};
+        let years = multi_year_calendar(start_month);
+        let calendar = || FiscalCalendar::new(&years, OpeningJournals::default());
+        let tb = fiscal_trial_balance(&lines, calendar());
+        // Every year of every company sums to zero, opening and closing.
+        let mut totals: std::collections::BTreeMap<(i64, NaiveDate), (Decimal, Decimal)> =
+            Default::default();
+        for r in &tb.rows {
+            prop_assert_eq!(r.closing, r.opening + r.debit - r.credit);
+            let t = totals.entry((r.company_id, r.period_start)).or_default();
+            t.0 += r.opening;
+            t.1 += r.closing;
+        }
+        prop_assume!(!totals.is_empty());
+        for (key, (opening, closing)) in &totals {
+            prop_assert!(opening.is_zero() && closing.is_zero(), "{:?}: {} {}", key, opening, closing);
+        }
+        let balance = |tb: &penny_transform::reports::trial_balance::FiscalTrialBalance,
+                       company: i64, account: &str, start: NaiveDate, closing: bool| {
+            tb.row(company, account, start)
+                .map(|r| if closing { r.closing } else { r.opening })
+                .unwrap_or(Decimal::ZERO)
+        };
+        for fy in &years {
+            let next = fy.end.succ_opt().expect("day");
+            let has_next = years.iter().any(|n| n.company_id == fy.company_id && n.start == next);
+            for r in tb.rows.iter().filter(|r| r.company_id == fy.company_id && r.period_start == fy.start) {
+                match nature(&r.account_number) {
+                    // Each P&L account opens at zero.
+                    Nature::ProfitAndLoss => prop_assert!(r.opening.is_zero(), "{:?}", r),
+                    // Each balance-sheet account's closing is the next year's opening
+                    // (the result accounts also get the result).
+                    _ if has_next && !["120000", "129000"].contains(&r.account_number.as_str()) => {
+                        prop_assert_eq!(
+                            balance(&tb, fy.company_id, &r.account_number, next, false),
+                            r.closing,
+                            "{:?}", r
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // The results are classes 7 minus 6 of the year's lines.
+        for res in &tb.results {
+            let expected: Decimal = lines
+                .iter()
+                .filter(|l| l.company_id == res.company_id
+                    && res.period_start <= l.date && l.date <= res.period_end
+                    && nature(&l.account_number) == Nature::ProfitAndLoss)
+                .map(|l| l.credit - l.debit)
+                .sum();
+            prop_assert_eq!(res.result, expected);
+            prop_assert_eq!(res.opening, OpeningSource::Carried);
+        }
+        // With opening entries that carry the closing as the rule does, the same
+        // balances (the opening entries are openings, not movements).
+        let mut with_an = lines.clone();
+        let an = opening_entries(&tb, &years, &with);
+        with_an.extend(an.iter().cloned());
+        let again = fiscal_trial_balance(&with_an, calendar());
+        prop_assert_eq!(&again.rows, &tb.rows);
+        for (a, b) in again.results.iter().zip(&tb.results) {
+            prop_assert_eq!((a.revenue, a.expenses, a.result), (b.revenue, b.expenses, b.result));
+        }
+        prop_assert!(an.is_empty() || again.results.iter().any(|r| r.opening == OpeningSource::OpeningEntries));
+    }
+}

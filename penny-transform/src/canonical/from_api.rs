@@ -172,6 +172,14 @@ impl ApiMapper {
     }
 
     fn add_journals(&mut self, batch: &Batch) -> Result<(), MappingError> {
+        // The journal type (`new_year` for the opening entries), when the raw table has it.
+        let r = Reader::new(batch)?;
+        let kind = r.opt("type");
+        let mut types = Vec::with_capacity(r.len());
+        for row in 0..r.len() {
+            types.push(r.cell(row, kind).opt_text()?);
+        }
+        let mut types = types.into_iter();
         let (ids, journals) = (&mut self.journals, &mut self.books.journals);
         add_coded(
             batch,
@@ -179,8 +187,10 @@ impl ApiMapper {
             &mut self.strings,
             ids,
             |company_id, code, label| {
+                let journal_type = types.next().flatten();
                 journals.push(Journal {
                     company_id,
+                    opening: Journal::is_opening_journal(&code, journal_type.as_deref()),
                     code,
                     label,
                 })
@@ -409,4 +419,59 @@ fn add_coded(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, LogicalType, Schema};
+    use crate::value::Value;
+
+    #[test]
+    fn a_journal_of_type_new_year_or_coded_an_is_an_opening_journal() {
+        let schema = Arc::new(
+            Schema::new(
+                "journals",
+                vec![
+                    Column::required("company_id", LogicalType::Int64),
+                    Column::required("id", LogicalType::Int64),
+                    Column::required("code", LogicalType::Text),
+                    Column::nullable("label", LogicalType::Text),
+                    Column::nullable("type", LogicalType::Text),
+                ],
+                ["company_id", "id"],
+            )
+            .expect("schema"),
+        );
+        let row = |id: i64, code: &str, kind: Option<&str>| {
+            vec![
+                Value::Int64(1),
+                Value::Int64(id),
+                Value::Text(code.into()),
+                Value::Null,
+                kind.map_or(Value::Null, |k| Value::Text(k.into())),
+            ]
+        };
+        let mut mapper = ApiMapper::default();
+        mapper
+            .add(
+                &Batch::upsert(
+                    schema,
+                    vec![
+                        row(1, "RAN", Some("new_year")),
+                        row(2, "AN", None),
+                        row(3, "OD", Some("miscellaneous")),
+                    ],
+                )
+                .expect("batch"),
+            )
+            .expect("mapped");
+        let opening: Vec<(&str, bool)> = mapper
+            .books()
+            .journals
+            .iter()
+            .map(|j| (j.code.as_str(), j.opening))
+            .collect();
+        assert_eq!(opening, [("RAN", true), ("AN", true), ("OD", false)]);
+    }
 }

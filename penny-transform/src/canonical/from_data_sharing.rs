@@ -176,6 +176,8 @@ impl DataSharingMapper {
                     company_id,
                     code: journal_code.to_string(),
                     label: cell(7).opt_text()?.unwrap_or_default(),
+                    // This door gives no journal type: the code tells.
+                    opening: Journal::is_opening_journal(&journal_code, None),
                 });
             }
             if self.accounts.insert((company_id, account_number.clone())) {

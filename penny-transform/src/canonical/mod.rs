@@ -65,6 +65,74 @@ pub struct Journal {
     pub code: String,
     /// The journal's label.
     pub label: String,
+    /// Whether it is a journal of opening entries (à-nouveaux), see
+    /// [`Journal::is_opening_journal`].
+    pub opening: bool,
+}
+
+/// The code Pennylane gives the journal of opening entries (à-nouveaux).
+pub const OPENING_JOURNAL_CODE: &str = "AN";
+
+/// The journal type (API door) of the journal of opening entries.
+pub const OPENING_JOURNAL_TYPE: &str = "new_year";
+
+impl Journal {
+    /// Whether a journal holds opening entries (à-nouveaux, the balances a fiscal year
+    /// opens with): its type is `new_year` (the API door gives the type), or its code is
+    /// `AN` (the Data Sharing door gives only the code).
+    ///
+    /// ```
+    /// use penny_transform::canonical::Journal;
+    /// assert!(Journal::is_opening_journal("AN", None));
+    /// assert!(Journal::is_opening_journal("RAN", Some("new_year")));
+    /// assert!(!Journal::is_opening_journal("OD", Some("miscellaneous")));
+    /// ```
+    pub fn is_opening_journal(code: &str, journal_type: Option<&str>) -> bool {
+        journal_type == Some(OPENING_JOURNAL_TYPE) || code.trim() == OPENING_JOURNAL_CODE
+    }
+}
+
+/// The opening journals (à-nouveaux) per company: those of [`Journal::opening`], and
+/// any journal coded `AN` (for lines whose journal is not known yet, as the Data
+/// Sharing door's, which collects the journals from the lines).
+///
+/// A ledger line is an *opening entry* of a fiscal year when its journal is an opening
+/// journal and it is dated on the year's first day; the reports show it as the year's
+/// opening balance, not as a movement.
+///
+/// ```
+/// use penny_transform::canonical::{Journal, OpeningJournals};
+/// let journals = [Journal { company_id: 1, code: "RAN".into(), label: "Reports".into(), opening: true }];
+/// let opening = OpeningJournals::of(&journals);
+/// assert!(opening.contains(1, "RAN"));
+/// assert!(opening.contains(2, "AN"));
+/// assert!(!opening.contains(2, "RAN"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpeningJournals(std::collections::BTreeMap<i64, std::collections::BTreeSet<String>>);
+
+impl OpeningJournals {
+    /// The opening journals among `journals`.
+    pub fn of<'a>(journals: impl IntoIterator<Item = &'a Journal>) -> Self {
+        let mut out = OpeningJournals::default();
+        for j in journals.into_iter().filter(|j| j.opening) {
+            out.0
+                .entry(j.company_id)
+                .or_default()
+                .insert(j.code.clone());
+        }
+        out
+    }
+
+    /// Whether the journal `code` of `company_id` is an opening journal.
+    #[inline]
+    pub fn contains(&self, company_id: i64, code: &str) -> bool {
+        code.trim() == OPENING_JOURNAL_CODE
+            || self
+                .0
+                .get(&company_id)
+                .is_some_and(|codes| codes.contains(code))
+    }
 }
 
 /// Customer or supplier.

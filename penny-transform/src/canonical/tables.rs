@@ -6,7 +6,7 @@
 //! ```
 //! use penny_transform::canonical::{Journal, tables::{CanonicalTable, to_batches}};
 //!
-//! let journals = vec![Journal { company_id: 1, code: "VT".into(), label: "Ventes".into() }];
+//! let journals = vec![Journal { company_id: 1, code: "VT".into(), label: "Ventes".into(), opening: false }];
 //! let batches = to_batches(&journals, 10_000)?;
 //! assert_eq!(batches[0].table(), "canonical_journals");
 //! assert_eq!(Journal::schema().primary_key_names().collect::<Vec<_>>(), ["company_id", "code"]);
@@ -157,6 +157,7 @@ canonical_table!(Journal = "canonical_journals", ["company_id", "code"]; |j|
     req("company_id", Int64) => j.company_id,
     req("code", Text) => j.code.clone(),
     req("label", Text) => j.label.clone(),
+    req("opening", Bool) => j.opening,
 );
 
 canonical_table!(ThirdParty = "canonical_third_parties", ["company_id", "kind", "id"]; |t|

@@ -220,6 +220,106 @@ impl AccountIndex {
     }
 }
 
+/// Where a day falls among a company's fiscal years (see [`FiscalCalendar`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YearPlace {
+    /// In the `k`-th fiscal year (sorted by first day).
+    In(usize),
+    /// Before the `k`-th fiscal year and after the one before it, if any: a line there
+    /// is carried into year `k` as if it belonged to the year before.
+    Before(usize),
+    /// After the last fiscal year (the fiscal-year reports leave such lines out), or
+    /// the company has no fiscal year.
+    After,
+}
+
+/// The companies' fiscal years and opening journals: which fiscal year a day falls in,
+/// and which ledger lines are opening entries (à-nouveaux): a line of an opening journal
+/// ([`OpeningJournals`](crate::canonical::OpeningJournals)) dated on the first day of one of its company's fiscal years.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use penny_transform::canonical::{FiscalYear, OpeningJournals};
+/// use penny_transform::reports::{FiscalCalendar, YearPlace};
+///
+/// let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+/// let years = FiscalYear::assumed(1, 1, d(2025, 1, 1), d(2026, 12, 31));
+/// let calendar = FiscalCalendar::new(&years, OpeningJournals::default());
+/// assert_eq!(calendar.place(1, d(2026, 3, 1)), YearPlace::In(1));
+/// assert_eq!(calendar.place(1, d(2024, 3, 1)), YearPlace::Before(0));
+/// assert!(calendar.is_opening(1, "AN", d(2026, 1, 1)));
+/// assert!(!calendar.is_opening(1, "AN", d(2026, 1, 2)));
+/// assert!(!calendar.is_opening(1, "OD", d(2026, 1, 1)));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FiscalCalendar {
+    years: FastMap<i64, Vec<crate::canonical::FiscalYear>>,
+    journals: crate::canonical::OpeningJournals,
+}
+
+impl FiscalCalendar {
+    /// The calendar of `fiscal_years` (any companies, any order) and `journals`.
+    pub fn new(
+        fiscal_years: &[crate::canonical::FiscalYear],
+        journals: crate::canonical::OpeningJournals,
+    ) -> Self {
+        let mut years: FastMap<i64, Vec<crate::canonical::FiscalYear>> = FastMap::default();
+        for fy in fiscal_years {
+            years.entry(fy.company_id).or_default().push(fy.clone());
+        }
+        for list in years.values_mut() {
+            list.sort_by_key(|fy| fy.start);
+            list.dedup_by_key(|fy| fy.start);
+        }
+        FiscalCalendar { years, journals }
+    }
+
+    /// The fiscal years of a company, sorted by first day.
+    pub fn years(&self, company_id: i64) -> &[crate::canonical::FiscalYear] {
+        self.years.get(&company_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The opening journals.
+    pub fn journals(&self) -> &crate::canonical::OpeningJournals {
+        &self.journals
+    }
+
+    /// Where `date` falls among the company's fiscal years.
+    pub fn place(&self, company_id: i64, date: NaiveDate) -> YearPlace {
+        let years = self.years(company_id);
+        let k = years.partition_point(|fy| fy.start <= date);
+        if k == 0 {
+            return if years.is_empty() {
+                YearPlace::After
+            } else {
+                YearPlace::Before(0)
+            };
+        }
+        if date <= years[k - 1].end {
+            YearPlace::In(k - 1)
+        } else if k < years.len() {
+            YearPlace::Before(k)
+        } else {
+            YearPlace::After
+        }
+    }
+
+    /// Whether a line of journal `journal_code` dated `date` is an opening entry: an
+    /// opening journal's, on the first day of one of the company's fiscal years.
+    pub fn is_opening(&self, company_id: i64, journal_code: &str, date: NaiveDate) -> bool {
+        self.journals.contains(company_id, journal_code)
+            && self
+                .years(company_id)
+                .binary_search_by_key(&date, |fy| fy.start)
+                .is_ok()
+    }
+
+    /// [`is_opening`](Self::is_opening) of a ledger line.
+    pub fn is_opening_line(&self, line: &crate::canonical::LedgerLine) -> bool {
+        self.is_opening(line.company_id, &line.journal_code, line.date)
+    }
+}
+
 /// The first day of `date`'s month.
 pub fn month_start(date: NaiveDate) -> NaiveDate {
     date.with_day(1).expect("day 1 exists in every month")

@@ -1,10 +1,18 @@
 //! Trial balance (balance générale): per company, account and period, the opening
 //! balance, the debits, the credits and the closing balance.
 //!
-//! Balances are signed debit minus credit. The opening balance of the first period is
-//! every line dated before `from` (include the opening entries, journal `AN`, in the
-//! input; pass only the current fiscal year's lines if P&L accounts must start at zero);
-//! lines after `to` are ignored. With [`Granularity::Monthly`] there is one row per
+//! Two builders:
+//! - per fiscal year, under the French chart's rules ([`FiscalTrialBalanceBuilder`],
+//!   [`fiscal_trial_balance`]): classes 6 and 7 open every year at zero, their result
+//!   carried onto 120 or 129, a year's own opening entries (à-nouveaux) as its opening,
+//!   and each year's result ([`FiscalResult`]);
+//! - over any range, whole or monthly ([`TrialBalanceBuilder`], [`trial_balance`]),
+//!   below.
+//!
+//! Balances are signed debit minus credit. Over a range, the opening balance of the
+//! first period is every line dated before `from`, whatever its class (for a fiscal
+//! year's balance with P&L accounts at zero, use the fiscal builder); lines after `to`
+//! are ignored. With [`Granularity::Monthly`] there is one row per
 //! account and month, each month opening on the previous one's closing.
 //!
 //! Memory: one accumulator per (company, account), holding one debit and one credit
@@ -36,7 +44,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{AccountIndex, Sum, month_end, month_index, month_start};
+use super::{AccountIndex, FiscalCalendar, Sum, YearPlace, month_end, month_index, month_start};
 use crate::canonical::LedgerLine;
 use crate::pcg;
 
@@ -331,6 +339,330 @@ pub fn trial_balance<'a>(
     builder.finish()
 }
 
+/// Where a fiscal year's opening balances come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpeningSource {
+    /// The year's own opening entries (à-nouveaux) are in the books: they are its
+    /// opening, and the lines before the year are not added to it.
+    OpeningEntries,
+    /// The year has no opening entry: the previous year's closing is carried, the
+    /// balance-sheet accounts as they closed, the result of classes 6 and 7 onto the
+    /// profit (120) or loss (129) account.
+    Carried,
+}
+
+impl OpeningSource {
+    /// `opening_entries` or `carried`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpeningSource::OpeningEntries => "opening_entries",
+            OpeningSource::Carried => "carried",
+        }
+    }
+}
+
+/// The result of one fiscal year of a company (classes 7 minus 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiscalResult {
+    /// The company.
+    pub company_id: i64,
+    /// First day of the fiscal year.
+    pub period_start: NaiveDate,
+    /// Last day of the fiscal year.
+    pub period_end: NaiveDate,
+    /// The fiscal year's status as the source gives it (`assumed` for the years
+    /// [`FiscalYear::assumed`](crate::canonical::FiscalYear::assumed) makes).
+    pub status: Option<String>,
+    /// Revenue: the closing balances of class 7, credit minus debit.
+    pub revenue: Decimal,
+    /// Expenses: the closing balances of class 6, debit minus credit.
+    pub expenses: Decimal,
+    /// `revenue - expenses`: a profit when positive, a loss when negative.
+    pub result: Decimal,
+    /// The account the result goes to when it is carried into the next year: the
+    /// profit account (120) for a profit, the loss account (129) otherwise.
+    pub result_account: String,
+    /// Where the year's opening balances come from.
+    pub opening: OpeningSource,
+}
+
+/// A trial balance per fiscal year under the PCG's rules, and each year's result.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FiscalTrialBalance {
+    /// One row per company, account and fiscal year (sorted so), for the accounts with
+    /// an opening balance, an opening entry or a movement in the year.
+    pub rows: Vec<TrialBalanceRow>,
+    /// One row per company and fiscal year, sorted so.
+    pub results: Vec<FiscalResult>,
+}
+
+impl FiscalTrialBalance {
+    /// The row of an account for the fiscal year starting on `period_start`.
+    pub fn row(
+        &self,
+        company_id: i64,
+        account: &str,
+        period_start: NaiveDate,
+    ) -> Option<&TrialBalanceRow> {
+        self.rows.iter().find(|r| {
+            r.company_id == company_id
+                && r.account_number == account
+                && r.period_start == period_start
+        })
+    }
+}
+
+/// One account's sums in one fiscal year.
+#[derive(Debug, Clone, Copy, Default)]
+struct YearSums {
+    /// Lines after the previous year (or before the first), before this one.
+    before: Sum,
+    /// The year's opening entries.
+    opening: Sum,
+    debit: Sum,
+    credit: Sum,
+    /// Whether the account has an opening entry, or a movement, in the year.
+    lines: bool,
+}
+
+/// Accumulates ledger lines into a trial balance per fiscal year under the PCG's
+/// rules, one line at a time:
+///
+/// - a year whose own opening entries are in the books (lines of an opening journal
+///   dated on its first day, see [`FiscalCalendar`]) opens with them, shown as opening
+///   and not as movements; the lines before the year are not added on top;
+/// - a year without opens with the previous year's closing: balance-sheet accounts
+///   (classes 1 to 5, and accounts outside the plan) as they closed, classes 6 and 7 at
+///   zero, their balance (the previous year's result) on the profit account (120) if a
+///   credit, on the loss account (129) if a debit ([`ResultAccounts`](pcg::ResultAccounts),
+///   per company; the defaults otherwise);
+/// - lines between two fiscal years (or before the first) count as the previous
+///   year's; lines after the last fiscal year, and of companies without fiscal years,
+///   are left out.
+///
+/// Every year of balanced books (balanced opening entries) sums to zero, and books
+/// whose opening entries carry the previous closing as above give the same balances
+/// without them.
+///
+/// Memory: per (company, account), five sums per fiscal year of its company.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use rust_decimal::Decimal;
+/// use penny_transform::canonical::{FiscalYear, LedgerLine, OpeningJournals};
+/// use penny_transform::reports::FiscalCalendar;
+/// use penny_transform::reports::trial_balance::FiscalTrialBalanceBuilder;
+///
+/// let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+/// let line = |date, account: &str, debit: i64, credit: i64| LedgerLine {
+///     company_id: 1, entry_id: 1, line_id: 1, date,
+///     journal_code: "VT".into(), account_number: account.into(), label: String::new(),
+///     debit: Decimal::new(debit, 2), credit: Decimal::new(credit, 2),
+///     third_party: None, document_ref: None, due_date: None, lettering: None, categories: None,
+/// };
+/// let years = FiscalYear::assumed(1, 1, d(2025, 1, 1), d(2026, 12, 31));
+/// let mut b = FiscalTrialBalanceBuilder::new(FiscalCalendar::new(&years, OpeningJournals::default()));
+/// b.extend(&[line(d(2025, 5, 2), "411000", 10000, 0), line(d(2025, 5, 2), "706000", 0, 10000)]);
+/// let tb = b.finish();
+/// // 2026: the customer carried, the revenue at zero, the profit on 120000.
+/// assert_eq!(tb.row(1, "411000", d(2026, 1, 1)).unwrap().opening, Decimal::new(10000, 2));
+/// assert!(tb.row(1, "706000", d(2026, 1, 1)).is_none());
+/// assert_eq!(tb.row(1, "120000", d(2026, 1, 1)).unwrap().opening, Decimal::new(-10000, 2));
+/// assert_eq!(tb.results[0].result, Decimal::new(10000, 2));
+/// ```
+#[derive(Debug)]
+pub struct FiscalTrialBalanceBuilder {
+    calendar: FiscalCalendar,
+    result_accounts: std::collections::BTreeMap<i64, pcg::ResultAccounts>,
+    accounts: AccountIndex,
+    sums: Vec<Vec<YearSums>>,
+    /// Per company, which fiscal years have opening entries.
+    with_openings: std::collections::BTreeMap<i64, Vec<bool>>,
+}
+
+impl FiscalTrialBalanceBuilder {
+    /// An empty trial balance over the calendar's fiscal years, results carried to the
+    /// default accounts (120000, 129000).
+    pub fn new(calendar: FiscalCalendar) -> Self {
+        FiscalTrialBalanceBuilder {
+            calendar,
+            result_accounts: std::collections::BTreeMap::new(),
+            accounts: AccountIndex::default(),
+            sums: Vec::new(),
+            with_openings: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Carries `company_id`'s results to `accounts` instead of the defaults.
+    pub fn with_result_accounts(mut self, company_id: i64, accounts: pcg::ResultAccounts) -> Self {
+        self.result_accounts.insert(company_id, accounts);
+        self
+    }
+
+    fn slot(&mut self, company_id: i64, account: &str, years: usize) -> usize {
+        let (index, new) = self.accounts.index(company_id, account);
+        if new {
+            self.sums.push(vec![YearSums::default(); years]);
+        }
+        index
+    }
+
+    /// Adds one line.
+    pub fn add(&mut self, line: &LedgerLine) {
+        let years = self.calendar.years(line.company_id).len();
+        let place = self.calendar.place(line.company_id, line.date);
+        let (k, before) = match place {
+            YearPlace::After => return,
+            YearPlace::Before(k) => (k, true),
+            YearPlace::In(k) => (k, false),
+        };
+        let opening = !before && self.calendar.is_opening_line(line);
+        let index = self.slot(line.company_id, &line.account_number, years);
+        let s = &mut self.sums[index][k];
+        if before {
+            s.before.add(line.debit);
+            s.before.sub(line.credit);
+        } else if opening {
+            s.opening.add(line.debit);
+            s.opening.sub(line.credit);
+            s.lines = true;
+            self.with_openings
+                .entry(line.company_id)
+                .or_insert_with(|| vec![false; years])[k] = true;
+        } else {
+            s.debit.add(line.debit);
+            s.credit.add(line.credit);
+            s.lines = true;
+        }
+    }
+
+    /// Adds lines.
+    pub fn extend<'a>(&mut self, lines: impl IntoIterator<Item = &'a LedgerLine>) {
+        for line in lines {
+            self.add(line);
+        }
+    }
+
+    /// The trial balance and the results, per company and fiscal year.
+    pub fn finish(mut self) -> FiscalTrialBalance {
+        // The companies with lines, and their result accounts (which may have none).
+        let companies: std::collections::BTreeSet<i64> =
+            self.accounts.keys().iter().map(|(c, _)| *c).collect();
+        let mut result_accounts = std::collections::BTreeMap::new();
+        for &company in &companies {
+            let accounts = self
+                .result_accounts
+                .get(&company)
+                .cloned()
+                .unwrap_or_default();
+            let years = self.calendar.years(company).len();
+            let profit = self.slot(company, &accounts.profit, years);
+            let loss = self.slot(company, &accounts.loss, years);
+            result_accounts.insert(company, (accounts, profit, loss));
+        }
+        let mut by_company: std::collections::BTreeMap<i64, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for (i, (company, _)) in self.accounts.keys().iter().enumerate() {
+            by_company.entry(*company).or_default().push(i);
+        }
+        let keys = self.accounts.keys();
+        let mut out = FiscalTrialBalance::default();
+        // In cents, as the sums are.
+        let zero = Decimal::new(0, 2);
+        for (company, mut indices) in by_company {
+            indices.sort_by(|&a, &b| keys[a].1.cmp(&keys[b].1));
+            let (accounts, profit, loss) = &result_accounts[&company];
+            let natures: Vec<pcg::Nature> =
+                indices.iter().map(|&i| pcg::nature(&keys[i].1)).collect();
+            let years = self.calendar.years(company);
+            let with_openings = self.with_openings.get(&company);
+            let mut closing = vec![zero; indices.len()];
+            let mut opening = vec![zero; indices.len()];
+            let mut rows: Vec<Vec<TrialBalanceRow>> = vec![Vec::new(); indices.len()];
+            for (k, fy) in years.iter().enumerate() {
+                let source = if with_openings.is_some_and(|w| w[k]) {
+                    OpeningSource::OpeningEntries
+                } else {
+                    OpeningSource::Carried
+                };
+                let mut carried_result = zero;
+                for (j, &i) in indices.iter().enumerate() {
+                    let s = &self.sums[i][k];
+                    opening[j] = match source {
+                        OpeningSource::OpeningEntries => s.opening.value(),
+                        OpeningSource::Carried => {
+                            let before = closing[j] + s.before.value();
+                            if natures[j] == pcg::Nature::ProfitAndLoss {
+                                carried_result += before;
+                                zero
+                            } else {
+                                before
+                            }
+                        }
+                    };
+                }
+                if !carried_result.is_zero() {
+                    let target = if accounts.for_balance(carried_result) == accounts.profit {
+                        *profit
+                    } else {
+                        *loss
+                    };
+                    if let Some(j) = indices.iter().position(|&i| i == target) {
+                        opening[j] += carried_result;
+                    }
+                }
+                let (mut revenue, mut expenses) = (zero, zero);
+                for (j, &i) in indices.iter().enumerate() {
+                    let s = &self.sums[i][k];
+                    let (debit, credit) = (s.debit.value(), s.credit.value());
+                    closing[j] = opening[j] + debit - credit;
+                    match pcg::class(&keys[i].1) {
+                        Some(6) => expenses += closing[j],
+                        Some(7) => revenue -= closing[j],
+                        _ => {}
+                    }
+                    if s.lines || !opening[j].is_zero() {
+                        rows[j].push(TrialBalanceRow {
+                            company_id: company,
+                            account_number: keys[i].1.clone(),
+                            period_start: fy.start,
+                            period_end: fy.end,
+                            opening: opening[j],
+                            debit,
+                            credit,
+                            closing: closing[j],
+                        });
+                    }
+                }
+                let result = revenue - expenses;
+                out.results.push(FiscalResult {
+                    company_id: company,
+                    period_start: fy.start,
+                    period_end: fy.end,
+                    status: fy.status.clone(),
+                    revenue,
+                    expenses,
+                    result,
+                    result_account: accounts.for_balance(-result).to_owned(),
+                    opening: source,
+                });
+            }
+            out.rows.extend(rows.into_iter().flatten());
+        }
+        out
+    }
+}
+
+/// The trial balance per fiscal year of `lines` (see [`FiscalTrialBalanceBuilder`]).
+pub fn fiscal_trial_balance<'a>(
+    lines: impl IntoIterator<Item = &'a LedgerLine>,
+    calendar: FiscalCalendar,
+) -> FiscalTrialBalance {
+    let mut builder = FiscalTrialBalanceBuilder::new(calendar);
+    builder.extend(lines);
+    builder.finish()
+}
+
 #[cfg(test)]
 #[allow(clippy::inconsistent_digit_grouping)] // cents grouped as euros_cents
 mod tests {
@@ -393,5 +725,250 @@ mod tests {
         let chunks: Vec<Vec<LedgerLine>> = lines.chunks(2).map(<[_]>::to_vec).collect();
         assert_eq!(trial_balance_parallel(&chunks, &options, 2), tb);
         assert_eq!(trial_balance_parallel(&chunks, &options, 8), tb);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::inconsistent_digit_grouping)] // cents grouped as euros_cents
+mod fiscal_tests {
+    use super::*;
+    use crate::canonical::{FiscalYear, Journal, OpeningJournals};
+    use chrono::Datelike;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    fn line(date: NaiveDate, journal: &str, account: &str, debit: i64, credit: i64) -> LedgerLine {
+        LedgerLine {
+            company_id: 1,
+            entry_id: 1,
+            line_id: 1,
+            date,
+            journal_code: journal.into(),
+            account_number: account.into(),
+            label: String::new(),
+            debit: Decimal::new(debit, 2),
+            credit: Decimal::new(credit, 2),
+            third_party: None,
+            document_ref: None,
+            due_date: None,
+            lettering: None,
+            categories: None,
+        }
+    }
+
+    fn years() -> Vec<FiscalYear> {
+        [2024, 2025, 2026]
+            .into_iter()
+            .map(|y| FiscalYear {
+                company_id: 1,
+                start: d(y, 1, 1),
+                end: d(y, 12, 31),
+                status: Some(if y < 2026 { "closed" } else { "open" }.into()),
+            })
+            .collect()
+    }
+
+    fn calendar() -> FiscalCalendar {
+        FiscalCalendar::new(&years(), OpeningJournals::default())
+    }
+
+    fn money(cents: i64) -> Decimal {
+        Decimal::new(cents, 2)
+    }
+
+    /// 2024: a sale of 1,000 paid to the bank, a purchase of 300; 2025: a purchase of
+    /// 800 (a loss of 800).
+    fn movements() -> Vec<LedgerLine> {
+        vec![
+            line(d(2024, 3, 1), "VT", "411000", 1000_00, 0),
+            line(d(2024, 3, 1), "VT", "706000", 0, 1000_00),
+            line(d(2024, 4, 1), "BQ", "512000", 1000_00, 0),
+            line(d(2024, 4, 1), "BQ", "411000", 0, 1000_00),
+            line(d(2024, 5, 1), "HA", "607000", 300_00, 0),
+            line(d(2024, 5, 1), "HA", "401000", 0, 300_00),
+            line(d(2025, 6, 1), "HA", "607000", 800_00, 0),
+            line(d(2025, 6, 1), "HA", "401000", 0, 800_00),
+        ]
+    }
+
+    #[test]
+    fn a_profit_is_carried_on_120_and_a_loss_on_129() {
+        let tb = fiscal_trial_balance(&movements(), calendar());
+        // 2025 opens with the balance sheet of 2024 and its profit of 700 on 120000;
+        // the P&L accounts at zero.
+        let opening = |account, year| tb.row(1, account, d(year, 1, 1)).map(|r| r.opening);
+        assert_eq!(opening("512000", 2025), Some(money(1000_00)));
+        assert_eq!(opening("401000", 2025), Some(money(-300_00)));
+        assert_eq!(opening("120000", 2025), Some(money(-700_00)));
+        assert_eq!(opening("129000", 2025), None);
+        assert_eq!(opening("607000", 2025), Some(Decimal::ZERO));
+        assert_eq!(
+            opening("706000", 2025),
+            None,
+            "no row: no balance, no movement"
+        );
+        // 2026: 120000 keeps the 2024 profit (no allocation entry), 129000 gets the
+        // 2025 loss of 800.
+        assert_eq!(opening("120000", 2026), Some(money(-700_00)));
+        assert_eq!(opening("129000", 2026), Some(money(800_00)));
+        assert_eq!(opening("607000", 2026), None);
+        for year in [2024, 2025, 2026] {
+            let total: Decimal = tb
+                .rows
+                .iter()
+                .filter(|r| r.period_start == d(year, 1, 1))
+                .map(|r| r.closing)
+                .sum();
+            assert!(total.is_zero(), "{year}: {total}");
+        }
+        let results: Vec<(Decimal, Decimal, Decimal, &str, OpeningSource)> = tb
+            .results
+            .iter()
+            .map(|r| {
+                (
+                    r.revenue,
+                    r.expenses,
+                    r.result,
+                    r.result_account.as_str(),
+                    r.opening,
+                )
+            })
+            .collect();
+        assert_eq!(
+            results,
+            [
+                (
+                    money(1000_00),
+                    money(300_00),
+                    money(700_00),
+                    "120000",
+                    OpeningSource::Carried
+                ),
+                (
+                    Decimal::ZERO,
+                    money(800_00),
+                    money(-800_00),
+                    "129000",
+                    OpeningSource::Carried
+                ),
+                (
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                    "129000",
+                    OpeningSource::Carried
+                ),
+            ]
+        );
+        assert_eq!(tb.results[0].status.as_deref(), Some("closed"));
+
+        // The chart's own result accounts are used.
+        let chart = pcg::ResultAccounts::from_chart(["120100", "129100", "512000"]);
+        let mut b = FiscalTrialBalanceBuilder::new(calendar()).with_result_accounts(1, chart);
+        b.extend(&movements());
+        let tb = b.finish();
+        assert_eq!(
+            tb.row(1, "120100", d(2025, 1, 1)).map(|r| r.opening),
+            Some(money(-700_00))
+        );
+        assert_eq!(
+            tb.row(1, "129100", d(2026, 1, 1)).map(|r| r.opening),
+            Some(money(800_00))
+        );
+        assert!(tb.row(1, "120000", d(2025, 1, 1)).is_none());
+    }
+
+    #[test]
+    fn a_year_with_its_opening_entries_opens_with_them_and_nothing_is_counted_twice() {
+        let mut lines = movements();
+        // 2025's opening entries, as Pennylane writes them when 2024 is closed (the
+        // profit already allocated to the reserves, 106800).
+        lines.extend([
+            line(d(2025, 1, 1), "AN", "512000", 1000_00, 0),
+            line(d(2025, 1, 1), "AN", "401000", 0, 300_00),
+            line(d(2025, 1, 1), "AN", "106800", 0, 700_00),
+            // Not an opening entry: an AN line of another day is a movement.
+            line(d(2025, 2, 1), "AN", "512000", 5_00, 0),
+            line(d(2025, 2, 1), "AN", "106800", 0, 5_00),
+        ]);
+        let tb = fiscal_trial_balance(&lines, calendar());
+        let row = |account, year| tb.row(1, account, d(year, 1, 1)).cloned();
+        let bank = row("512000", 2025).expect("bank");
+        assert_eq!(
+            (bank.opening, bank.debit, bank.credit, bank.closing),
+            (money(1000_00), money(5_00), Decimal::ZERO, money(1005_00)),
+            "opening entries shown as opening, not movements, and not added to 2024's closing"
+        );
+        assert_eq!(row("106800", 2025).map(|r| r.opening), Some(money(-700_00)));
+        // 2025 has opening entries: 2024's result is not carried onto 120 too.
+        assert!(row("120000", 2025).is_none());
+        assert_eq!(tb.results[1].opening, OpeningSource::OpeningEntries);
+        // 2026 has none: carried from 2025's closing, whose loss goes to 129.
+        assert_eq!(row("512000", 2026).map(|r| r.opening), Some(money(1005_00)));
+        assert_eq!(row("129000", 2026).map(|r| r.opening), Some(money(800_00)));
+        assert_eq!(tb.results[2].opening, OpeningSource::Carried);
+
+        // A journal of type `new_year` with another code opens the year alike.
+        let renamed: Vec<LedgerLine> = lines
+            .iter()
+            .map(|l| {
+                let mut l = l.clone();
+                if &*l.journal_code == "AN" {
+                    l.journal_code = "RAN".into();
+                }
+                l
+            })
+            .collect();
+        let journals = [Journal {
+            company_id: 1,
+            code: "RAN".into(),
+            label: "Reports à nouveau".into(),
+            opening: true,
+        }];
+        let by_type = fiscal_trial_balance(
+            &renamed,
+            FiscalCalendar::new(&years(), OpeningJournals::of(&journals)),
+        );
+        assert_eq!(by_type, tb);
+        // Without it, RAN's lines are movements of 2025 added to the carried balances.
+        let plain = fiscal_trial_balance(&renamed, calendar());
+        assert_eq!(
+            plain.row(1, "512000", d(2025, 1, 1)).map(|r| r.closing),
+            Some(money(2005_00))
+        );
+    }
+
+    #[test]
+    fn lines_between_and_after_fiscal_years() {
+        // A gap in 2025 (no fiscal year), a line after the last year.
+        let years: Vec<FiscalYear> = years()
+            .into_iter()
+            .filter(|fy| fy.start.year() != 2025)
+            .collect();
+        let lines = [
+            line(d(2023, 6, 1), "OD", "512000", 10_00, 0),
+            line(d(2023, 6, 1), "OD", "706000", 0, 10_00),
+            line(d(2025, 6, 1), "OD", "512000", 20_00, 0),
+            line(d(2025, 6, 1), "OD", "706000", 0, 20_00),
+            line(d(2027, 6, 1), "OD", "512000", 40_00, 0),
+            line(d(2027, 6, 1), "OD", "706000", 0, 40_00),
+        ];
+        let tb = fiscal_trial_balance(
+            &lines,
+            FiscalCalendar::new(&years, OpeningJournals::default()),
+        );
+        let opening = |account, year| tb.row(1, account, d(year, 1, 1)).map(|r| r.opening);
+        assert_eq!(opening("512000", 2024), Some(money(10_00)));
+        assert_eq!(opening("120000", 2024), Some(money(-10_00)));
+        assert_eq!(opening("512000", 2026), Some(money(30_00)));
+        assert_eq!(opening("120000", 2026), Some(money(-30_00)));
+        assert_eq!(tb.results.len(), 2);
+        assert!(
+            tb.rows
+                .iter()
+                .all(|r| r.debit.is_zero() && r.credit.is_zero())
+        );
     }
 }
