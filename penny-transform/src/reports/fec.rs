@@ -846,11 +846,13 @@ mod tests {
                     company_id: 1,
                     code: "VT".into(),
                     label: "Ventes".into(),
+                    opening: false,
                 },
                 Journal {
                     company_id: 1,
                     code: "BQ".into(),
                     label: "Banque".into(),
+                    opening: false,
                 },
             ],
             ..Books::default()
