@@ -73,6 +73,7 @@
 mod access;
 mod changelog;
 mod chart;
+pub mod contract;
 mod faults;
 mod ledger;
 mod listing;
@@ -84,6 +85,7 @@ mod records;
 mod resource;
 mod rng;
 mod server;
+pub mod spec;
 mod store;
 mod trial_balance;
 mod world;
@@ -96,6 +98,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use secrecy::SecretString;
 use wiremock::{Mock, MockServer, matchers::any};
 
+pub use contract::{Contract, ContractError, Side, Violation};
 pub use faults::Fault;
 pub use mutations::PaymentRecords;
 pub use rate_limit::RateLimit;
@@ -207,9 +210,45 @@ fn token_string(seed: u64, company_id: i64) -> String {
     )
 }
 
+/// Builds a [`Sandbox`] with options beyond its [`SandboxConfig`].
+#[derive(Debug)]
+pub struct SandboxBuilder {
+    config: SandboxConfig,
+    contract: Option<Contract>,
+}
+
+impl SandboxBuilder {
+    /// Checks every request received and every response served against the specs,
+    /// recording the departures (see [`Sandbox::violations`]).
+    pub fn contract(mut self, contract: Contract) -> SandboxBuilder {
+        self.contract = Some(contract);
+        self
+    }
+
+    /// Generates the world and starts serving it on `127.0.0.1` (a free port).
+    pub async fn start(self) -> Result<Sandbox, SandboxError> {
+        Sandbox::start_with(self.config, self.contract).await
+    }
+}
+
 impl Sandbox {
+    /// A builder for a sandbox of `config`.
+    pub fn builder(config: SandboxConfig) -> SandboxBuilder {
+        SandboxBuilder {
+            config,
+            contract: None,
+        }
+    }
+
     /// Generates the world and starts serving it on `127.0.0.1` (a free port).
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        Sandbox::start_with(config, None).await
+    }
+
+    async fn start_with(
+        config: SandboxConfig,
+        contract: Option<Contract>,
+    ) -> Result<Sandbox, SandboxError> {
         if config.companies == 0 || config.ledger_lines == 0 {
             return Err(SandboxError::InvalidConfig {
                 reason: format!(
@@ -257,7 +296,7 @@ impl Sandbox {
                 )
             })
             .collect();
-        let shared = Arc::new(Shared::new(config, worlds, tokens));
+        let shared = Arc::new(Shared::new(config, worlds, tokens, contract));
         Mock::given(any())
             .respond_with(Responder(shared.clone()))
             .mount(&server)
@@ -390,6 +429,18 @@ impl Sandbox {
     /// 429s served because a token exceeded the rate limit (injected storms excluded).
     pub fn limit_exceeded_count(&self) -> u64 {
         self.shared.lock().limit_exceeded
+    }
+
+    /// The departures from the specs met so far, in the order met (empty without a
+    /// [`SandboxBuilder::contract`]).
+    pub fn violations(&self) -> Vec<Violation> {
+        self.shared.lock().violations.clone()
+    }
+
+    /// The endpoints (method and concrete path) whose responses no schema of the specs
+    /// describes, so the contract could not check them.
+    pub fn unchecked_endpoints(&self) -> Vec<String> {
+        self.shared.lock().unchecked.iter().cloned().collect()
     }
 
     fn company(&self, company_id: i64) -> Result<&world::World, SandboxError> {

@@ -240,12 +240,15 @@ fn category(i: usize) -> (usize, &'static str) {
 
 fn allocated(w: &World, i: usize, weight: &str) -> Value {
     let (g, label) = category(i);
+    let t = timestamp(created_at(w, Resource::Categories, i));
     json!({
         "id": id_of(Resource::Categories, i),
         "label": label,
         "weight": weight,
-        "category_group": reference(w, Resource::CategoryGroups, g),
+        "category_group": { "id": id_of(Resource::CategoryGroups, g) },
         "analytical_code": format!("AN{:02}", i + 1),
+        "created_at": t,
+        "updated_at": t,
     })
 }
 
@@ -313,7 +316,7 @@ impl RecordMaker {
                 json!({
                     "id": id, "number": number, "label": label, "vat_rate": vat_rate,
                     "country_alpha2": "FR", "enabled": true, "letterable": letterable,
-                    "created_at": created_at, "updated_at": updated_at,
+                    "archived_at": null,
                 })
             }
             Resource::FiscalYears => {
@@ -324,7 +327,6 @@ impl RecordMaker {
                     "start": format!("{year}-01-01"),
                     "finish": format!("{year}-12-31"),
                     "status": if index < 2 { "closed" } else { "open" },
-                    "created_at": created_at, "updated_at": updated_at,
                 })
             }
             Resource::CategoryGroups => json!({
@@ -336,9 +338,9 @@ impl RecordMaker {
                 let (g, label) = category(index);
                 json!({
                     "id": id, "label": label, "direction": null,
-                    "category_group": reference(w, Resource::CategoryGroups, g),
+                    "category_group": { "id": id_of(Resource::CategoryGroups, g) },
                     "analytical_code": format!("AN{:02}", index + 1),
-                    "created_at": created_at, "updated_at": updated_at,
+                    "created_at": created_at, "updated_at": updated_at, "archived_at": null,
                 })
             }
             Resource::BankAccounts => {
@@ -347,7 +349,6 @@ impl RecordMaker {
                     "id": id,
                     "name": if index == 0 { "Compte courant" } else { "Compte épargne" },
                     "currency": "EUR",
-                    "balance": amount(bank_balance(w, index)),
                     "bank_establishment": { "id": 1 + index as i64 },
                     "journal": reference(w, Resource::Journals, chart::BQ),
                     "ledger_account": reference(w, Resource::LedgerAccounts, chart::account(number)),
@@ -365,7 +366,7 @@ impl RecordMaker {
                     "emails": [format!("compta@fournisseur{}.fr", index + 1)],
                     "iban": format!("FR76300040000{:014}", id % 100_000_000_000_000),
                     "postal_address": address("1 rue du Commerce", city),
-                    "supplier_payment_method": "transfer", "supplier_due_date_delay": 30,
+                    "supplier_payment_method": "manual_transfer", "supplier_due_date_delay": 30,
                     "supplier_due_date_rule": "days", "external_reference": format!("SUP-{}", index + 1),
                     "created_at": created_at, "updated_at": updated_at,
                 })
@@ -421,14 +422,10 @@ fn customer(w: &World, c: usize, created_at: String, updated_at: String) -> Valu
     let id = id_of(Resource::Customers, c);
     let account = account_index(w, AccountRef::Customer(c));
     let email = format!("{}@exemple.fr", slug(&party.name).to_lowercase());
-    json!({
+    let mut record = json!({
         "id": id,
         "customer_type": if party.individual { "individual" } else { "company" },
         "name": party.name,
-        "first_name": party.first_name,
-        "last_name": party.last_name,
-        "reg_no": party.reg_no,
-        "vat_number": party.reg_no.as_deref().map(vat_number),
         "billing_iban": null,
         "payment_conditions": "30_days",
         "recipient": party.name,
@@ -441,11 +438,18 @@ fn customer(w: &World, c: usize, created_at: String, updated_at: String) -> Valu
         "delivery_address": address(&party.street, party.city),
         "external_reference": format!("CUS-{}", c + 1),
         "billing_language": "fr_FR",
-        "contacts": link(w, Resource::Customers, c, "contacts"),
-        "mandates": link(w, Resource::Customers, c, "mandates"),
         "created_at": created_at,
         "updated_at": updated_at,
-    })
+    });
+    // A company carries its SIREN and VAT number, an individual a first and last name.
+    let identity = match (&party.reg_no, party.first_name, party.last_name) {
+        (Some(reg_no), _, _) => json!({ "reg_no": reg_no, "vat_number": vat_number(reg_no) }),
+        (None, first, last) => json!({ "first_name": first, "last_name": last }),
+    };
+    if let (Some(record), Value::Object(identity)) = (record.as_object_mut(), identity) {
+        record.extend(identity);
+    }
+    record
 }
 
 fn deadline(date: NaiveDate) -> NaiveDate {
@@ -503,7 +507,14 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
         "status": status,
         "draft": false,
         "discount": { "type": "relative", "value": "0" },
-        "ledger_entry": reference(w, Resource::LedgerEntries, e),
+        "ledger_entry": { "id": id_of(Resource::LedgerEntries, e) },
+        "public_file_url": null,
+        "filename": null,
+        "special_mention": null,
+        "pdf_invoice_free_text": "",
+        "pdf_invoice_subject": "",
+        "pdf_description": null,
+        "transaction_reference": null,
         "remaining_amount_with_tax": amount(remaining),
         "remaining_amount_without_tax": amount(remaining_before_tax),
         "customer": reference(w, Resource::Customers, inv.third),
@@ -519,8 +530,6 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
         "quote": null,
         "customer_invoice_template": null,
         "external_reference": format!("INV-{}", k + 1),
-        "factur_x": true,
-        "e_invoicing": null,
         "archived_at": null,
         "created_at": created_at,
         "updated_at": updated_at,
@@ -547,10 +556,12 @@ fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String)
         "reconciled": paid,
         "accounting_status": "complete",
         "payment_status": if paid { "fully_paid" } else { "to_be_paid" },
-        "paid": paid,
+        "filename": null,
+        "public_file_url": null,
+        "transaction_reference": null,
         "remaining_amount_with_tax": amount(remaining),
         "remaining_amount_without_tax": amount(remaining_before_tax),
-        "ledger_entry": reference(w, Resource::LedgerEntries, e),
+        "ledger_entry": { "id": id_of(Resource::LedgerEntries, e) },
         "supplier": reference(w, Resource::Suppliers, inv.third),
         "invoice_lines": link(w, Resource::SupplierInvoices, k, "invoice_lines"),
         "categories": link(w, Resource::SupplierInvoices, k, "categories"),
@@ -592,15 +603,6 @@ fn transaction_facts(w: &World, k: usize) -> (Decimal, String, Option<(Resource,
     }
 }
 
-fn bank_balance(w: &World, bank: usize) -> Decimal {
-    let opening = ledger::entry(w, 0);
-    let mut balance = opening.lines[bank].debit;
-    for k in (0..w.transactions()).filter(|k| ledger::bank_of_transaction(*k) == bank) {
-        balance += transaction_facts(w, k).0;
-    }
-    balance
-}
-
 fn transaction(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let (signed, label, third) = transaction_facts(w, k);
     let e = World::transaction_entry(k);
@@ -622,7 +624,7 @@ fn transaction(w: &World, k: usize, created_at: String, updated_at: String) -> V
         "customer": customer.map(|(r, i)| reference(w, r, i)),
         "supplier": supplier.map(|(r, i)| reference(w, r, i)),
         "categories": [],
-        "matched_invoices": link(w, Resource::Transactions, k, "matched_invoices"),
+        "pro_account_expense": null,
         "archived_at": null,
         "created_at": created_at,
         "updated_at": updated_at,
@@ -646,12 +648,10 @@ fn ledger_entry(
         "date": date.to_string(),
         "due_date": due,
         "invoice_number": entry.invoice_number,
-        "journal_id": id_of(Resource::Journals, entry.journal),
         "journal": reference(w, Resource::Journals, entry.journal),
-        "status": "validated",
+        "status": "complete",
         "categories": [],
         "attachment": null,
-        "ledger_entry_lines": link(w, Resource::LedgerEntries, e, "ledger_entry_lines"),
         "created_at": created_at,
         "updated_at": updated_at,
     })
@@ -688,9 +688,25 @@ fn typed_ref(w: &World, resource: Resource, index: usize) -> Ref {
 #[derive(serde::Serialize)]
 struct LineAccount {
     id: i64,
-    label: String,
     number: String,
     url: String,
+}
+
+/// A line's lettering: the ids of every line sharing it (this one included; empty when
+/// the line is not lettered) and the sub-collection listing them.
+#[derive(serde::Serialize)]
+pub(crate) struct Lettering {
+    ids: Vec<i64>,
+    url: String,
+}
+
+/// The lettering object of line `line_id` lettered with `ids` (this line included).
+pub(crate) fn lettering(base_url: &str, line_id: i64, mut ids: Vec<i64>) -> Value {
+    ids.sort_unstable();
+    json!({
+        "ids": ids,
+        "url": format!("{base_url}/ledger_entry_lines/{line_id}/lettered_ledger_entry_lines"),
+    })
 }
 
 /// A ledger entry line, typed so that the hot path (a million lines) serialises
@@ -704,11 +720,12 @@ pub(crate) struct LineJson {
     date: String,
     debit: String,
     id: i64,
+    imputation_dates: Vec<Value>,
     journal: Ref,
     label: String,
     ledger_account: LineAccount,
     ledger_entry: Ref,
-    lettered_ledger_entry_lines: Vec<Ref>,
+    lettered_ledger_entry_lines: Lettering,
     updated_at: String,
 }
 
@@ -722,33 +739,41 @@ fn ledger_line(
     updated_at: String,
 ) -> LineJson {
     let account = account_index(w, view.line.account);
-    let (number, label) = account_number_label(w, account);
+    let (number, _) = account_number_label(w, account);
     let categories = if number.starts_with('6') || number.starts_with('7') {
         line_categories(w, l)
     } else {
         Value::Array(Vec::new())
     };
     let account_id = id_of(Resource::LedgerAccounts, account);
+    let id = id_of(Resource::LedgerEntryLines, l);
+    let mut lettered: Vec<i64> = lettered_with(w, e, pos)
+        .map(|other| vec![id, id_of(Resource::LedgerEntryLines, other)])
+        .unwrap_or_default();
+    lettered.sort_unstable();
     LineJson {
         categories,
         created_at,
         credit: amount(view.line.credit),
         date: w.entry_date(e).to_string(),
         debit: amount(view.line.debit),
-        id: id_of(Resource::LedgerEntryLines, l),
+        id,
+        imputation_dates: Vec::new(),
         journal: typed_ref(w, Resource::Journals, view.journal),
         label: view.label.clone(),
         ledger_account: LineAccount {
             id: account_id,
-            label,
             number,
             url: format!("{}/ledger_accounts/{account_id}", w.base_url),
         },
         ledger_entry: typed_ref(w, Resource::LedgerEntries, e),
-        lettered_ledger_entry_lines: lettered_with(w, e, pos)
-            .map(|other| typed_ref(w, Resource::LedgerEntryLines, other))
-            .into_iter()
-            .collect(),
+        lettered_ledger_entry_lines: Lettering {
+            ids: lettered,
+            url: format!(
+                "{}/ledger_entry_lines/{id}/lettered_ledger_entry_lines",
+                w.base_url
+            ),
+        },
         updated_at,
     }
 }
