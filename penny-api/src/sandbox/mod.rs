@@ -151,7 +151,7 @@ pub enum SandboxError {
         reason: String,
     },
     /// The listening socket could not be opened.
-    #[error("cannot bind the sandbox on 127.0.0.1: {source}")]
+    #[error("cannot bind the sandbox on 127.0.0.1 (is the port free?): {source}")]
     Bind {
         /// The cause.
         #[source]
@@ -215,9 +215,16 @@ fn token_string(seed: u64, company_id: i64) -> String {
 pub struct SandboxBuilder {
     config: SandboxConfig,
     contract: Option<Contract>,
+    port: u16,
 }
 
 impl SandboxBuilder {
+    /// Listens on this port of 127.0.0.1 (default 0: a free port).
+    pub fn port(mut self, port: u16) -> SandboxBuilder {
+        self.port = port;
+        self
+    }
+
     /// Checks every request received and every response served against the specs,
     /// recording the departures (see [`Sandbox::violations`]).
     pub fn contract(mut self, contract: Contract) -> SandboxBuilder {
@@ -227,7 +234,7 @@ impl SandboxBuilder {
 
     /// Generates the world and starts serving it on `127.0.0.1` (a free port).
     pub async fn start(self) -> Result<Sandbox, SandboxError> {
-        Sandbox::start_with(self.config, self.contract).await
+        Sandbox::start_with(self.config, self.contract, self.port).await
     }
 }
 
@@ -237,17 +244,19 @@ impl Sandbox {
         SandboxBuilder {
             config,
             contract: None,
+            port: 0,
         }
     }
 
     /// Generates the world and starts serving it on `127.0.0.1` (a free port).
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        Sandbox::start_with(config, None).await
+        Sandbox::start_with(config, None, 0).await
     }
 
     async fn start_with(
         config: SandboxConfig,
         contract: Option<Contract>,
+        port: u16,
     ) -> Result<Sandbox, SandboxError> {
         if config.companies == 0 || config.ledger_lines == 0 {
             return Err(SandboxError::InvalidConfig {
@@ -266,7 +275,7 @@ impl Sandbox {
                 ),
             });
         }
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .map_err(|source| SandboxError::Bind { source })?;
         let server = MockServer::builder()
             .listener(listener)
