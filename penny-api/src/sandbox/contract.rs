@@ -509,15 +509,11 @@ impl Contract {
                         push(name, "start_date and cursor together are a 400".into());
                     }
                 }
-                _ if param.kind == "boolean" => {
-                    if value != "true" && value != "false" {
-                        push(name, format!("must be true or false, got `{value}`"));
-                    }
+                _ if param.kind == "boolean" && value != "true" && value != "false" => {
+                    push(name, format!("must be true or false, got `{value}`"));
                 }
-                _ if param.kind == "integer" => {
-                    if value.parse::<i64>().is_err() {
-                        push(name, format!("must be an integer, got `{value}`"));
-                    }
+                _ if param.kind == "integer" && value.parse::<i64>().is_err() => {
+                    push(name, format!("must be an integer, got `{value}`"));
                 }
                 _ => {}
             }

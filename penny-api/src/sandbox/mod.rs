@@ -16,26 +16,31 @@
 //! ledger lines starts in a fraction of a second and a page costs what its 100 records
 //! cost. The books repeat a cycle of ten documents (sales, purchases, their payments,
 //! bank fees, payroll or depreciation, see `world.rs`); ids, dates and `created_at` grow
-//! with the index, which makes `id`/`date` sorts and `id`/`date`/`updated_at` filters
-//! binary searches. Mutations ([`Sandbox::create`], [`Sandbox::update`],
+//! with the index, which makes `id`/`date` sorts and `id`/`date` filters binary
+//! searches. Mutations ([`Sandbox::create`], [`Sandbox::update`],
 //! [`Sandbox::delete`], [`Sandbox::pay_customer_invoice`]...) live in an overlay on top
 //! of the generated world, at the sandbox clock, and are recorded in the changelogs.
 //!
 //! # What of the real API is reproduced
 //! - Bearer tokens per company ([`Sandbox::token`]); 401 with a JSON body for a missing
 //!   or unknown token; 403 naming the missing `<family>:readonly` scope
-//!   ([`Sandbox::token_with_scopes`]); 404 for an unknown path or id.
-//! - The list envelope `{"items", "has_more", "next_cursor"}` (plus null
-//!   `current_page`, `per_page`, `total_items`, `total_pages` on journals,
-//!   ledger_accounts, ledger_entries and fiscal_years); `limit` 1..=100 (1..=1000 on
-//!   changelogs and the trial balance), 400 out of bounds; default sort `-id`; `sort` =
-//!   `id`, `-id`, and `date`, `-date` on dated resources; an opaque cursor that carries
-//!   neither filter nor sort, so pages 2+ come back **unfiltered** if `filter` is not
-//!   sent again; an unreadable cursor is a 400.
-//! - `filter` as a JSON array of `{field, operator, value}` (operators eq, not_eq, lt,
-//!   lteq, gt, gteq, in, not_in, start_with), on the fields each resource documents
-//!   (`id`, `updated_at`, `date`, `customer_id`, `supplier_id`, account `number`...);
-//!   another field is a 400.
+//!   ([`Sandbox::token_with_scopes`]); 404 for an unknown path or id. Error bodies are
+//!   the spec's `{"error": message, "status": code}`.
+//! - The request rules of Pennylane's Company API v2 reference, endpoint by endpoint
+//!   ([`spec::ENDPOINTS`], checked against the reference by the contract test): the
+//!   `limit` maximum (100, 1000 on ledger accounts, changelogs and the trial balance),
+//!   the `sort` fields, and the `filter` fields with their operators (a JSON array of
+//!   `{field, operator, value}`). Anything else is a 400: no list filters on
+//!   `updated_at`. Default sort `-id`; an opaque cursor that carries neither filter nor
+//!   sort, so pages 2+ come back **unfiltered** if `filter` is not sent again; an
+//!   unreadable cursor is a 400.
+//! - Responses in the Firm API's response schemas (the Company API's resource shapes),
+//!   for example a line's lettering as `{"ids": [...], "url": ...}`; the envelope
+//!   `{"items", "has_more", "next_cursor"}`. With a [`Contract`]
+//!   ([`SandboxBuilder::contract`]) every request and response is checked against the
+//!   spec files and the departures kept ([`Sandbox::violations`]).
+//! - `GET /customer_invoices?include=invoice_lines` (experimental in the spec): the
+//!   page's invoice lines in an `included` section.
 //! - Changelogs for customer_invoices, supplier_invoices, customers, suppliers,
 //!   products, transactions and ledger_entry_lines: `start_date` xor `cursor` (both: 400),
 //!   a `start_date` older than the retention: 422; events in ascending `processed_at`.
@@ -56,8 +61,9 @@
 //!
 //! Assumptions (not documented by Pennylane, made plausible): the rate-limit window opens
 //! with a token's first request and lasts `per` (the real one may be aligned on the
-//! clock); error bodies are `{"error": code, "message": text}`; scope family names follow
-//! the resource names (`ledger` for entries and lines); `start_date` includes events
+//! clock); scope family names follow the resource names (`ledger_entries` for entries
+//! and lines); the `included` section is `{"invoice_lines": [...]}`, each line with its
+//! `customer_invoice: {id}`; `start_date` includes events
 //! processed at that instant; generated records have `updated_at == created_at`.
 //! Requests are served one at a time (wiremock serialises them), which is plenty for a
 //! client limited to 5 requests per second.
