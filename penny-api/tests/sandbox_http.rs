@@ -80,10 +80,13 @@ async fn books_balance_per_entry_and_in_total_and_match_the_trial_balance() {
     for lines in [300, 2_500] {
         let sandbox = Sandbox::start(config(lines)).await.unwrap();
         let items = all_items(&sandbox, "/ledger_entry_lines", &[]).await;
-        assert!(
-            items.len() >= lines && items.len() < lines + 20,
-            "{} lines for {lines}",
-            items.len()
+        // The target, a few more to end on a whole entry, and the opening entries.
+        assert!(items.len() >= lines, "{} lines for {lines}", items.len());
+        assert_eq!(
+            items.len(),
+            sandbox
+                .generated_count(1, Resource::LedgerEntryLines)
+                .unwrap()
         );
         let mut per_entry: BTreeMap<i64, (Decimal, Decimal)> = BTreeMap::new();
         for line in &items {
@@ -482,4 +485,76 @@ async fn injected_faults_are_served_in_order_then_normal_answers_resume() {
         (1, 0)
     );
     assert_eq!(sandbox.request_count("/customers"), 6);
+}
+
+/// The opening entry of 2025 (journal AN, January 1st) carries the 2024 trial
+/// balance's balance-sheet accounts and books its result on 120000 or 129000; 2026 opens
+/// from 2025 the same way.
+#[tokio::test]
+async fn each_year_opens_with_the_closing_balances_of_the_year_before() {
+    let sandbox = Sandbox::start(config(3_000)).await.unwrap();
+    let filter = json!([{"field": "type", "operator": "eq", "value": "new_year"}]).to_string();
+    let journals = get(&sandbox, "/journals", &[("filter", filter)])
+        .await
+        .json();
+    let an = journals["items"][0]["id"].as_i64().unwrap();
+    for year in [2024, 2025] {
+        let tb = get(
+            &sandbox,
+            "/trial_balance",
+            &[
+                ("period_start", format!("{year}-01-01")),
+                ("period_end", format!("{year}-12-31")),
+                ("is_auxiliary", "true".into()),
+                ("limit", "1000".into()),
+            ],
+        )
+        .await
+        .json();
+        let mut sheet: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut result = Decimal::ZERO;
+        for row in tb["items"].as_array().unwrap() {
+            let number = row["number"].as_str().unwrap().to_owned();
+            let net = dec(&row["debits"]) - dec(&row["credits"]);
+            if number.starts_with('6') || number.starts_with('7') {
+                result -= net;
+            } else if !net.is_zero() {
+                sheet.insert(number, net);
+            }
+        }
+        let filter = json!([
+            {"field": "journal_id", "operator": "eq", "value": an},
+            {"field": "date", "operator": "eq", "value": format!("{}-01-01", year + 1)},
+        ])
+        .to_string();
+        let lines = all_items(&sandbox, "/ledger_entry_lines", &[("filter", filter)]).await;
+        let mut carried: BTreeMap<String, Decimal> = BTreeMap::new();
+        for line in &lines {
+            let number = line["ledger_account"]["number"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            *carried.entry(number).or_default() += dec(&line["debit"]) - dec(&line["credit"]);
+        }
+        // The result lands on 120000 / 129000, beside the year before's carried there.
+        let on_result = |m: &mut BTreeMap<String, Decimal>| -> Decimal {
+            ["120000", "129000"]
+                .iter()
+                .filter_map(|a| m.remove(*a))
+                .sum()
+        };
+        let booked = on_result(&mut sheet) - on_result(&mut carried);
+        carried.retain(|_, v| !v.is_zero());
+        assert!(!lines.is_empty(), "{} opens with an AN entry", year + 1);
+        assert_eq!(carried, sheet, "balances carried into {}", year + 1);
+        assert_eq!(booked, result, "the {year} result");
+    }
+    let years = all_items(&sandbox, "/fiscal_years", &[]).await;
+    let statuses: Vec<(&str, &str)> = years
+        .iter()
+        .map(|y| (y["start"].as_str().unwrap(), y["status"].as_str().unwrap()))
+        .collect();
+    assert!(statuses.contains(&("2024-01-01", "closed")));
+    assert!(statuses.contains(&("2025-01-01", "closed")));
+    assert!(statuses.contains(&("2026-01-01", "open")));
 }

@@ -292,7 +292,7 @@ fn bank_account_ref(t: usize) -> AccountRef {
 
 /// The invoice number of customer invoice `k`.
 pub(crate) fn sale_number(w: &World, k: usize) -> String {
-    let year = w.entry_date(World::sale_entry(k)).format("%Y");
+    let year = w.entry_date(w.sale_entry(k)).format("%Y");
     if w.is_credit_note(k) {
         format!("AV-{year}-{:06}", k + 1)
     } else {
@@ -316,11 +316,24 @@ pub(crate) fn bank_fee(w: &World, c: usize) -> Decimal {
     )
 }
 
-/// The number of lines of entry `e`, without building it.
 impl World {
+    /// The number of lines of entry `e`, without building it.
     pub(crate) fn line_count(&self, e: usize) -> usize {
-        match World::document(e) {
+        match self.document(e) {
+            Document::YearOpening(n) => self.opening_lines(n).len(),
+            document => self.document_line_count(document),
+        }
+    }
+
+    /// The number of lines of cycle entry `r`.
+    pub(crate) fn regular_line_count(&self, r: usize) -> usize {
+        self.document_line_count(World::regular_document(r))
+    }
+
+    fn document_line_count(&self, document: Document) -> usize {
+        match document {
             Document::Opening => 6,
+            Document::YearOpening(_) => 0,
             Document::Sale(k) => {
                 let inv = sale(self, k);
                 1 + inv.lines.len() + inv.tax_by_rate.len()
@@ -335,11 +348,91 @@ impl World {
     }
 }
 
+/// The balances a fiscal year carries into the next: balance-sheet accounts (classes
+/// 1 to 5) one by one, and the year's result (classes 7 minus 6).
+#[derive(Debug, Default)]
+pub(crate) struct Balances {
+    sheet: std::collections::BTreeMap<AccountKey, Decimal>,
+    result: Decimal,
+}
+
+/// An account, ordered as the chart lists them (general, then customers, suppliers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum AccountKey {
+    General(usize),
+    Customer(usize),
+    Supplier(usize),
+}
+
+impl Balances {
+    /// Adds the lines of an entry of the year.
+    pub(crate) fn add(&mut self, lines: &[Line]) {
+        for line in lines {
+            let net = line.debit - line.credit;
+            let key = match line.account {
+                AccountRef::General(i) => {
+                    let class = chart::GENERAL_ACCOUNTS[i].0.as_bytes()[0];
+                    if matches!(class, b'6' | b'7') {
+                        self.result -= net;
+                        continue;
+                    }
+                    AccountKey::General(i)
+                }
+                AccountRef::Customer(c) => AccountKey::Customer(c),
+                AccountRef::Supplier(s) => AccountKey::Supplier(s),
+            };
+            *self.sheet.entry(key).or_insert(Decimal::ZERO) += net;
+        }
+    }
+
+    /// The opening entry's lines of the next year (balances carried, the result on
+    /// 120000 or 129000), and a fresh year.
+    pub(crate) fn open_next_year(&mut self) -> Vec<Line> {
+        let mut lines: Vec<Line> = std::mem::take(&mut self.sheet)
+            .into_iter()
+            .filter(|(_, net)| !net.is_zero())
+            .map(|(key, net)| {
+                let account = match key {
+                    AccountKey::General(i) => AccountRef::General(i),
+                    AccountKey::Customer(c) => AccountRef::Customer(c),
+                    AccountKey::Supplier(s) => AccountRef::Supplier(s),
+                };
+                posting(account, net, true)
+            })
+            .collect();
+        let result = std::mem::take(&mut self.result);
+        if result > Decimal::ZERO {
+            lines.push(posting(general("120000"), result, false));
+        } else if result < Decimal::ZERO {
+            lines.push(posting(general("129000"), -result, true));
+        }
+        lines
+    }
+}
+
+impl World {
+    /// The lines of the opening entry of fiscal year `n + 1` (counting from 0).
+    pub(crate) fn opening_lines(&self, n: usize) -> &[Line] {
+        self.openings()
+            .get(n)
+            .map(|o| o.lines.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
 /// Ledger entry `e`.
 pub(crate) fn entry(w: &World, e: usize) -> Entry {
-    let document = World::document(e);
+    let document = w.document(e);
     let piece_number = format!("{:06}", e + 1);
     match document {
+        Document::YearOpening(n) => Entry {
+            document,
+            journal: AN,
+            label: format!("À nouveaux {}", w.entry_date(e).format("%Y")),
+            piece_number,
+            invoice_number: None,
+            lines: w.opening_lines(n).to_vec(),
+        },
         Document::Opening => {
             let mut dice = Dice::new(w.key, TAG_OPENING, 0);
             let bank1 = Decimal::new(dice.range(2_000_000, 9_000_000) as i64, 2);

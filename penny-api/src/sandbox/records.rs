@@ -74,9 +74,9 @@ pub(crate) fn len(w: &World, resource: Resource) -> usize {
 /// The entry a record of `resource` at `index` belongs to, for dated resources.
 fn entry_index(w: &World, resource: Resource, index: usize) -> Option<usize> {
     match resource {
-        Resource::CustomerInvoices => Some(World::sale_entry(index)),
-        Resource::SupplierInvoices => Some(World::purchase_entry(index)),
-        Resource::Transactions => Some(World::transaction_entry(index)),
+        Resource::CustomerInvoices => Some(w.sale_entry(index)),
+        Resource::SupplierInvoices => Some(w.purchase_entry(index)),
+        Resource::Transactions => Some(w.transaction_entry(index)),
         Resource::LedgerEntries => Some(index),
         Resource::LedgerEntryLines => Some(w.line_entry(index).0),
         _ => None,
@@ -478,7 +478,7 @@ fn with_totals(mut record: Value, inv: &ledger::Invoice, date: NaiveDate) -> Val
 
 fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let inv = ledger::sale(w, k);
-    let e = World::sale_entry(k);
+    let e = w.sale_entry(k);
     let date = w.entry_date(e);
     let paid = w.sale_payment_entry(k).is_some();
     let credit_note = inv.credits.is_some();
@@ -539,7 +539,7 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
 
 fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let inv = ledger::purchase(w, k);
-    let e = World::purchase_entry(k);
+    let e = w.purchase_entry(k);
     let date = w.entry_date(e);
     let paid = w.purchase_payment_entry(k).is_some();
     let remaining = if paid { Decimal::ZERO } else { inv.amount };
@@ -577,7 +577,7 @@ fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String)
 
 /// Signed amount, label and third party of transaction `k`.
 fn transaction_facts(w: &World, k: usize) -> (Decimal, String, Option<(Resource, usize)>) {
-    match World::document(World::transaction_entry(k)) {
+    match w.document(w.transaction_entry(k)) {
         Document::CustomerPayment { sale, .. } => {
             let inv = ledger::sale(w, sale);
             let name = customer_party(w, inv.third).name;
@@ -605,7 +605,7 @@ fn transaction_facts(w: &World, k: usize) -> (Decimal, String, Option<(Resource,
 
 fn transaction(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let (signed, label, third) = transaction_facts(w, k);
-    let e = World::transaction_entry(k);
+    let e = w.transaction_entry(k);
     let customer = third.filter(|(r, _)| *r == Resource::Customers);
     let supplier = third.filter(|(r, _)| *r == Resource::Suppliers);
     json!({
@@ -659,11 +659,11 @@ fn ledger_entry(
 
 /// The line lettered with line `pos` of entry `e` (invoice <-> its payment), if any.
 fn lettered_with(w: &World, e: usize, pos: usize) -> Option<usize> {
-    let other = match (World::document(e), pos) {
+    let other = match (w.document(e), pos) {
         (Document::Sale(k), 0) => (w.sale_payment_entry(k)?, 1),
-        (Document::CustomerPayment { sale, .. }, 1) => (World::sale_entry(sale), 0),
+        (Document::CustomerPayment { sale, .. }, 1) => (w.sale_entry(sale), 0),
         (Document::Purchase(k), 0) => (w.purchase_payment_entry(k)?, 0),
-        (Document::SupplierPayment { purchase, .. }, 0) => (World::purchase_entry(purchase), 0),
+        (Document::SupplierPayment { purchase, .. }, 0) => (w.purchase_entry(purchase), 0),
         _ => return None,
     };
     Some(w.entry_lines(other.0).0 + other.1)
