@@ -167,11 +167,41 @@ async fn invoices_agree_with_their_lines_payments_and_entries() {
             inv["paid"] == json!(false)
         );
         let entry_id = inv["ledger_entry"]["id"].as_i64().unwrap();
-        let entry = get(&sandbox, &format!("/ledger_entries/{entry_id}"), &[])
+        let entry = get(&sandbox, &format!("/ledger_entries/{entry_id}"), &[]).await;
+        if matches!(inv["status"].as_str(), Some("draft" | "proforma")) {
+            // Outside the books: no number, no entry.
+            assert_eq!(inv["invoice_number"], "", "{inv}");
+            assert_eq!(entry.status, 404, "{inv}");
+            assert_eq!(inv["draft"], json!(inv["status"] == "draft"));
+        } else {
+            assert_eq!(inv["draft"], json!(false));
+            assert_eq!(entry.json()["invoice_number"], inv["invoice_number"]);
+        }
+    }
+    // Drafts and a proforma, newest of all; credit notes credit an invoice, negatively.
+    let statuses: Vec<&str> = invoices
+        .iter()
+        .filter_map(|i| i["status"].as_str())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "draft").count(), 3);
+    assert_eq!(statuses.iter().filter(|s| **s == "proforma").count(), 1);
+    let notes: Vec<&Value> = invoices
+        .iter()
+        .filter(|i| !i["credited_invoice"].is_null())
+        .collect();
+    assert!(!notes.is_empty());
+    for note in notes {
+        assert_eq!(note["status"], "credit_note");
+        assert!(dec(&note["amount"]) < Decimal::ZERO, "{note}");
+        let credited = note["credited_invoice"]["id"].as_i64().unwrap();
+        let original = get(&sandbox, &format!("/customer_invoices/{credited}"), &[])
             .await
             .json();
-        assert_eq!(entry["invoice_number"], inv["invoice_number"]);
+        assert_eq!(dec(&original["amount"]), -dec(&note["amount"]));
     }
+    let filter = json!([{"field": "draft", "operator": "eq", "value": true}]).to_string();
+    let drafts = all_items(&sandbox, "/customer_invoices", &[("filter", filter)]).await;
+    assert_eq!(drafts.len(), 3);
     assert!(seen_rates.contains("FR_200"));
     let individuals = all_items(&sandbox, "/customers", &[]).await;
     let kinds: HashSet<_> = individuals

@@ -10,7 +10,7 @@ use super::ledger::{self, AccountRef, Entry, PRODUCT_COUNT, TAG_CUSTOMER};
 use super::names::{self, CATEGORY_GROUPS};
 use super::resource::Resource;
 use super::rng::Dice;
-use super::world::{Document, World};
+use super::world::{Document, Unbooked, World};
 
 /// An ISO 8601 timestamp with offset, as the API writes them.
 pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
@@ -62,7 +62,7 @@ pub(crate) fn len(w: &World, resource: Resource) -> usize {
         Resource::Customers => w.customers,
         Resource::Suppliers => w.suppliers,
         Resource::Products => PRODUCT_COUNT,
-        Resource::CustomerInvoices => w.sales(),
+        Resource::CustomerInvoices => w.sales() + super::world::DRAFTS + super::world::PROFORMAS,
         Resource::SupplierInvoices => w.purchases(),
         Resource::Transactions => w.transactions(),
         Resource::LedgerEntries => w.entries,
@@ -85,11 +85,25 @@ fn entry_index(w: &World, resource: Resource, index: usize) -> Option<usize> {
 
 /// The `date` of a generated record (non-decreasing with the index).
 pub(crate) fn date(w: &World, resource: Resource, index: usize) -> Option<NaiveDate> {
+    if let Some(t) = unbooked_time(w, resource, index) {
+        return Some(t.date_naive());
+    }
     entry_index(w, resource, index).map(|e| w.entry_date(e))
+}
+
+/// The time of a customer invoice outside the books (drafts, proformas).
+fn unbooked_time(w: &World, resource: Resource, index: usize) -> Option<DateTime<Utc>> {
+    if resource != Resource::CustomerInvoices {
+        return None;
+    }
+    w.unbooked(index).map(|(j, _)| w.unbooked_time(j))
 }
 
 /// The `created_at` (= `updated_at`) of a generated record (non-decreasing with the index).
 pub(crate) fn created_at(w: &World, resource: Resource, index: usize) -> DateTime<Utc> {
+    if let Some(t) = unbooked_time(w, resource, index) {
+        return t;
+    }
     if let Some(e) = entry_index(w, resource, index) {
         return w.entry_time(e);
     }
@@ -478,21 +492,32 @@ fn with_totals(mut record: Value, inv: &ledger::Invoice, date: NaiveDate) -> Val
 
 fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let inv = ledger::sale(w, k);
+    let unbooked = w.unbooked(k);
     let e = w.sale_entry(k);
-    let date = w.entry_date(e);
+    let date = match unbooked {
+        Some((j, _)) => w.unbooked_time(j).date_naive(),
+        None => w.entry_date(e),
+    };
     let paid = w.sale_payment_entry(k).is_some();
     let credit_note = inv.credits.is_some();
     let remaining = if paid { Decimal::ZERO } else { inv.amount };
-    let status = if paid {
-        "paid"
-    } else if credit_note {
-        "credit_note"
-    } else if deadline(date) < w.end.date_naive() {
-        "late"
-    } else {
-        "upcoming"
+    let status = match unbooked {
+        Some((_, Unbooked::Draft)) => "draft",
+        Some((_, Unbooked::Proforma)) => "proforma",
+        None if paid => "paid",
+        None if credit_note => "credit_note",
+        None if deadline(date) < w.end.date_naive() => "late",
+        None => "upcoming",
     };
-    let number = ledger::sale_number(w, k);
+    // Outside the books: no number. The spec requires a `ledger_entry` reference; it
+    // names an id no ledger entry has (a GET of it is a 404).
+    let (number, ledger_entry) = match unbooked {
+        Some((j, _)) => (
+            String::new(),
+            Resource::LedgerEntries.id_base() + 90_000_000 + j as i64,
+        ),
+        None => (ledger::sale_number(w, k), id_of(Resource::LedgerEntries, e)),
+    };
     let remaining_before_tax = if paid {
         Decimal::ZERO
     } else {
@@ -500,14 +525,19 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
     };
     let record = json!({
         "id": id_of(Resource::CustomerInvoices, k),
-        "label": format!("{} - {}", if credit_note { "Avoir" } else { "Facture" }, customer_party(w, inv.third).name),
+        "label": format!("{} - {}", match (unbooked, credit_note) {
+            (Some((_, Unbooked::Draft)), _) => "Brouillon",
+            (Some((_, Unbooked::Proforma)), _) => "Proforma",
+            (None, true) => "Avoir",
+            (None, false) => "Facture",
+        }, customer_party(w, inv.third).name),
         "invoice_number": number,
         "language": "fr_FR",
         "paid": paid,
         "status": status,
-        "draft": false,
+        "draft": status == "draft",
         "discount": { "type": "relative", "value": "0" },
-        "ledger_entry": { "id": id_of(Resource::LedgerEntries, e) },
+        "ledger_entry": { "id": ledger_entry },
         "public_file_url": null,
         "filename": null,
         "special_mention": null,

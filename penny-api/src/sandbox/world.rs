@@ -27,6 +27,20 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
 use super::rng::{Dice, mix};
 
+/// Draft customer invoices (not booked: no entry, no number), after the booked ones.
+pub(crate) const DRAFTS: usize = 3;
+/// Proforma invoices (not booked either), after the drafts.
+pub(crate) const PROFORMAS: usize = 1;
+
+/// A customer invoice outside the books.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unbooked {
+    /// `draft: true`, status `draft`, no invoice number.
+    Draft,
+    /// Status `proforma`.
+    Proforma,
+}
+
 /// First `i` in `0..n` for which `below(i)` is false (`below` must be monotone).
 fn partition_point(n: usize, below: impl Fn(usize) -> bool) -> usize {
     let (mut lo, mut hi) = (0, n);
@@ -335,7 +349,7 @@ impl World {
 
     /// The payment entry of customer invoice `k`, if it is paid.
     pub(crate) fn sale_payment_entry(&self, k: usize) -> Option<usize> {
-        if k % 3 == 2 || self.is_credit_note(k) {
+        if k % 3 == 2 || self.is_credit_note(k) || k >= self.sales() {
             return None;
         }
         let r = (k / 3) * CYCLE + 5 + k % 3;
@@ -353,7 +367,24 @@ impl World {
 
     /// Whether customer invoice `k` is a credit note (of invoice `k - 2`).
     pub(crate) fn is_credit_note(&self, k: usize) -> bool {
-        k % 3 == 2 && (k / 3) % 8 == 7
+        k % 3 == 2 && (k / 3) % 8 == 7 && self.unbooked(k).is_none()
+    }
+
+    /// For a customer invoice `k` past the booked ones: which of the unbooked documents
+    /// it is (drafts, then a proforma), by its rank among them.
+    pub(crate) fn unbooked(&self, k: usize) -> Option<(usize, Unbooked)> {
+        let j = k.checked_sub(self.sales())?;
+        match j {
+            _ if j < DRAFTS => Some((j, Unbooked::Draft)),
+            _ if j < DRAFTS + PROFORMAS => Some((j, Unbooked::Proforma)),
+            _ => None,
+        }
+    }
+
+    /// When unbooked document `j` was made: after every entry, before the clock.
+    pub(crate) fn unbooked_time(&self, j: usize) -> DateTime<Utc> {
+        let last = self.entry_time(self.entries.saturating_sub(1));
+        last + chrono::Duration::seconds(j as i64 + 1)
     }
 }
 
