@@ -292,6 +292,122 @@ async fn every_endpoint_the_sandbox_serves_answers_in_the_spec() {
     }
     let violations = sandbox.violations();
     assert!(violations.is_empty(), "{}", report(&violations));
+    // What the Firm file does not describe is listed, not judged.
+    let unchecked = sandbox.unchecked_endpoints();
+    assert!(
+        unchecked.iter().any(|e| e == "GET /products"),
+        "{unchecked:?}"
+    );
+    assert!(
+        !unchecked.iter().any(|e| e == "GET /ledger_entry_lines"),
+        "{unchecked:?}"
+    );
+    assert!(
+        unchecked
+            .iter()
+            .any(|e| e == "GET /customer_invoices/{customer_invoice_id}/invoice_lines"),
+        "{unchecked:?}"
+    );
+}
+
+#[tokio::test]
+async fn error_answers_are_in_the_spec_shape() {
+    let sandbox = checked_sandbox(SandboxConfig {
+        changelog_retention: std::time::Duration::from_secs(86_400),
+        ..quiet_config(300)
+    })
+    .await;
+    let unknown = common::sandbox::get_with(&sandbox, "nope", "/customers", &[]).await;
+    assert_eq!(unknown.status, 401);
+    let narrow = sandbox
+        .token_with_scopes(1, &["customers:readonly"])
+        .unwrap();
+    use secrecy::ExposeSecret;
+    let denied =
+        common::sandbox::get_with(&sandbox, narrow.expose_secret(), "/transactions", &[]).await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(get(&sandbox, "/ledger_entries/1", &[]).await.status, 404);
+    let old = [("start_date", "2020-01-01T00:00:00Z".to_owned())];
+    assert_eq!(
+        get(&sandbox, "/changelogs/customers", &old).await.status,
+        422
+    );
+    assert_eq!(
+        get(&sandbox, "/customers", &[("limit", "0".into())])
+            .await
+            .status,
+        400
+    );
+    let responses: Vec<Violation> = sandbox
+        .violations()
+        .into_iter()
+        .filter(|v| v.side == Side::Response)
+        .collect();
+    assert!(responses.is_empty(), "{}", report(&responses));
+}
+
+#[tokio::test]
+async fn included_invoice_lines_are_the_lines_of_the_page_invoices() {
+    let sandbox = checked_sandbox(quiet_config(600)).await;
+    let page = get(
+        &sandbox,
+        "/customer_invoices",
+        &[("include", "invoice_lines".into()), ("limit", "10".into())],
+    )
+    .await
+    .json();
+    let included = page["included"]["invoice_lines"].as_array().unwrap();
+    let mut expected = Vec::new();
+    for invoice in page["items"].as_array().unwrap() {
+        let id = invoice["id"].as_i64().unwrap();
+        let lines = get(
+            &sandbox,
+            &format!("/customer_invoices/{id}/invoice_lines"),
+            &[],
+        )
+        .await
+        .json();
+        for line in lines["items"].as_array().unwrap() {
+            let mut line = line.clone();
+            line["customer_invoice"] = json!({ "id": id });
+            expected.push(line);
+        }
+    }
+    let key = |l: &serde_json::Value| l["id"].as_i64().unwrap();
+    let mut got: Vec<serde_json::Value> = included.clone();
+    got.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert!(!got.is_empty());
+    assert_eq!(got, expected);
+    assert_eq!(
+        get(
+            &sandbox,
+            "/customer_invoices",
+            &[("include", "payments".into())]
+        )
+        .await
+        .status,
+        400
+    );
+    // Supplier invoices have no include: a 400, and the contract says why.
+    assert_eq!(
+        get(
+            &sandbox,
+            "/supplier_invoices",
+            &[("include", "invoice_lines".into())]
+        )
+        .await
+        .status,
+        400
+    );
+    assert!(
+        sandbox
+            .violations()
+            .iter()
+            .any(|v| v.endpoint == "GET /supplier_invoices" && v.field == "include"),
+        "{}",
+        report(&sandbox.violations())
+    );
 }
 
 #[tokio::test]

@@ -452,8 +452,9 @@ impl Sandbox {
         self.shared.lock().violations.clone()
     }
 
-    /// The endpoints (method and concrete path) whose responses no schema of the specs
-    /// describes, so the contract could not check them.
+    /// The endpoints (method and path template of the Company API reference, e.g.
+    /// `GET /products`) whose responses no schema of the specs describes, so the
+    /// contract could not check them.
     pub fn unchecked_endpoints(&self) -> Vec<String> {
         self.shared.lock().unchecked.iter().cloned().collect()
     }

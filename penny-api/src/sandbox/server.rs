@@ -265,7 +265,8 @@ fn check_response(
     match contract.check_response(rest, pairs, status, &body) {
         Some(found) => state.violations.extend(found),
         None => {
-            state.unchecked.insert(format!("GET {rest}"));
+            let template = contract.endpoint(rest).map_or(rest, |e| e.path.as_str());
+            state.unchecked.insert(format!("GET {template}"));
         }
     }
 }
