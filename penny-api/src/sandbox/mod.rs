@@ -11,11 +11,15 @@
 //!
 //! # The generator
 //! Everything derives from `(seed, company id)`: same seed, same bytes. Nothing is
-//! materialised up front except one integer per ledger entry (where its lines start):
-//! each record is rebuilt from its index when a page needs it, so a world of millions of
+//! materialised up front except one integer per ledger entry (where its lines start) and
+//! the lines of the fiscal years' opening entries (summed from the years before at
+//! start): each record is rebuilt from its index when a page needs it, so a world of millions of
 //! ledger lines starts in a fraction of a second and a page costs what its 100 records
 //! cost. The books repeat a cycle of ten documents (sales, purchases, their payments,
-//! bank fees, payroll or depreciation, see `world.rs`); ids, dates and `created_at` grow
+//! bank fees, payroll or depreciation, see `world.rs`), each fiscal year after the first
+//! opening on January 1st with an AN entry (balance-sheet balances carried, the year
+//! before's result on 120000 or 129000); three draft invoices and a proforma, outside
+//! the books, follow the booked invoices; ids, dates and `created_at` grow
 //! with the index, which makes `id`/`date` sorts and `id`/`date` filters binary
 //! searches. Mutations ([`Sandbox::create`], [`Sandbox::update`],
 //! [`Sandbox::delete`], [`Sandbox::pay_customer_invoice`]...) live in an overlay on top
@@ -55,8 +59,9 @@
 //!   server's `Date` agrees with its change logs; [`Sandbox::advance_clock`] moves it.
 //!
 //! Figures (release build, `cargo run -p penny-api --release --features sandbox
-//! --example budget`, 2 shared cores): a 1,000,000-line world starts in about 35 ms;
-//! a 100-line page of `ledger_entry_lines` costs the server about 0.25 ms (records
+//! --example budget`, 2 shared cores): a 1,000,000-line world starts in about 0.36 s
+//! (most of it summing the closed years' entries into their opening entries); a
+//! 100-line page of `ledger_entry_lines` costs the server about 0.3 ms (records
 //! built and serialised, see [`Sandbox::serving_time`]).
 //!
 //! Assumptions (not documented by Pennylane, made plausible): the rate-limit window opens
