@@ -38,7 +38,9 @@ async fn penny_sandbox_prints_its_url_and_token_then_serves_them() {
     .await
     .unwrap();
     let mut words = first.split_whitespace();
-    let (base_url, token) = (words.next().unwrap(), words.next().unwrap());
+    let (Some(base_url), Some(token)) = (words.next(), words.next()) else {
+        panic!("the first line of standard output is not `<base url> <token>`: {first:?}");
+    };
     assert!(
         base_url.starts_with("http://127.0.0.1:") && base_url.ends_with("/api/external/v2"),
         "{first}"

@@ -201,14 +201,20 @@ impl World {
         let last_opening = world.openings.last().map_or(0, |o| o.entry);
         let mut total = 0u64;
         for e in 0..world.entries {
-            if let Document::YearOpening(n) = world.document(e) {
+            let count = if let Document::YearOpening(n) = world.document(e) {
                 let lines = balances.open_next_year();
                 balances.add(&lines);
+                let count = lines.len();
                 world.openings[n].lines = lines;
+                count
             } else if e < last_opening {
-                balances.add(&super::ledger::entry(&world, e).lines);
-            }
-            total += world.line_count(e) as u64;
+                let lines = super::ledger::postings(&world, e);
+                balances.add(&lines);
+                lines.len()
+            } else {
+                world.line_count(e)
+            };
+            total += count as u64;
             world.line_start.push(total);
         }
         world
