@@ -59,7 +59,7 @@
 //!   server's `Date` agrees with its change logs; [`Sandbox::advance_clock`] moves it.
 //!
 //! Figures (release build, `cargo run -p penny-api --release --features sandbox
-//! --example budget`, 2 shared cores): a 1,000,000-line world starts in about 0.36 s
+//! --example budget`, 2 shared cores): a 1,000,000-line world starts in about 0.3 s
 //! (most of it summing the closed years' entries into their opening entries); a
 //! 100-line page of `ledger_entry_lines` costs the server about 0.3 ms (records
 //! built and serialised, see [`Sandbox::serving_time`]).
