@@ -159,6 +159,12 @@ impl Sandbox {
         if invoice.get("paid") == Some(&Value::Bool(true)) {
             return Err(invalid("it is already paid".into()));
         }
+        if let Some(status @ ("draft" | "proforma")) = invoice.get("status").and_then(Value::as_str)
+        {
+            return Err(invalid(format!(
+                "it is a {status}, outside the books: there is nothing to pay"
+            )));
+        }
         let total: Decimal = invoice
             .get("amount")
             .and_then(Value::as_str)
