@@ -46,6 +46,8 @@ pub enum Command {
     Doctor,
     /// A complete demonstration on a generated company: no account, configuration or database needed.
     Demo(DemoArgs),
+    /// Serve the sandbox (a generated Pennylane company) on 127.0.0.1 until Ctrl-C.
+    Sandbox(crate::commands::sandbox::SandboxArgs),
 }
 
 /// `penny sync`.

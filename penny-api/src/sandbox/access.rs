@@ -68,3 +68,47 @@ fn record_exists(w: &World, store: &CompanyStore, resource: Resource, id: i64) -
         None => records::index_of(w, resource, id).map(|_| ()),
     }
 }
+
+/// The current lines of ledger entry `entry_id` (`None`: the entry is unknown or
+/// deleted).
+pub(crate) fn entry_lines(w: &World, store: &CompanyStore, entry_id: i64) -> Option<Vec<Value>> {
+    record_exists(w, store, Resource::LedgerEntries, entry_id)?;
+    let mut out = Vec::new();
+    if let Some(e) = records::index_of(w, Resource::LedgerEntries, entry_id) {
+        let (first, count) = w.entry_lines(e);
+        out.extend((first..first + count).filter_map(|l| {
+            record(
+                w,
+                store,
+                Resource::LedgerEntryLines,
+                records::id_of(Resource::LedgerEntryLines, l),
+            )
+        }));
+    }
+    for (id, state) in store
+        .overlay(Resource::LedgerEntryLines)
+        .into_iter()
+        .flatten()
+    {
+        if let Overlaid::Present { record, .. } = state
+            && record.pointer("/ledger_entry/id").and_then(Value::as_i64) == Some(entry_id)
+            && records::index_of(w, Resource::LedgerEntryLines, *id).is_none()
+        {
+            out.push(record.clone());
+        }
+    }
+    Some(out)
+}
+
+/// A line as `/ledger_entry_lines/{id}/lettered_ledger_entry_lines` lists it: without
+/// its categories and imputation dates, its entry by id only.
+pub(crate) fn lettered_view(mut line: Value) -> Value {
+    if let Some(map) = line.as_object_mut() {
+        map.remove("categories");
+        map.remove("imputation_dates");
+        if let Some(entry) = map.get_mut("ledger_entry").and_then(Value::as_object_mut) {
+            entry.remove("url");
+        }
+    }
+    line
+}

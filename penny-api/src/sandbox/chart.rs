@@ -7,6 +7,7 @@ pub(crate) const GENERAL_ACCOUNTS: &[(&str, &str)] = &[
     ("101000", "Capital social"),
     ("106000", "Réserves"),
     ("120000", "Résultat de l'exercice (bénéfice)"),
+    ("129000", "Résultat de l'exercice (perte)"),
     ("164000", "Emprunts auprès des établissements de crédit"),
     ("218300", "Matériel de bureau et matériel informatique"),
     (

@@ -292,7 +292,7 @@ fn bank_account_ref(t: usize) -> AccountRef {
 
 /// The invoice number of customer invoice `k`.
 pub(crate) fn sale_number(w: &World, k: usize) -> String {
-    let year = w.entry_date(World::sale_entry(k)).format("%Y");
+    let year = w.entry_date(w.sale_entry(k)).format("%Y");
     if w.is_credit_note(k) {
         format!("AV-{year}-{:06}", k + 1)
     } else {
@@ -316,11 +316,24 @@ pub(crate) fn bank_fee(w: &World, c: usize) -> Decimal {
     )
 }
 
-/// The number of lines of entry `e`, without building it.
 impl World {
+    /// The number of lines of entry `e`, without building it.
     pub(crate) fn line_count(&self, e: usize) -> usize {
-        match World::document(e) {
+        match self.document(e) {
+            Document::YearOpening(n) => self.opening_lines(n).len(),
+            document => self.document_line_count(document),
+        }
+    }
+
+    /// The number of lines of cycle entry `r`.
+    pub(crate) fn regular_line_count(&self, r: usize) -> usize {
+        self.document_line_count(World::regular_document(r))
+    }
+
+    fn document_line_count(&self, document: Document) -> usize {
+        match document {
             Document::Opening => 6,
+            Document::YearOpening(_) => 0,
             Document::Sale(k) => {
                 let inv = sale(self, k);
                 1 + inv.lines.len() + inv.tax_by_rate.len()
@@ -335,11 +348,121 @@ impl World {
     }
 }
 
+/// The balances a fiscal year carries into the next: balance-sheet accounts (classes
+/// 1 to 5) one by one, and the year's result (classes 7 minus 6).
+#[derive(Debug, Default)]
+pub(crate) struct Balances {
+    sheet: std::collections::BTreeMap<AccountKey, Decimal>,
+    result: Decimal,
+}
+
+/// An account, ordered as the chart lists them (general, then customers, suppliers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum AccountKey {
+    General(usize),
+    Customer(usize),
+    Supplier(usize),
+}
+
+impl Balances {
+    /// Adds the lines of an entry of the year.
+    pub(crate) fn add(&mut self, lines: &[Line]) {
+        for line in lines {
+            let net = line.debit - line.credit;
+            let key = match line.account {
+                AccountRef::General(i) => {
+                    let class = chart::GENERAL_ACCOUNTS[i].0.as_bytes()[0];
+                    if matches!(class, b'6' | b'7') {
+                        self.result -= net;
+                        continue;
+                    }
+                    AccountKey::General(i)
+                }
+                AccountRef::Customer(c) => AccountKey::Customer(c),
+                AccountRef::Supplier(s) => AccountKey::Supplier(s),
+            };
+            *self.sheet.entry(key).or_insert(Decimal::ZERO) += net;
+        }
+    }
+
+    /// The opening entry's lines of the next year (balances carried, the result on
+    /// 120000 or 129000), and a fresh year.
+    pub(crate) fn open_next_year(&mut self) -> Vec<Line> {
+        let mut lines: Vec<Line> = std::mem::take(&mut self.sheet)
+            .into_iter()
+            .filter(|(_, net)| !net.is_zero())
+            .map(|(key, net)| {
+                let account = match key {
+                    AccountKey::General(i) => AccountRef::General(i),
+                    AccountKey::Customer(c) => AccountRef::Customer(c),
+                    AccountKey::Supplier(s) => AccountRef::Supplier(s),
+                };
+                posting(account, net, true)
+            })
+            .collect();
+        let result = std::mem::take(&mut self.result);
+        if result > Decimal::ZERO {
+            lines.push(posting(general("120000"), result, false));
+        } else if result < Decimal::ZERO {
+            lines.push(posting(general("129000"), -result, true));
+        }
+        lines
+    }
+}
+
+impl World {
+    /// The lines of the opening entry of fiscal year `n + 1` (counting from 0).
+    pub(crate) fn opening_lines(&self, n: usize) -> &[Line] {
+        self.openings()
+            .get(n)
+            .map(|o| o.lines.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
 /// Ledger entry `e`.
 pub(crate) fn entry(w: &World, e: usize) -> Entry {
-    let document = World::document(e);
+    let document = w.document(e);
     let piece_number = format!("{:06}", e + 1);
-    match document {
+    let (journal, label, invoice_number) = match document {
+        Document::YearOpening(_) => (
+            AN,
+            format!("À nouveaux {}", w.entry_date(e).format("%Y")),
+            None,
+        ),
+        Document::Opening => (AN, "Reprise des soldes à nouveau".to_owned(), None),
+        Document::Sale(k) => {
+            let number = sale_number(w, k);
+            (VE, format!("Facture {number}"), Some(number))
+        }
+        Document::Purchase(k) => {
+            let number = purchase_number(w, k);
+            (AC, format!("Facture fournisseur {number}"), Some(number))
+        }
+        Document::CustomerPayment { sale: k, .. } => {
+            (BQ, format!("Règlement {}", sale_number(w, k)), None)
+        }
+        Document::SupplierPayment { purchase: k, .. } => {
+            (BQ, format!("Paiement {}", purchase_number(w, k)), None)
+        }
+        Document::BankFee { .. } => (BQ, "Frais bancaires".to_owned(), None),
+        Document::Miscellaneous { cycle } if cycle % 3 != 2 => (OD, "Salaires".to_owned(), None),
+        Document::Miscellaneous { .. } => (OD, "Dotation aux amortissements".to_owned(), None),
+    };
+    Entry {
+        document,
+        journal,
+        label,
+        piece_number,
+        invoice_number,
+        lines: postings(w, e),
+    }
+}
+
+/// The lines of ledger entry `e` (without building its labels).
+pub(crate) fn postings(w: &World, e: usize) -> Vec<Line> {
+    match w.document(e) {
+        Document::YearOpening(n) => w.opening_lines(n).to_vec(),
         Document::Opening => {
             let mut dice = Dice::new(w.key, TAG_OPENING, 0);
             let bank1 = Decimal::new(dice.range(2_000_000, 9_000_000) as i64, 2);
@@ -348,133 +471,81 @@ pub(crate) fn entry(w: &World, e: usize) -> Entry {
             let capital = Decimal::new(1_000_000, 2);
             let loan = Decimal::new(dice.range(500_000, 1_500_000) as i64, 2);
             let reserves = bank1 + bank2 + equipment - capital - loan;
-            Entry {
-                document,
-                journal: AN,
-                label: "Reprise des soldes à nouveau".into(),
-                piece_number,
-                invoice_number: None,
-                lines: vec![
-                    posting(general("512001"), bank1, true),
-                    posting(general("512002"), bank2, true),
-                    posting(general("218300"), equipment, true),
-                    posting(general("101000"), capital, false),
-                    posting(general("164000"), loan, false),
-                    posting(general("106000"), reserves, false),
-                ],
-            }
+            vec![
+                posting(general("512001"), bank1, true),
+                posting(general("512002"), bank2, true),
+                posting(general("218300"), equipment, true),
+                posting(general("101000"), capital, false),
+                posting(general("164000"), loan, false),
+                posting(general("106000"), reserves, false),
+            ]
         }
         Document::Sale(k) => {
             let inv = sale(w, k);
-            let number = sale_number(w, k);
-            let third = AccountRef::Customer(inv.third);
-            let lines = invoice_postings(&inv, third, |rate| rate.collected, true);
-            Entry {
-                document,
-                journal: VE,
-                label: format!("Facture {number}"),
-                piece_number,
-                invoice_number: Some(number),
-                lines,
-            }
+            invoice_postings(
+                &inv,
+                AccountRef::Customer(inv.third),
+                |rate| rate.collected,
+                true,
+            )
         }
         Document::Purchase(k) => {
             let inv = purchase(w, k);
-            let number = purchase_number(w, k);
-            let third = AccountRef::Supplier(inv.third);
-            let lines = invoice_postings(&inv, third, |rate| rate.deductible, false);
-            Entry {
-                document,
-                journal: AC,
-                label: format!("Facture fournisseur {number}"),
-                piece_number,
-                invoice_number: Some(number),
-                lines,
-            }
+            invoice_postings(
+                &inv,
+                AccountRef::Supplier(inv.third),
+                |rate| rate.deductible,
+                false,
+            )
         }
         Document::CustomerPayment {
             sale: k,
             transaction,
         } => {
             let inv = sale(w, k);
-            Entry {
-                document,
-                journal: BQ,
-                label: format!("Règlement {}", sale_number(w, k)),
-                piece_number,
-                invoice_number: None,
-                lines: vec![
-                    posting(bank_account_ref(transaction), inv.amount, true),
-                    posting(AccountRef::Customer(inv.third), inv.amount, false),
-                ],
-            }
+            vec![
+                posting(bank_account_ref(transaction), inv.amount, true),
+                posting(AccountRef::Customer(inv.third), inv.amount, false),
+            ]
         }
         Document::SupplierPayment {
             purchase: k,
             transaction,
         } => {
             let inv = purchase(w, k);
-            Entry {
-                document,
-                journal: BQ,
-                label: format!("Paiement {}", purchase_number(w, k)),
-                piece_number,
-                invoice_number: None,
-                lines: vec![
-                    posting(AccountRef::Supplier(inv.third), inv.amount, true),
-                    posting(bank_account_ref(transaction), inv.amount, false),
-                ],
-            }
+            vec![
+                posting(AccountRef::Supplier(inv.third), inv.amount, true),
+                posting(bank_account_ref(transaction), inv.amount, false),
+            ]
         }
         Document::BankFee { cycle, transaction } => {
             let fee = bank_fee(w, cycle);
-            Entry {
-                document,
-                journal: BQ,
-                label: "Frais bancaires".into(),
-                piece_number,
-                invoice_number: None,
-                lines: vec![
-                    posting(general("627000"), fee, true),
-                    posting(bank_account_ref(transaction), fee, false),
-                ],
-            }
+            vec![
+                posting(general("627000"), fee, true),
+                posting(bank_account_ref(transaction), fee, false),
+            ]
         }
         Document::Miscellaneous { cycle } if cycle % 3 != 2 => {
             let mut dice = Dice::new(w.key, TAG_MISC, cycle as u64);
             let gross = Decimal::new(dice.range(180_000, 900_000) as i64, 2);
             let employer = cents(gross * Decimal::new(42, 2));
             let employee = cents(gross * Decimal::new(22, 2));
-            Entry {
-                document,
-                journal: OD,
-                label: "Salaires".into(),
-                piece_number,
-                invoice_number: None,
-                lines: vec![
-                    posting(general("641000"), gross, true),
-                    posting(general("645000"), employer, true),
-                    posting(general("421000"), gross - employee, false),
-                    posting(general("431000"), employee + employer, false),
-                ],
-            }
+            vec![
+                posting(general("641000"), gross, true),
+                posting(general("645000"), employer, true),
+                posting(general("421000"), gross - employee, false),
+                posting(general("431000"), employee + employer, false),
+            ]
         }
         Document::Miscellaneous { cycle } => {
             let amount = Decimal::new(
                 Dice::new(w.key, TAG_MISC, cycle as u64).range(5_000, 60_000) as i64,
                 2,
             );
-            Entry {
-                document,
-                journal: OD,
-                label: "Dotation aux amortissements".into(),
-                piece_number,
-                invoice_number: None,
-                lines: vec![
-                    posting(general("681100"), amount, true),
-                    posting(general("281830"), amount, false),
-                ],
-            }
+            vec![
+                posting(general("681100"), amount, true),
+                posting(general("281830"), amount, false),
+            ]
         }
     }
 }

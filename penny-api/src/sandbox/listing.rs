@@ -1,6 +1,6 @@
 //! Cursor pagination over the generated records merged with the mutations' overlay,
 //! in `id` or `date` order, with filters. Generated records are rebuilt only for the
-//! candidates a page looks at: `id`, `date` and `updated_at` filters and the cursor
+//! candidates a page looks at: `id` and `date` filters and the cursor
 //! narrow the index range by binary search (those keys grow with the index).
 
 use std::cmp::Ordering;
@@ -103,12 +103,6 @@ fn candidates(
                     continue;
                 };
                 bound(&|i| records::date(w, resource, i).cmp(&Some(wanted)))
-            }
-            "updated_at" => {
-                let Some(wanted) = f.value.as_str().and_then(super::query::parse_instant) else {
-                    continue;
-                };
-                bound(&|i| records::created_at(w, resource, i).cmp(&wanted))
             }
             _ => (0, n),
         };

@@ -11,31 +11,40 @@
 //!
 //! # The generator
 //! Everything derives from `(seed, company id)`: same seed, same bytes. Nothing is
-//! materialised up front except one integer per ledger entry (where its lines start):
-//! each record is rebuilt from its index when a page needs it, so a world of millions of
+//! materialised up front except one integer per ledger entry (where its lines start) and
+//! the lines of the fiscal years' opening entries (summed from the years before at
+//! start): each record is rebuilt from its index when a page needs it, so a world of millions of
 //! ledger lines starts in a fraction of a second and a page costs what its 100 records
 //! cost. The books repeat a cycle of ten documents (sales, purchases, their payments,
-//! bank fees, payroll or depreciation, see `world.rs`); ids, dates and `created_at` grow
-//! with the index, which makes `id`/`date` sorts and `id`/`date`/`updated_at` filters
-//! binary searches. Mutations ([`Sandbox::create`], [`Sandbox::update`],
+//! bank fees, payroll or depreciation, see `world.rs`), each fiscal year after the first
+//! opening on January 1st with an AN entry (balance-sheet balances carried, the year
+//! before's result on 120000 or 129000); three draft invoices and a proforma, outside
+//! the books, follow the booked invoices; ids, dates and `created_at` grow
+//! with the index, which makes `id`/`date` sorts and `id`/`date` filters binary
+//! searches. Mutations ([`Sandbox::create`], [`Sandbox::update`],
 //! [`Sandbox::delete`], [`Sandbox::pay_customer_invoice`]...) live in an overlay on top
 //! of the generated world, at the sandbox clock, and are recorded in the changelogs.
 //!
 //! # What of the real API is reproduced
 //! - Bearer tokens per company ([`Sandbox::token`]); 401 with a JSON body for a missing
 //!   or unknown token; 403 naming the missing `<family>:readonly` scope
-//!   ([`Sandbox::token_with_scopes`]); 404 for an unknown path or id.
-//! - The list envelope `{"items", "has_more", "next_cursor"}` (plus null
-//!   `current_page`, `per_page`, `total_items`, `total_pages` on journals,
-//!   ledger_accounts, ledger_entries and fiscal_years); `limit` 1..=100 (1..=1000 on
-//!   changelogs and the trial balance), 400 out of bounds; default sort `-id`; `sort` =
-//!   `id`, `-id`, and `date`, `-date` on dated resources; an opaque cursor that carries
-//!   neither filter nor sort, so pages 2+ come back **unfiltered** if `filter` is not
-//!   sent again; an unreadable cursor is a 400.
-//! - `filter` as a JSON array of `{field, operator, value}` (operators eq, not_eq, lt,
-//!   lteq, gt, gteq, in, not_in, start_with), on the fields each resource documents
-//!   (`id`, `updated_at`, `date`, `customer_id`, `supplier_id`, account `number`...);
-//!   another field is a 400.
+//!   ([`Sandbox::token_with_scopes`]); 404 for an unknown path or id. Error bodies are
+//!   the spec's `{"error": message, "status": code}`.
+//! - The request rules of Pennylane's Company API v2 reference, endpoint by endpoint
+//!   ([`spec::ENDPOINTS`], checked against the reference by the contract test): the
+//!   `limit` maximum (100, 1000 on ledger accounts, changelogs and the trial balance),
+//!   the `sort` fields, and the `filter` fields with their operators (a JSON array of
+//!   `{field, operator, value}`). Anything else is a 400: no list filters on
+//!   `updated_at`. Default sort `-id`; an opaque cursor that carries neither filter nor
+//!   sort, so pages 2+ come back **unfiltered** if `filter` is not sent again; an
+//!   unreadable cursor is a 400.
+//! - Responses in the Firm API's response schemas (the Company API's resource shapes),
+//!   for example a line's lettering as `{"ids": [...], "url": ...}`; the envelope
+//!   `{"items", "has_more", "next_cursor"}`. With a [`Contract`]
+//!   ([`SandboxBuilder::contract`]) every request and response is checked against the
+//!   spec files and the departures kept ([`Sandbox::violations`]).
+//! - `GET /customer_invoices?include=invoice_lines` (experimental in the spec): the
+//!   page's invoice lines in an `included` section.
 //! - Changelogs for customer_invoices, supplier_invoices, customers, suppliers,
 //!   products, transactions and ledger_entry_lines: `start_date` xor `cursor` (both: 400),
 //!   a `start_date` older than the retention: 422; events in ascending `processed_at`.
@@ -50,14 +59,16 @@
 //!   server's `Date` agrees with its change logs; [`Sandbox::advance_clock`] moves it.
 //!
 //! Figures (release build, `cargo run -p penny-api --release --features sandbox
-//! --example budget`, 2 shared cores): a 1,000,000-line world starts in about 35 ms;
-//! a 100-line page of `ledger_entry_lines` costs the server about 0.25 ms (records
+//! --example budget`, 2 shared cores): a 1,000,000-line world starts in about 0.3 s
+//! (most of it summing the closed years' entries into their opening entries); a
+//! 100-line page of `ledger_entry_lines` costs the server about 0.3 ms (records
 //! built and serialised, see [`Sandbox::serving_time`]).
 //!
 //! Assumptions (not documented by Pennylane, made plausible): the rate-limit window opens
 //! with a token's first request and lasts `per` (the real one may be aligned on the
-//! clock); error bodies are `{"error": code, "message": text}`; scope family names follow
-//! the resource names (`ledger` for entries and lines); `start_date` includes events
+//! clock); scope family names follow the resource names (`ledger_entries` for entries
+//! and lines); the `included` section is `{"invoice_lines": [...]}`, each line with its
+//! `customer_invoice: {id}`; `start_date` includes events
 //! processed at that instant; generated records have `updated_at == created_at`.
 //! Requests are served one at a time (wiremock serialises them), which is plenty for a
 //! client limited to 5 requests per second.
@@ -73,6 +84,7 @@
 mod access;
 mod changelog;
 mod chart;
+pub mod contract;
 mod faults;
 mod ledger;
 mod listing;
@@ -84,6 +96,7 @@ mod records;
 mod resource;
 mod rng;
 mod server;
+pub mod spec;
 mod store;
 mod trial_balance;
 mod world;
@@ -96,6 +109,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use secrecy::SecretString;
 use wiremock::{Mock, MockServer, matchers::any};
 
+pub use contract::{Contract, ContractError, Side, Violation};
 pub use faults::Fault;
 pub use mutations::PaymentRecords;
 pub use rate_limit::RateLimit;
@@ -148,7 +162,7 @@ pub enum SandboxError {
         reason: String,
     },
     /// The listening socket could not be opened.
-    #[error("cannot bind the sandbox on 127.0.0.1: {source}")]
+    #[error("cannot bind the sandbox on 127.0.0.1 (is the port free?): {source}")]
     Bind {
         /// The cause.
         #[source]
@@ -207,9 +221,54 @@ fn token_string(seed: u64, company_id: i64) -> String {
     )
 }
 
+/// Builds a [`Sandbox`] with options beyond its [`SandboxConfig`].
+#[derive(Debug)]
+pub struct SandboxBuilder {
+    config: SandboxConfig,
+    contract: Option<Contract>,
+    port: u16,
+}
+
+impl SandboxBuilder {
+    /// Listens on this port of 127.0.0.1 (default 0: a free port).
+    pub fn port(mut self, port: u16) -> SandboxBuilder {
+        self.port = port;
+        self
+    }
+
+    /// Checks every request received and every response served against the specs,
+    /// recording the departures (see [`Sandbox::violations`]).
+    pub fn contract(mut self, contract: Contract) -> SandboxBuilder {
+        self.contract = Some(contract);
+        self
+    }
+
+    /// Generates the world and starts serving it on `127.0.0.1` (a free port).
+    pub async fn start(self) -> Result<Sandbox, SandboxError> {
+        Sandbox::start_with(self.config, self.contract, self.port).await
+    }
+}
+
 impl Sandbox {
+    /// A builder for a sandbox of `config`.
+    pub fn builder(config: SandboxConfig) -> SandboxBuilder {
+        SandboxBuilder {
+            config,
+            contract: None,
+            port: 0,
+        }
+    }
+
     /// Generates the world and starts serving it on `127.0.0.1` (a free port).
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        Sandbox::start_with(config, None, 0).await
+    }
+
+    async fn start_with(
+        config: SandboxConfig,
+        contract: Option<Contract>,
+        port: u16,
+    ) -> Result<Sandbox, SandboxError> {
         if config.companies == 0 || config.ledger_lines == 0 {
             return Err(SandboxError::InvalidConfig {
                 reason: format!(
@@ -227,7 +286,7 @@ impl Sandbox {
                 ),
             });
         }
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .map_err(|source| SandboxError::Bind { source })?;
         let server = MockServer::builder()
             .listener(listener)
@@ -257,7 +316,7 @@ impl Sandbox {
                 )
             })
             .collect();
-        let shared = Arc::new(Shared::new(config, worlds, tokens));
+        let shared = Arc::new(Shared::new(config, worlds, tokens, contract));
         Mock::given(any())
             .respond_with(Responder(shared.clone()))
             .mount(&server)
@@ -390,6 +449,19 @@ impl Sandbox {
     /// 429s served because a token exceeded the rate limit (injected storms excluded).
     pub fn limit_exceeded_count(&self) -> u64 {
         self.shared.lock().limit_exceeded
+    }
+
+    /// The departures from the specs met so far, in the order met (empty without a
+    /// [`SandboxBuilder::contract`]).
+    pub fn violations(&self) -> Vec<Violation> {
+        self.shared.lock().violations.clone()
+    }
+
+    /// The endpoints (method and path template of the Company API reference, e.g.
+    /// `GET /products`) whose responses no schema of the specs describes, so the
+    /// contract could not check them.
+    pub fn unchecked_endpoints(&self) -> Vec<String> {
+        self.shared.lock().unchecked.iter().cloned().collect()
     }
 
     fn company(&self, company_id: i64) -> Result<&world::World, SandboxError> {

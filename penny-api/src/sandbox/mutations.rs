@@ -84,18 +84,21 @@ impl Sandbox {
         delete_in(w, &mut state, company_id, resource, id)
     }
 
-    /// Creates a company customer named `name` (with its auxiliary account left null).
+    /// Creates a company customer named `name` (with its auxiliary account left null,
+    /// its SIREN, VAT number, phone and addresses empty).
     pub fn create_customer(&self, company_id: i64, name: &str) -> Result<i64, SandboxError> {
+        let empty_address =
+            json!({ "address": "", "postal_code": "", "city": "", "country_alpha2": "FR" });
         self.create(
             company_id,
             Resource::Customers,
             json!({
-                "customer_type": "company", "name": name, "first_name": null, "last_name": null,
-                "reg_no": null, "vat_number": null, "billing_iban": null,
-                "payment_conditions": "30_days", "recipient": name, "phone": null,
+                "customer_type": "company", "name": name,
+                "reg_no": "", "vat_number": "", "billing_iban": null,
+                "payment_conditions": "30_days", "recipient": name, "phone": "",
                 "reference": null, "notes": "", "ledger_account": null, "emails": [],
-                "billing_address": null, "delivery_address": null,
-                "external_reference": null, "billing_language": "fr_FR",
+                "billing_address": empty_address, "delivery_address": empty_address,
+                "external_reference": "", "billing_language": "fr_FR",
             }),
         )
     }
@@ -156,6 +159,12 @@ impl Sandbox {
         if invoice.get("paid") == Some(&Value::Bool(true)) {
             return Err(invalid("it is already paid".into()));
         }
+        if let Some(status @ ("draft" | "proforma")) = invoice.get("status").and_then(Value::as_str)
+        {
+            return Err(invalid(format!(
+                "it is a {status}, outside the books: there is nothing to pay"
+            )));
+        }
         let total: Decimal = invoice
             .get("amount")
             .and_then(Value::as_str)
@@ -193,8 +202,8 @@ impl Sandbox {
             Resource::LedgerEntries,
             json!({
                 "label": label, "piece_number": format!("P{invoice_id}"), "date": today, "due_date": null,
-                "invoice_number": null, "journal_id": journal, "journal": reference(Resource::Journals, journal),
-                "status": "validated", "categories": [], "attachment": null,
+                "invoice_number": null, "journal": reference(Resource::Journals, journal),
+                "status": "complete", "categories": [], "attachment": null,
             }),
             None,
         )?;
@@ -204,10 +213,10 @@ impl Sandbox {
                 "journal": reference(Resource::Journals, journal),
                 "ledger_entry": reference(Resource::LedgerEntries, entry_id),
                 "ledger_account": {
-                    "id": account.get("id"), "number": account.get("number"), "label": account.get("label"),
+                    "id": account.get("id"), "number": account.get("number"),
                     "url": account.get("id").and_then(Value::as_i64).map(|id| url(Resource::LedgerAccounts, id)),
                 },
-                "categories": [], "lettered_ledger_entry_lines": [],
+                "categories": [], "imputation_dates": [],
             })
         };
         let bank_line = create_in(
@@ -226,6 +235,25 @@ impl Sandbox {
             line(&customer_account, Decimal::ZERO, total),
             None,
         )?;
+        // The payment letters the invoice's receivable line (the first of its entry).
+        let receivable = invoice
+            .pointer("/ledger_entry/id")
+            .and_then(Value::as_i64)
+            .and_then(|entry| records::index_of(w, Resource::LedgerEntries, entry))
+            .map(|e| records::id_of(Resource::LedgerEntryLines, w.entry_lines(e).0));
+        if let Some(receivable) = receivable {
+            let ids = vec![receivable, customer_line];
+            for line in [receivable, customer_line] {
+                update_in(
+                    w,
+                    &mut state,
+                    company_id,
+                    Resource::LedgerEntryLines,
+                    line,
+                    json!({ "lettered_ledger_entry_lines": records::lettering(&w.base_url, line, ids.clone()) }),
+                )?;
+            }
+        }
         let bank_account_id = records::id_of(Resource::BankAccounts, 0);
         let transaction_id = create_in(
             w,
@@ -236,6 +264,7 @@ impl Sandbox {
                 "label": format!("VIR SEPA {}", customer.as_ref().and_then(|c| c.get("name")).and_then(Value::as_str).unwrap_or("")),
                 "date": today, "amount": amount(total), "currency": "EUR", "currency_amount": amount(total),
                 "fee": null, "currency_fee": null, "outstanding_balance": null, "attachment_required": false,
+                "pro_account_expense": null,
                 "journal": reference(Resource::Journals, journal),
                 "bank_account": reference(Resource::BankAccounts, bank_account_id),
                 "customer": customer_id.map(|id| reference(Resource::Customers, id)), "supplier": null,
@@ -305,6 +334,13 @@ fn create_in(
     if resource.has_timestamps() {
         record.insert("created_at".into(), json!(timestamp(now)));
         record.insert("updated_at".into(), json!(timestamp(now)));
+    }
+    if resource == Resource::LedgerEntryLines && !record.contains_key("lettered_ledger_entry_lines")
+    {
+        record.insert(
+            "lettered_ledger_entry_lines".into(),
+            records::lettering(&w.base_url, id, Vec::new()),
+        );
     }
     store.change(
         resource,

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-use super::resource::Resource;
+use super::spec::{self, EndpointRules};
 
 /// An error answer: HTTP status, error code and message (the API's JSON error body).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,20 +169,35 @@ fn parse_op(raw: &str) -> Option<Op> {
     })
 }
 
-/// Parses `filter` (a JSON array of `{field, operator, value}`) for `resource`.
+/// Parses `filter` (a JSON array of `{field, operator, value}`) under `rules`: a field
+/// or an operator the endpoint does not list is a 400.
 pub(crate) fn parse_filters(
     raw: Option<&str>,
-    resource: Resource,
+    rules: &EndpointRules,
 ) -> Result<Vec<Filter>, ApiError> {
     let Some(raw) = raw else {
         return Ok(Vec::new());
     };
+    if rules.filters.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "{} does not accept `filter`",
+            rules.path
+        )));
+    }
     let parsed: Value = serde_json::from_str(raw)
         .map_err(|e| ApiError::bad_request(format!("filter is not valid JSON: {e}")))?;
     let Value::Array(items) = parsed else {
         return Err(ApiError::bad_request(
             "filter must be a JSON array of {field, operator, value}",
         ));
+    };
+    let allowed = || {
+        rules
+            .filters
+            .iter()
+            .map(|(f, _)| *f)
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     items
         .into_iter()
@@ -199,11 +214,21 @@ pub(crate) fn parse_filters(
             let op = parse_op(op_raw).ok_or_else(|| {
                 ApiError::bad_request(format!("unknown filter operator `{op_raw}`"))
             })?;
-            if !resource.filterable().contains(&field) {
-                return Err(ApiError::bad_request(format!(
+            let ops = spec::operators(rules, field).ok_or_else(|| {
+                ApiError::bad_request(format!(
                     "filtering {} on `{field}` is not supported (allowed: {})",
-                    resource.name(),
-                    resource.filterable().join(", ")
+                    rules.path,
+                    allowed()
+                ))
+            })?;
+            if !ops.contains(&op) {
+                return Err(ApiError::bad_request(format!(
+                    "operator `{op_raw}` is not supported on `{field}` of {} (allowed: {})",
+                    rules.path,
+                    ops.iter()
+                        .map(|o| spec::op_name(*o))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
             let value = item.get("value").cloned().ok_or_else(|| {
@@ -223,42 +248,49 @@ pub(crate) fn parse_filters(
         .collect()
 }
 
-/// Parses `sort` (`id`, `-id`, and `date`, `-date` on dated resources).
-pub(crate) fn parse_sort(raw: Option<&str>, resource: Resource) -> Result<Sort, ApiError> {
-    let raw = raw.unwrap_or("-id");
+/// Parses `sort` under `rules` (default `-id`). `date` sorts by date; the other
+/// fields the spec lists (`id`, a fiscal year's `start`, an invoice line's `rank`)
+/// grow with the id in the sandbox, so they sort by id.
+pub(crate) fn parse_sort(raw: Option<&str>, rules: &EndpointRules) -> Result<Sort, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(Sort {
+            field: SortField::Id,
+            descending: true,
+        });
+    };
     let (descending, name) = match raw.strip_prefix('-') {
         Some(name) => (true, name),
         None => (false, raw),
     };
-    let field = match name {
-        "id" => SortField::Id,
-        "date" if resource.has_date() => SortField::Date,
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "sort `{raw}` is not supported on {} (use id or -id{})",
-                resource.name(),
-                if resource.has_date() {
-                    ", date or -date"
-                } else {
-                    ""
-                }
-            )));
-        }
+    if !rules.sorts.contains(&name) {
+        return Err(ApiError::bad_request(if rules.sorts.is_empty() {
+            format!("{} does not accept `sort`", rules.path)
+        } else {
+            format!(
+                "sort `{raw}` is not supported on {} (available fields: {})",
+                rules.path,
+                rules.sorts.join(", ")
+            )
+        }));
+    }
+    let field = if name == "date" {
+        SortField::Date
+    } else {
+        SortField::Id
     };
     Ok(Sort { field, descending })
 }
 
-/// Parses a whole list request.
+/// Parses a whole list request under `rules`.
 pub(crate) fn parse_list(
     pairs: &[(String, String)],
-    resource: Resource,
-    max_limit: usize,
+    rules: &EndpointRules,
 ) -> Result<ListQuery, ApiError> {
     Ok(ListQuery {
-        limit: parse_limit(pairs, max_limit)?,
+        limit: parse_limit(pairs, rules.max_limit.unwrap_or(DEFAULT_LIMIT))?,
         cursor: param(pairs, "cursor").map(Cursor::decode).transpose()?,
-        sort: parse_sort(param(pairs, "sort"), resource)?,
-        filters: parse_filters(param(pairs, "filter"), resource)?,
+        sort: parse_sort(param(pairs, "sort"), rules)?,
+        filters: parse_filters(param(pairs, "filter"), rules)?,
     })
 }
 
@@ -326,7 +358,23 @@ fn compare(record: &Value, wanted: &Value) -> Option<Ordering> {
 impl Filter {
     /// Whether `record` passes this filter.
     pub(crate) fn matches(&self, record: &Value) -> bool {
-        let actual = field_value(record, &self.field).unwrap_or(&Value::Null);
+        // `credit_note` is not a field of the record: a credit note credits an invoice.
+        let derived;
+        let actual = if self.field == "credit_note" {
+            derived = Value::Bool(record.get("credited_invoice").is_some_and(|c| !c.is_null()));
+            &derived
+        } else {
+            field_value(record, &self.field).unwrap_or(&Value::Null)
+        };
+        // An array field (`emails`) matches `in` when one of its elements is listed.
+        if let (Value::Array(elements), Op::In) = (actual, self.op) {
+            return elements.iter().any(|element| {
+                self.value.as_array().is_some_and(|v| {
+                    v.iter()
+                        .any(|w| compare(element, w) == Some(Ordering::Equal))
+                })
+            });
+        }
         let eq = |wanted: &Value| {
             if actual.is_null() || wanted.is_null() {
                 actual.is_null() && wanted.is_null()
@@ -450,17 +498,43 @@ mod tests {
 
     #[test]
     fn unknown_fields_operators_and_sorts_are_400() {
-        let r = Resource::Customers;
-        assert!(
-            parse_filters(Some(r#"[{"field":"color","operator":"eq","value":1}]"#), r).is_err()
-        );
-        assert!(parse_filters(Some(r#"[{"field":"id","operator":"near","value":1}]"#), r).is_err());
-        assert!(parse_filters(Some(r#"[{"field":"id","operator":"in","value":1}]"#), r).is_err());
-        assert!(parse_filters(Some("{}"), r).is_err());
-        assert!(parse_sort(Some("date"), r).is_err());
+        let r = spec::rules_for("/customers").unwrap();
+        let bad = |raw: &str| parse_filters(Some(raw), r).unwrap_err().status;
+        assert_eq!(bad(r#"[{"field":"color","operator":"eq","value":1}]"#), 400);
+        assert_eq!(bad(r#"[{"field":"id","operator":"near","value":1}]"#), 400);
+        assert_eq!(bad(r#"[{"field":"id","operator":"in","value":1}]"#), 400);
         assert_eq!(
-            parse_sort(Some("date"), Resource::LedgerEntryLines).map(|s| s.field),
+            bad(r#"[{"field":"updated_at","operator":"gt","value":"2025-01-01"}]"#),
+            400
+        );
+        // A listed field with an operator the spec does not give it.
+        assert_eq!(
+            bad(r#"[{"field":"customer_type","operator":"in","value":["company"]}]"#),
+            400
+        );
+        assert_eq!(bad("{}"), 400);
+        assert!(parse_sort(Some("date"), r).is_err());
+        let lines = spec::rules_for("/ledger_entry_lines").unwrap();
+        assert_eq!(
+            parse_sort(Some("date"), lines).map(|s| s.field),
             Ok(SortField::Date)
         );
+        let groups = spec::rules_for("/category_groups").unwrap();
+        assert!(parse_sort(Some("id"), groups).is_err());
+        assert!(parse_filters(Some("[]"), groups).is_err());
+    }
+
+    #[test]
+    fn credit_notes_and_email_lists_are_filterable() {
+        let note = json!({"credited_invoice": {"id": 1}, "emails": ["a@x.fr", "b@x.fr"]});
+        let f = |field: &str, op, value| Filter {
+            field: field.into(),
+            op,
+            value,
+        };
+        assert!(f("credit_note", Op::Eq, json!(true)).matches(&note));
+        assert!(!f("credit_note", Op::Eq, json!(true)).matches(&json!({"credited_invoice": null})));
+        assert!(f("emails", Op::In, json!(["b@x.fr"])).matches(&note));
+        assert!(!f("emails", Op::In, json!(["c@x.fr"])).matches(&note));
     }
 }

@@ -10,7 +10,7 @@ use super::ledger::{self, AccountRef, Entry, PRODUCT_COUNT, TAG_CUSTOMER};
 use super::names::{self, CATEGORY_GROUPS};
 use super::resource::Resource;
 use super::rng::Dice;
-use super::world::{Document, World};
+use super::world::{Document, Unbooked, World};
 
 /// An ISO 8601 timestamp with offset, as the API writes them.
 pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
@@ -62,7 +62,7 @@ pub(crate) fn len(w: &World, resource: Resource) -> usize {
         Resource::Customers => w.customers,
         Resource::Suppliers => w.suppliers,
         Resource::Products => PRODUCT_COUNT,
-        Resource::CustomerInvoices => w.sales(),
+        Resource::CustomerInvoices => w.sales() + super::world::DRAFTS + super::world::PROFORMAS,
         Resource::SupplierInvoices => w.purchases(),
         Resource::Transactions => w.transactions(),
         Resource::LedgerEntries => w.entries,
@@ -74,9 +74,9 @@ pub(crate) fn len(w: &World, resource: Resource) -> usize {
 /// The entry a record of `resource` at `index` belongs to, for dated resources.
 fn entry_index(w: &World, resource: Resource, index: usize) -> Option<usize> {
     match resource {
-        Resource::CustomerInvoices => Some(World::sale_entry(index)),
-        Resource::SupplierInvoices => Some(World::purchase_entry(index)),
-        Resource::Transactions => Some(World::transaction_entry(index)),
+        Resource::CustomerInvoices => Some(w.sale_entry(index)),
+        Resource::SupplierInvoices => Some(w.purchase_entry(index)),
+        Resource::Transactions => Some(w.transaction_entry(index)),
         Resource::LedgerEntries => Some(index),
         Resource::LedgerEntryLines => Some(w.line_entry(index).0),
         _ => None,
@@ -85,11 +85,25 @@ fn entry_index(w: &World, resource: Resource, index: usize) -> Option<usize> {
 
 /// The `date` of a generated record (non-decreasing with the index).
 pub(crate) fn date(w: &World, resource: Resource, index: usize) -> Option<NaiveDate> {
+    if let Some(t) = unbooked_time(w, resource, index) {
+        return Some(t.date_naive());
+    }
     entry_index(w, resource, index).map(|e| w.entry_date(e))
+}
+
+/// The time of a customer invoice outside the books (drafts, proformas).
+fn unbooked_time(w: &World, resource: Resource, index: usize) -> Option<DateTime<Utc>> {
+    if resource != Resource::CustomerInvoices {
+        return None;
+    }
+    w.unbooked(index).map(|(j, _)| w.unbooked_time(j))
 }
 
 /// The `created_at` (= `updated_at`) of a generated record (non-decreasing with the index).
 pub(crate) fn created_at(w: &World, resource: Resource, index: usize) -> DateTime<Utc> {
+    if let Some(t) = unbooked_time(w, resource, index) {
+        return t;
+    }
     if let Some(e) = entry_index(w, resource, index) {
         return w.entry_time(e);
     }
@@ -240,12 +254,15 @@ fn category(i: usize) -> (usize, &'static str) {
 
 fn allocated(w: &World, i: usize, weight: &str) -> Value {
     let (g, label) = category(i);
+    let t = timestamp(created_at(w, Resource::Categories, i));
     json!({
         "id": id_of(Resource::Categories, i),
         "label": label,
         "weight": weight,
-        "category_group": reference(w, Resource::CategoryGroups, g),
+        "category_group": { "id": id_of(Resource::CategoryGroups, g) },
         "analytical_code": format!("AN{:02}", i + 1),
+        "created_at": t,
+        "updated_at": t,
     })
 }
 
@@ -313,7 +330,7 @@ impl RecordMaker {
                 json!({
                     "id": id, "number": number, "label": label, "vat_rate": vat_rate,
                     "country_alpha2": "FR", "enabled": true, "letterable": letterable,
-                    "created_at": created_at, "updated_at": updated_at,
+                    "archived_at": null,
                 })
             }
             Resource::FiscalYears => {
@@ -324,7 +341,6 @@ impl RecordMaker {
                     "start": format!("{year}-01-01"),
                     "finish": format!("{year}-12-31"),
                     "status": if index < 2 { "closed" } else { "open" },
-                    "created_at": created_at, "updated_at": updated_at,
                 })
             }
             Resource::CategoryGroups => json!({
@@ -336,9 +352,9 @@ impl RecordMaker {
                 let (g, label) = category(index);
                 json!({
                     "id": id, "label": label, "direction": null,
-                    "category_group": reference(w, Resource::CategoryGroups, g),
+                    "category_group": { "id": id_of(Resource::CategoryGroups, g) },
                     "analytical_code": format!("AN{:02}", index + 1),
-                    "created_at": created_at, "updated_at": updated_at,
+                    "created_at": created_at, "updated_at": updated_at, "archived_at": null,
                 })
             }
             Resource::BankAccounts => {
@@ -347,7 +363,6 @@ impl RecordMaker {
                     "id": id,
                     "name": if index == 0 { "Compte courant" } else { "Compte épargne" },
                     "currency": "EUR",
-                    "balance": amount(bank_balance(w, index)),
                     "bank_establishment": { "id": 1 + index as i64 },
                     "journal": reference(w, Resource::Journals, chart::BQ),
                     "ledger_account": reference(w, Resource::LedgerAccounts, chart::account(number)),
@@ -365,7 +380,7 @@ impl RecordMaker {
                     "emails": [format!("compta@fournisseur{}.fr", index + 1)],
                     "iban": format!("FR76300040000{:014}", id % 100_000_000_000_000),
                     "postal_address": address("1 rue du Commerce", city),
-                    "supplier_payment_method": "transfer", "supplier_due_date_delay": 30,
+                    "supplier_payment_method": "manual_transfer", "supplier_due_date_delay": 30,
                     "supplier_due_date_rule": "days", "external_reference": format!("SUP-{}", index + 1),
                     "created_at": created_at, "updated_at": updated_at,
                 })
@@ -421,14 +436,10 @@ fn customer(w: &World, c: usize, created_at: String, updated_at: String) -> Valu
     let id = id_of(Resource::Customers, c);
     let account = account_index(w, AccountRef::Customer(c));
     let email = format!("{}@exemple.fr", slug(&party.name).to_lowercase());
-    json!({
+    let mut record = json!({
         "id": id,
         "customer_type": if party.individual { "individual" } else { "company" },
         "name": party.name,
-        "first_name": party.first_name,
-        "last_name": party.last_name,
-        "reg_no": party.reg_no,
-        "vat_number": party.reg_no.as_deref().map(vat_number),
         "billing_iban": null,
         "payment_conditions": "30_days",
         "recipient": party.name,
@@ -441,11 +452,18 @@ fn customer(w: &World, c: usize, created_at: String, updated_at: String) -> Valu
         "delivery_address": address(&party.street, party.city),
         "external_reference": format!("CUS-{}", c + 1),
         "billing_language": "fr_FR",
-        "contacts": link(w, Resource::Customers, c, "contacts"),
-        "mandates": link(w, Resource::Customers, c, "mandates"),
         "created_at": created_at,
         "updated_at": updated_at,
-    })
+    });
+    // A company carries its SIREN and VAT number, an individual a first and last name.
+    let identity = match (&party.reg_no, party.first_name, party.last_name) {
+        (Some(reg_no), _, _) => json!({ "reg_no": reg_no, "vat_number": vat_number(reg_no) }),
+        (None, first, last) => json!({ "first_name": first, "last_name": last }),
+    };
+    if let (Some(record), Value::Object(identity)) = (record.as_object_mut(), identity) {
+        record.extend(identity);
+    }
+    record
 }
 
 fn deadline(date: NaiveDate) -> NaiveDate {
@@ -474,21 +492,32 @@ fn with_totals(mut record: Value, inv: &ledger::Invoice, date: NaiveDate) -> Val
 
 fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let inv = ledger::sale(w, k);
-    let e = World::sale_entry(k);
-    let date = w.entry_date(e);
+    let unbooked = w.unbooked(k);
+    let e = w.sale_entry(k);
+    let date = match unbooked {
+        Some((j, _)) => w.unbooked_time(j).date_naive(),
+        None => w.entry_date(e),
+    };
     let paid = w.sale_payment_entry(k).is_some();
     let credit_note = inv.credits.is_some();
     let remaining = if paid { Decimal::ZERO } else { inv.amount };
-    let status = if paid {
-        "paid"
-    } else if credit_note {
-        "credit_note"
-    } else if deadline(date) < w.end.date_naive() {
-        "late"
-    } else {
-        "upcoming"
+    let status = match unbooked {
+        Some((_, Unbooked::Draft)) => "draft",
+        Some((_, Unbooked::Proforma)) => "proforma",
+        None if paid => "paid",
+        None if credit_note => "credit_note",
+        None if deadline(date) < w.end.date_naive() => "late",
+        None => "upcoming",
     };
-    let number = ledger::sale_number(w, k);
+    // Outside the books: no number. The spec requires a `ledger_entry` reference; it
+    // names an id no ledger entry has (a GET of it is a 404).
+    let (number, ledger_entry) = match unbooked {
+        Some((j, _)) => (
+            String::new(),
+            Resource::LedgerEntries.id_base() + 90_000_000 + j as i64,
+        ),
+        None => (ledger::sale_number(w, k), id_of(Resource::LedgerEntries, e)),
+    };
     let remaining_before_tax = if paid {
         Decimal::ZERO
     } else {
@@ -496,14 +525,26 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
     };
     let record = json!({
         "id": id_of(Resource::CustomerInvoices, k),
-        "label": format!("{} - {}", if credit_note { "Avoir" } else { "Facture" }, customer_party(w, inv.third).name),
+        "label": format!("{} - {}", match (unbooked, credit_note) {
+            (Some((_, Unbooked::Draft)), _) => "Brouillon",
+            (Some((_, Unbooked::Proforma)), _) => "Proforma",
+            (None, true) => "Avoir",
+            (None, false) => "Facture",
+        }, customer_party(w, inv.third).name),
         "invoice_number": number,
         "language": "fr_FR",
         "paid": paid,
         "status": status,
-        "draft": false,
+        "draft": status == "draft",
         "discount": { "type": "relative", "value": "0" },
-        "ledger_entry": reference(w, Resource::LedgerEntries, e),
+        "ledger_entry": { "id": ledger_entry },
+        "public_file_url": null,
+        "filename": null,
+        "special_mention": null,
+        "pdf_invoice_free_text": "",
+        "pdf_invoice_subject": "",
+        "pdf_description": null,
+        "transaction_reference": null,
         "remaining_amount_with_tax": amount(remaining),
         "remaining_amount_without_tax": amount(remaining_before_tax),
         "customer": reference(w, Resource::Customers, inv.third),
@@ -519,8 +560,6 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
         "quote": null,
         "customer_invoice_template": null,
         "external_reference": format!("INV-{}", k + 1),
-        "factur_x": true,
-        "e_invoicing": null,
         "archived_at": null,
         "created_at": created_at,
         "updated_at": updated_at,
@@ -530,7 +569,7 @@ fn customer_invoice(w: &World, k: usize, created_at: String, updated_at: String)
 
 fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let inv = ledger::purchase(w, k);
-    let e = World::purchase_entry(k);
+    let e = w.purchase_entry(k);
     let date = w.entry_date(e);
     let paid = w.purchase_payment_entry(k).is_some();
     let remaining = if paid { Decimal::ZERO } else { inv.amount };
@@ -547,10 +586,12 @@ fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String)
         "reconciled": paid,
         "accounting_status": "complete",
         "payment_status": if paid { "fully_paid" } else { "to_be_paid" },
-        "paid": paid,
+        "filename": null,
+        "public_file_url": null,
+        "transaction_reference": null,
         "remaining_amount_with_tax": amount(remaining),
         "remaining_amount_without_tax": amount(remaining_before_tax),
-        "ledger_entry": reference(w, Resource::LedgerEntries, e),
+        "ledger_entry": { "id": id_of(Resource::LedgerEntries, e) },
         "supplier": reference(w, Resource::Suppliers, inv.third),
         "invoice_lines": link(w, Resource::SupplierInvoices, k, "invoice_lines"),
         "categories": link(w, Resource::SupplierInvoices, k, "categories"),
@@ -566,7 +607,7 @@ fn supplier_invoice(w: &World, k: usize, created_at: String, updated_at: String)
 
 /// Signed amount, label and third party of transaction `k`.
 fn transaction_facts(w: &World, k: usize) -> (Decimal, String, Option<(Resource, usize)>) {
-    match World::document(World::transaction_entry(k)) {
+    match w.document(w.transaction_entry(k)) {
         Document::CustomerPayment { sale, .. } => {
             let inv = ledger::sale(w, sale);
             let name = customer_party(w, inv.third).name;
@@ -592,18 +633,9 @@ fn transaction_facts(w: &World, k: usize) -> (Decimal, String, Option<(Resource,
     }
 }
 
-fn bank_balance(w: &World, bank: usize) -> Decimal {
-    let opening = ledger::entry(w, 0);
-    let mut balance = opening.lines[bank].debit;
-    for k in (0..w.transactions()).filter(|k| ledger::bank_of_transaction(*k) == bank) {
-        balance += transaction_facts(w, k).0;
-    }
-    balance
-}
-
 fn transaction(w: &World, k: usize, created_at: String, updated_at: String) -> Value {
     let (signed, label, third) = transaction_facts(w, k);
-    let e = World::transaction_entry(k);
+    let e = w.transaction_entry(k);
     let customer = third.filter(|(r, _)| *r == Resource::Customers);
     let supplier = third.filter(|(r, _)| *r == Resource::Suppliers);
     json!({
@@ -622,7 +654,7 @@ fn transaction(w: &World, k: usize, created_at: String, updated_at: String) -> V
         "customer": customer.map(|(r, i)| reference(w, r, i)),
         "supplier": supplier.map(|(r, i)| reference(w, r, i)),
         "categories": [],
-        "matched_invoices": link(w, Resource::Transactions, k, "matched_invoices"),
+        "pro_account_expense": null,
         "archived_at": null,
         "created_at": created_at,
         "updated_at": updated_at,
@@ -646,12 +678,10 @@ fn ledger_entry(
         "date": date.to_string(),
         "due_date": due,
         "invoice_number": entry.invoice_number,
-        "journal_id": id_of(Resource::Journals, entry.journal),
         "journal": reference(w, Resource::Journals, entry.journal),
-        "status": "validated",
+        "status": "complete",
         "categories": [],
         "attachment": null,
-        "ledger_entry_lines": link(w, Resource::LedgerEntries, e, "ledger_entry_lines"),
         "created_at": created_at,
         "updated_at": updated_at,
     })
@@ -659,11 +689,11 @@ fn ledger_entry(
 
 /// The line lettered with line `pos` of entry `e` (invoice <-> its payment), if any.
 fn lettered_with(w: &World, e: usize, pos: usize) -> Option<usize> {
-    let other = match (World::document(e), pos) {
+    let other = match (w.document(e), pos) {
         (Document::Sale(k), 0) => (w.sale_payment_entry(k)?, 1),
-        (Document::CustomerPayment { sale, .. }, 1) => (World::sale_entry(sale), 0),
+        (Document::CustomerPayment { sale, .. }, 1) => (w.sale_entry(sale), 0),
         (Document::Purchase(k), 0) => (w.purchase_payment_entry(k)?, 0),
-        (Document::SupplierPayment { purchase, .. }, 0) => (World::purchase_entry(purchase), 0),
+        (Document::SupplierPayment { purchase, .. }, 0) => (w.purchase_entry(purchase), 0),
         _ => return None,
     };
     Some(w.entry_lines(other.0).0 + other.1)
@@ -688,9 +718,25 @@ fn typed_ref(w: &World, resource: Resource, index: usize) -> Ref {
 #[derive(serde::Serialize)]
 struct LineAccount {
     id: i64,
-    label: String,
     number: String,
     url: String,
+}
+
+/// A line's lettering: the ids of every line sharing it (this one included; empty when
+/// the line is not lettered) and the sub-collection listing them.
+#[derive(serde::Serialize)]
+pub(crate) struct Lettering {
+    ids: Vec<i64>,
+    url: String,
+}
+
+/// The lettering object of line `line_id` lettered with `ids` (this line included).
+pub(crate) fn lettering(base_url: &str, line_id: i64, mut ids: Vec<i64>) -> Value {
+    ids.sort_unstable();
+    json!({
+        "ids": ids,
+        "url": format!("{base_url}/ledger_entry_lines/{line_id}/lettered_ledger_entry_lines"),
+    })
 }
 
 /// A ledger entry line, typed so that the hot path (a million lines) serialises
@@ -704,11 +750,12 @@ pub(crate) struct LineJson {
     date: String,
     debit: String,
     id: i64,
+    imputation_dates: Vec<Value>,
     journal: Ref,
     label: String,
     ledger_account: LineAccount,
     ledger_entry: Ref,
-    lettered_ledger_entry_lines: Vec<Ref>,
+    lettered_ledger_entry_lines: Lettering,
     updated_at: String,
 }
 
@@ -722,33 +769,41 @@ fn ledger_line(
     updated_at: String,
 ) -> LineJson {
     let account = account_index(w, view.line.account);
-    let (number, label) = account_number_label(w, account);
+    let (number, _) = account_number_label(w, account);
     let categories = if number.starts_with('6') || number.starts_with('7') {
         line_categories(w, l)
     } else {
         Value::Array(Vec::new())
     };
     let account_id = id_of(Resource::LedgerAccounts, account);
+    let id = id_of(Resource::LedgerEntryLines, l);
+    let mut lettered: Vec<i64> = lettered_with(w, e, pos)
+        .map(|other| vec![id, id_of(Resource::LedgerEntryLines, other)])
+        .unwrap_or_default();
+    lettered.sort_unstable();
     LineJson {
         categories,
         created_at,
         credit: amount(view.line.credit),
         date: w.entry_date(e).to_string(),
         debit: amount(view.line.debit),
-        id: id_of(Resource::LedgerEntryLines, l),
+        id,
+        imputation_dates: Vec::new(),
         journal: typed_ref(w, Resource::Journals, view.journal),
         label: view.label.clone(),
         ledger_account: LineAccount {
             id: account_id,
-            label,
             number,
             url: format!("{}/ledger_accounts/{account_id}", w.base_url),
         },
         ledger_entry: typed_ref(w, Resource::LedgerEntries, e),
-        lettered_ledger_entry_lines: lettered_with(w, e, pos)
-            .map(|other| typed_ref(w, Resource::LedgerEntryLines, other))
-            .into_iter()
-            .collect(),
+        lettered_ledger_entry_lines: Lettering {
+            ids: lettered,
+            url: format!(
+                "{}/ledger_entry_lines/{id}/lettered_ledger_entry_lines",
+                w.base_url
+            ),
+        },
         updated_at,
     }
 }

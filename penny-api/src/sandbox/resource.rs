@@ -160,51 +160,6 @@ impl Resource {
         self != Resource::Journals
     }
 
-    /// The fields `filter` accepts (anything else is a 400).
-    pub(crate) fn filterable(self) -> &'static [&'static str] {
-        match self {
-            Resource::Journals => &["id", "code"],
-            Resource::LedgerAccounts => &["id", "number", "enabled", "updated_at"],
-            Resource::FiscalYears | Resource::CategoryGroups | Resource::BankAccounts => {
-                &["id", "updated_at"]
-            }
-            Resource::Categories => &["id", "category_group_id", "updated_at"],
-            Resource::Customers => &["id", "customer_type", "name", "reg_no", "updated_at"],
-            Resource::Suppliers => &["id", "name", "reg_no", "updated_at"],
-            Resource::Products => &["id", "label", "reference", "updated_at"],
-            Resource::CustomerInvoices => &[
-                "id",
-                "date",
-                "deadline",
-                "customer_id",
-                "invoice_number",
-                "status",
-                "paid",
-                "updated_at",
-            ],
-            Resource::SupplierInvoices => &[
-                "id",
-                "date",
-                "deadline",
-                "supplier_id",
-                "invoice_number",
-                "paid",
-                "updated_at",
-            ],
-            Resource::Transactions => &["id", "date", "bank_account_id", "updated_at"],
-            Resource::LedgerEntries => &["id", "date", "journal_id", "updated_at"],
-            Resource::LedgerEntryLines => &[
-                "id",
-                "date",
-                "journal_id",
-                "ledger_account_id",
-                "ledger_entry_id",
-                "updated_at",
-            ],
-            _ => &["id"],
-        }
-    }
-
     /// The scope a token needs (`<family>:readonly`, or `<family>:all`).
     pub(crate) fn scope_family(self) -> &'static str {
         match self {
@@ -223,19 +178,8 @@ impl Resource {
             | Resource::SupplierInvoiceLines
             | Resource::SupplierInvoicePayments => "supplier_invoices",
             Resource::Transactions => "transactions",
-            Resource::LedgerEntries | Resource::LedgerEntryLines => "ledger",
+            Resource::LedgerEntries | Resource::LedgerEntryLines => "ledger_entries",
         }
-    }
-
-    /// Whether the list response carries the (null) page-number fields too.
-    pub(crate) fn has_page_fields(self) -> bool {
-        matches!(
-            self,
-            Resource::Journals
-                | Resource::LedgerAccounts
-                | Resource::LedgerEntries
-                | Resource::FiscalYears
-        )
     }
 }
 
@@ -252,6 +196,6 @@ pub(crate) const SCOPE_FAMILIES: &[&str] = &[
     "customer_invoices",
     "supplier_invoices",
     "transactions",
-    "ledger",
+    "ledger_entries",
     "trial_balance",
 ];

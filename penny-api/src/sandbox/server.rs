@@ -1,7 +1,7 @@
 //! The HTTP side: a wiremock [`Respond`] that authenticates, rate-limits, injects faults,
 //! counts, routes and answers in the API's dialect.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -12,20 +12,19 @@ use wiremock::{Request, Respond, ResponseTemplate};
 use super::SandboxConfig;
 use super::access;
 use super::changelog;
+use super::contract::{Contract, Violation};
 use super::faults::{Fault, Faults};
 use super::listing;
-use super::query::{ApiError, parse_list};
+use super::query::{self, ApiError, parse_list};
 use super::rate_limit::{Limiter, Verdict};
 use super::resource::{Resource, SCOPE_FAMILIES};
+use super::spec;
 use super::store::CompanyStore;
 use super::trial_balance::{self, Period, Row};
 use super::world::World;
 
 /// The path prefix of every endpoint.
 pub(crate) const API_PREFIX: &str = "/api/external/v2";
-
-/// Largest `limit` on ordinary lists.
-pub(crate) const MAX_LIMIT: usize = 100;
 
 /// What a bearer token may do.
 #[derive(Debug, Clone)]
@@ -47,6 +46,8 @@ pub(crate) struct State {
     pub served_429: u64,
     pub limit_exceeded: u64,
     pub serving_time: Duration,
+    pub violations: Vec<Violation>,
+    pub unchecked: BTreeSet<String>,
     trial_balance: Option<(i64, Period, u64, Arc<Vec<Row>>)>,
 }
 
@@ -56,6 +57,7 @@ pub(crate) struct Shared {
     pub config: SandboxConfig,
     pub worlds: Vec<World>,
     pub state: Mutex<State>,
+    pub contract: Option<Contract>,
 }
 
 impl Shared {
@@ -63,6 +65,7 @@ impl Shared {
         config: SandboxConfig,
         worlds: Vec<World>,
         tokens: HashMap<String, TokenInfo>,
+        contract: Option<Contract>,
     ) -> Shared {
         let stores = worlds.iter().map(|_| CompanyStore::default()).collect();
         Shared {
@@ -77,8 +80,11 @@ impl Shared {
                 served_429: 0,
                 limit_exceeded: 0,
                 serving_time: Duration::ZERO,
+                violations: Vec::new(),
+                unchecked: BTreeSet::new(),
                 trial_balance: None,
             }),
+            contract,
             config,
             worlds,
         }
@@ -103,8 +109,9 @@ pub(crate) fn full_scopes() -> Vec<String> {
 /// The wiremock responder.
 pub(crate) struct Responder(pub Arc<Shared>);
 
+/// The API's error body: `{"error": message, "status": code}`.
 fn error_body(error: &ApiError) -> Value {
-    json!({ "error": error.code, "message": error.message })
+    json!({ "error": error.message, "status": error.status })
 }
 
 fn with_rate_headers(template: ResponseTemplate, verdict: Option<&Verdict>) -> ResponseTemplate {
@@ -161,6 +168,12 @@ fn answer(shared: &Shared, state: &mut State, request: &Request) -> ResponseTemp
             .collect();
         *state.requests.entry(rest.clone()).or_insert(0) += 1;
         state.last_query.insert(rest.clone(), pairs.clone());
+        if let Some(contract) = &shared.contract
+            && request.method.as_str() == "GET"
+        {
+            let found = contract.check_request(&rest, &pairs);
+            state.violations.extend(found);
+        }
 
         let token = request
             .headers
@@ -188,7 +201,7 @@ fn answer(shared: &Shared, state: &mut State, request: &Request) -> ResponseTemp
                 return with_rate_headers(too_many(retry_after_secs), verdict.as_ref());
             }
             Some(Fault::ServerError { status, .. }) => {
-                let body = json!({ "error": "server_error", "message": format!("injected HTTP {status}") });
+                let body = json!({ "error": format!("injected HTTP {status}"), "status": status });
                 return with_rate_headers(json_response(status, &body, false), verdict.as_ref());
             }
             Some(Fault::Latency { delay: d, .. }) => delay = Some(d),
@@ -211,6 +224,9 @@ fn answer(shared: &Shared, state: &mut State, request: &Request) -> ResponseTemp
                 Some(info) => route(shared, state, &info, &rest, &pairs),
             }
         };
+        if let Some(contract) = &shared.contract {
+            check_response(contract, state, &rest, &pairs, &result);
+        }
         let template = match result {
             Ok(Body::Json(body)) => json_response(200, &body, truncate),
             Ok(Body::Text(mut text)) => {
@@ -230,6 +246,31 @@ fn answer(shared: &Shared, state: &mut State, request: &Request) -> ResponseTemp
     }
 }
 
+/// Records what the contract finds in the answer to `rest`.
+fn check_response(
+    contract: &Contract,
+    state: &mut State,
+    rest: &str,
+    pairs: &[(String, String)],
+    result: &Result<Body, ApiError>,
+) {
+    let (status, body) = match result {
+        Ok(Body::Json(body)) => (200, body.clone()),
+        Ok(Body::Text(text)) => (
+            200,
+            serde_json::from_str(text).unwrap_or_else(|e| json!(format!("invalid JSON: {e}"))),
+        ),
+        Err(error) => (error.status, error_body(error)),
+    };
+    match contract.check_response(rest, pairs, status, &body) {
+        Some(found) => state.violations.extend(found),
+        None => {
+            let template = contract.endpoint(rest).map_or(rest, |e| e.path.as_str());
+            state.unchecked.insert(format!("GET {template}"));
+        }
+    }
+}
+
 fn require_scope(info: &TokenInfo, family: &str) -> Result<(), ApiError> {
     let read = format!("{family}:readonly");
     let all = format!("{family}:all");
@@ -245,7 +286,7 @@ fn require_scope(info: &TokenInfo, family: &str) -> Result<(), ApiError> {
 }
 
 /// The list envelope, written around the items' JSON text.
-fn envelope(resource: Resource, page: listing::Page) -> Body {
+fn envelope(page: listing::Page) -> Body {
     let mut body =
         String::with_capacity(page.items.iter().map(|i| i.len() + 1).sum::<usize>() + 160);
     body.push_str("{\"items\":[");
@@ -258,13 +299,40 @@ fn envelope(resource: Resource, page: listing::Page) -> Body {
     });
     body.push_str(",\"next_cursor\":");
     body.push_str(&serde_json::to_string(&page.next_cursor).unwrap_or_else(|_| "null".into()));
-    if resource.has_page_fields() {
-        body.push_str(
-            ",\"current_page\":null,\"per_page\":null,\"total_items\":null,\"total_pages\":null",
-        );
-    }
     body.push('}');
     Body::Text(body)
+}
+
+/// `GET /customer_invoices?include=invoice_lines`: the page, and the lines of its
+/// invoices in an `included` section, `{"invoice_lines": [...]}`, each line carrying
+/// its invoice as `customer_invoice: {id}` (the section's exact shape is not in the
+/// spec, which marks `include` experimental).
+fn with_included_lines(w: &World, store: &CompanyStore, page: listing::Page) -> Value {
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .filter_map(|text| serde_json::from_str(text).ok())
+        .collect();
+    let mut lines = Vec::new();
+    for invoice in &items {
+        let Some(id) = invoice.get("id").and_then(Value::as_i64) else {
+            continue;
+        };
+        for mut line in
+            access::children(w, store, Resource::CustomerInvoiceLines, id).unwrap_or_default()
+        {
+            if let Some(map) = line.as_object_mut() {
+                map.insert("customer_invoice".into(), json!({ "id": id }));
+            }
+            lines.push(line);
+        }
+    }
+    json!({
+        "items": items,
+        "has_more": page.next_cursor.is_some(),
+        "next_cursor": page.next_cursor,
+        "included": { "invoice_lines": lines },
+    })
 }
 
 /// A successful answer's body.
@@ -290,6 +358,7 @@ fn route(
     let w = &shared.worlds[(company - 1) as usize];
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     let unknown = || ApiError::not_found(format!("no route for {API_PREFIX}{rest}"));
+    let rules = spec::rules_for(rest).ok_or_else(unknown)?;
     match segments.as_slice() {
         ["me"] => Ok(Body::Json(json!({
             "user": { "id": 1, "first_name": "Camille", "last_name": "Martin", "email": "camille.martin@exemple.fr", "locale": "fr" },
@@ -332,9 +401,22 @@ fn route(
         [name] => {
             let resource = Resource::from_segment(name).ok_or_else(unknown)?;
             require_scope(info, resource.scope_family())?;
-            let query = parse_list(pairs, resource, MAX_LIMIT)?;
-            let page = listing::list(w, &state.stores[(company - 1) as usize], resource, &query);
-            Ok(envelope(resource, page))
+            let query = parse_list(pairs, rules)?;
+            let include = query::param(pairs, "include");
+            if let Some(include) = include
+                && !include.split(',').all(|i| rules.includes.contains(&i))
+            {
+                return Err(ApiError::bad_request(format!(
+                    "include `{include}` is not available on {rest} (available: {})",
+                    rules.includes.join(", ")
+                )));
+            }
+            let store = &state.stores[(company - 1) as usize];
+            let page = listing::list(w, store, resource, &query);
+            match include {
+                Some(_) => Ok(Body::Json(with_included_lines(w, store, page))),
+                None => Ok(envelope(page)),
+            }
         }
         [name, id] => {
             let resource = Resource::from_segment(name).ok_or_else(unknown)?;
@@ -351,11 +433,40 @@ fn route(
             let store = &state.stores[(company - 1) as usize];
             let values = match resource.child(sub) {
                 Some(child) => {
-                    let query = parse_list(pairs, child, MAX_LIMIT)?;
+                    let query = parse_list(pairs, rules)?;
                     let values = access::children(w, store, child, parent_id).ok_or_else(|| {
                         ApiError::not_found(format!("{} {parent_id} not found", resource.name()))
                     })?;
-                    return Ok(envelope(child, listing::list_values(values, &query)));
+                    return Ok(envelope(listing::list_values(values, &query)));
+                }
+                None if resource == Resource::LedgerEntries && *sub == "ledger_entry_lines" => {
+                    access::entry_lines(w, store, parent_id).ok_or_else(|| {
+                        ApiError::not_found(format!("ledger entry {parent_id} not found"))
+                    })?
+                }
+                None if resource == Resource::LedgerEntryLines && *sub == "categories" => {
+                    let line = access::record(w, store, resource, parent_id).ok_or_else(|| {
+                        ApiError::not_found(format!("ledger entry line {parent_id} not found"))
+                    })?;
+                    line.get("categories")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                }
+                None if resource == Resource::LedgerEntryLines
+                    && *sub == "lettered_ledger_entry_lines" =>
+                {
+                    let line = access::record(w, store, resource, parent_id).ok_or_else(|| {
+                        ApiError::not_found(format!("ledger entry line {parent_id} not found"))
+                    })?;
+                    line.pointer("/lettered_ledger_entry_lines/ids")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_i64)
+                        .filter_map(|id| access::record(w, store, resource, id))
+                        .map(access::lettered_view)
+                        .collect()
                 }
                 None if resource == Resource::CategoryGroups && *sub == "categories" => {
                     access::record(w, store, resource, parent_id).ok_or_else(|| {
@@ -375,6 +486,13 @@ fn route(
                             c.pointer("/category_group/id").and_then(Value::as_i64)
                                 == Some(parent_id)
                         })
+                        // Listed under their group, categories do not repeat it.
+                        .map(|mut c| {
+                            if let Some(map) = c.as_object_mut() {
+                                map.remove("category_group");
+                            }
+                            c
+                        })
                         .collect()
                 }
                 // Links the sandbox emits but does not populate: empty lists.
@@ -386,7 +504,6 @@ fn route(
                         | "invoice_line_sections"
                         | "custom_header_fields"
                         | "contacts"
-                        | "mandates"
                         | "matched_invoices"
                 ) =>
                 {
@@ -397,11 +514,8 @@ fn route(
                 }
                 None => return Err(unknown()),
             };
-            let query = parse_list(pairs, Resource::Categories, MAX_LIMIT)?;
-            Ok(envelope(
-                Resource::Categories,
-                listing::list_values(values, &query),
-            ))
+            let query = parse_list(pairs, rules)?;
+            Ok(envelope(listing::list_values(values, &query)))
         }
         _ => Err(unknown()),
     }

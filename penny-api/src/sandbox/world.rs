@@ -2,7 +2,11 @@
 //! business documents, from which every record is rebuilt on demand by index.
 //!
 //! The books are a sequence of ledger entries `0..entries`. Entry 0 is the opening entry
-//! (journal AN); the others repeat a cycle of ten documents:
+//! of the first fiscal year (journal AN). Each later fiscal year (one per calendar year)
+//! opens, on its first day, with an AN entry carrying the balance-sheet balances
+//! (classes 1 to 5) of the year before and booking that year's result (classes 7 minus
+//! 6) on 120000 (profit) or 129000 (loss). The other entries repeat a cycle of ten
+//! documents:
 //!
 //! | slot | document | journal | lines |
 //! |---|---|---|---|
@@ -23,14 +27,44 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
 use super::rng::{Dice, mix};
 
+/// Draft customer invoices (not booked: no entry, no number), after the booked ones.
+pub(crate) const DRAFTS: usize = 3;
+/// Proforma invoices (not booked either), after the drafts.
+pub(crate) const PROFORMAS: usize = 1;
+
+/// A customer invoice outside the books.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unbooked {
+    /// `draft: true`, status `draft`, no invoice number.
+    Draft,
+    /// Status `proforma`.
+    Proforma,
+}
+
+/// First `i` in `0..n` for which `below(i)` is false (`below` must be monotone).
+fn partition_point(n: usize, below: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if below(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// Documents per cycle (see the module docs).
 pub(crate) const CYCLE: usize = 10;
 
 /// What ledger entry `e` records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Document {
-    /// The opening entry (AN).
+    /// The opening entry of the first fiscal year (AN).
     Opening,
+    /// The opening entry of fiscal year `n + 1` (AN): the carried balances of year `n`.
+    YearOpening(usize),
     /// Customer invoice number `k` (index among customer invoices).
     Sale(usize),
     /// Supplier invoice `k`.
@@ -69,6 +103,21 @@ pub(crate) struct World {
     pub suppliers: usize,
     /// The API base URL records' `url`s point at.
     pub base_url: String,
+    /// Number of cycle entries (all but the opening entries).
+    regular: usize,
+    /// The opening entries of the fiscal years after the first, in date order.
+    openings: Vec<YearOpening>,
+}
+
+/// The opening entry of a fiscal year after the first.
+#[derive(Debug)]
+pub(crate) struct YearOpening {
+    /// Its entry index.
+    pub entry: usize,
+    /// The fiscal year's first day.
+    pub date: NaiveDate,
+    /// The carried balances and the result of the year before.
+    pub lines: Vec<super::ledger::Line>,
 }
 
 impl World {
@@ -107,16 +156,67 @@ impl World {
             customers,
             suppliers,
             base_url,
+            regular: 0,
+            openings: Vec::new(),
         };
+        // The cycle entries the line target needs (the opening entries come on top).
         let target = ledger_lines.max(1) as u64;
-        let mut total = 0u64;
-        let mut e = 0;
+        let mut total = world.line_count(0) as u64;
+        let mut regular = 0;
         while total < target {
-            total += world.line_count(e) as u64;
-            world.line_start.push(total);
-            e += 1;
+            total += world.regular_line_count(regular) as u64;
+            regular += 1;
         }
-        world.entries = e;
+        // One opening entry per January 1st after the first, before the clock: the
+        // first entry at or after it in time.
+        let boundaries: Vec<NaiveDate> = (start.year() + 1..=end.year())
+            .filter_map(|y| NaiveDate::from_ymd_opt(y, 1, 1))
+            .filter(|d| d.and_hms_opt(0, 0, 0).is_some_and(|t| t.and_utc() < end))
+            .collect();
+        world.entries = 1 + regular + boundaries.len();
+        world.regular = regular + boundaries.len();
+        let mut positions: Vec<(usize, NaiveDate)> = Vec::new();
+        for date in boundaries {
+            let Some(midnight) = date.and_hms_opt(0, 0, 0) else {
+                continue;
+            };
+            let at = partition_point(world.entries, |e| world.entry_time(e) < midnight.and_utc());
+            let at = at.max(positions.last().map_or(1, |(p, _)| p + 1));
+            if at < world.entries {
+                positions.push((at, date));
+            }
+        }
+        // Boundaries that found no room become cycle entries.
+        world.regular = world.entries - 1 - positions.len();
+        world.openings = positions
+            .into_iter()
+            .map(|(entry, date)| YearOpening {
+                entry,
+                date,
+                lines: Vec::new(),
+            })
+            .collect();
+        // The books in order: balances carried into each opening entry.
+        let mut balances = super::ledger::Balances::default();
+        let last_opening = world.openings.last().map_or(0, |o| o.entry);
+        let mut total = 0u64;
+        for e in 0..world.entries {
+            let count = if let Document::YearOpening(n) = world.document(e) {
+                let lines = balances.open_next_year();
+                balances.add(&lines);
+                let count = lines.len();
+                world.openings[n].lines = lines;
+                count
+            } else if e < last_opening {
+                let lines = super::ledger::postings(&world, e);
+                balances.add(&lines);
+                lines.len()
+            } else {
+                world.line_count(e)
+            };
+            total += count as u64;
+            world.line_start.push(total);
+        }
         world
     }
 
@@ -147,7 +247,31 @@ impl World {
 
     /// The accounting date of entry `e`.
     pub(crate) fn entry_date(&self, e: usize) -> NaiveDate {
-        self.entry_time(e).date_naive()
+        match self.opening(e) {
+            Some(o) => o.date,
+            None => self.entry_time(e).date_naive(),
+        }
+    }
+
+    /// The opening entries of the fiscal years after the first.
+    pub(crate) fn openings(&self) -> &[YearOpening] {
+        &self.openings
+    }
+
+    /// The opening entry at index `e`, if it is one (after the first year's).
+    pub(crate) fn opening(&self, e: usize) -> Option<&YearOpening> {
+        self.openings.iter().find(|o| o.entry == e)
+    }
+
+    /// The entry index of cycle entry `r`.
+    fn entry_of_regular(&self, r: usize) -> usize {
+        let mut e = 1 + r;
+        for o in &self.openings {
+            if o.entry <= e {
+                e += 1;
+            }
+        }
+        e
     }
 
     /// The creation time of the `i`-th of `n` reference records (customers, products...),
@@ -158,12 +282,21 @@ impl World {
     }
 
     /// What entry `e` records.
-    pub(crate) fn document(e: usize) -> Document {
+    pub(crate) fn document(&self, e: usize) -> Document {
         if e == 0 {
             return Document::Opening;
         }
-        let cycle = (e - 1) / CYCLE;
-        match (e - 1) % CYCLE {
+        if let Some(n) = self.openings.iter().position(|o| o.entry == e) {
+            return Document::YearOpening(n);
+        }
+        let before = self.openings.iter().filter(|o| o.entry < e).count();
+        World::regular_document(e - 1 - before)
+    }
+
+    /// What cycle entry `r` records.
+    pub(crate) fn regular_document(r: usize) -> Document {
+        let cycle = r / CYCLE;
+        match r % CYCLE {
             s @ 0..=2 => Document::Sale(cycle * 3 + s),
             s @ 3..=4 => Document::Purchase(cycle * 2 + s - 3),
             s @ 5..=6 => Document::CustomerPayment {
@@ -182,13 +315,10 @@ impl World {
         }
     }
 
-    /// How many entries `< self.entries` fall on cycle slots `slots`.
+    /// How many cycle entries fall on cycle slots `slots`.
     fn count_slots(&self, slots: std::ops::Range<usize>) -> usize {
-        if self.entries <= 1 {
-            return 0;
-        }
-        let full = (self.entries - 1) / CYCLE;
-        let rem = (self.entries - 1) % CYCLE;
+        let full = self.regular / CYCLE;
+        let rem = self.regular % CYCLE;
         let width = slots.end - slots.start;
         full * width + rem.saturating_sub(slots.start).min(width)
     }
@@ -209,26 +339,27 @@ impl World {
     }
 
     /// The entry of customer invoice `k`.
-    pub(crate) fn sale_entry(k: usize) -> usize {
-        1 + (k / 3) * CYCLE + k % 3
+    pub(crate) fn sale_entry(&self, k: usize) -> usize {
+        self.entry_of_regular((k / 3) * CYCLE + k % 3)
     }
 
     /// The entry of supplier invoice `k`.
-    pub(crate) fn purchase_entry(k: usize) -> usize {
-        1 + (k / 2) * CYCLE + 3 + k % 2
+    pub(crate) fn purchase_entry(&self, k: usize) -> usize {
+        self.entry_of_regular((k / 2) * CYCLE + 3 + k % 2)
     }
 
     /// The entry of bank transaction `k`.
-    pub(crate) fn transaction_entry(k: usize) -> usize {
-        1 + (k / 4) * CYCLE + 5 + k % 4
+    pub(crate) fn transaction_entry(&self, k: usize) -> usize {
+        self.entry_of_regular((k / 4) * CYCLE + 5 + k % 4)
     }
 
     /// The payment entry of customer invoice `k`, if it is paid.
     pub(crate) fn sale_payment_entry(&self, k: usize) -> Option<usize> {
-        if k % 3 == 2 || self.is_credit_note(k) {
+        if k % 3 == 2 || self.is_credit_note(k) || k >= self.sales() {
             return None;
         }
-        Some(1 + (k / 3) * CYCLE + 5 + k % 3).filter(|&e| e < self.entries)
+        let r = (k / 3) * CYCLE + 5 + k % 3;
+        (r < self.regular).then(|| self.entry_of_regular(r))
     }
 
     /// The payment entry of supplier invoice `k`, if it is paid.
@@ -236,12 +367,30 @@ impl World {
         if k % 2 == 1 {
             return None;
         }
-        Some(1 + (k / 2) * CYCLE + 7).filter(|&e| e < self.entries)
+        let r = (k / 2) * CYCLE + 7;
+        (r < self.regular).then(|| self.entry_of_regular(r))
     }
 
     /// Whether customer invoice `k` is a credit note (of invoice `k - 2`).
     pub(crate) fn is_credit_note(&self, k: usize) -> bool {
-        k % 3 == 2 && (k / 3) % 8 == 7
+        k % 3 == 2 && (k / 3) % 8 == 7 && self.unbooked(k).is_none()
+    }
+
+    /// For a customer invoice `k` past the booked ones: which of the unbooked documents
+    /// it is (drafts, then a proforma), by its rank among them.
+    pub(crate) fn unbooked(&self, k: usize) -> Option<(usize, Unbooked)> {
+        let j = k.checked_sub(self.sales())?;
+        match j {
+            _ if j < DRAFTS => Some((j, Unbooked::Draft)),
+            _ if j < DRAFTS + PROFORMAS => Some((j, Unbooked::Proforma)),
+            _ => None,
+        }
+    }
+
+    /// When unbooked document `j` was made: after every entry, before the clock.
+    pub(crate) fn unbooked_time(&self, j: usize) -> DateTime<Utc> {
+        let last = self.entry_time(self.entries.saturating_sub(1));
+        last + chrono::Duration::seconds(j as i64 + 1)
     }
 }
 
@@ -258,23 +407,26 @@ mod tests {
     #[test]
     fn documents_and_their_entries_agree() {
         let w = world(5_000);
-        assert!(w.lines() >= 5_000 && w.lines() < 5_020);
+        let opening_lines: usize = (0..w.openings().len())
+            .map(|n| w.opening_lines(n).len())
+            .sum();
+        assert!(w.lines() >= 5_000 && w.lines() < 5_020 + opening_lines);
         let mut sales = 0;
         let mut purchases = 0;
         let mut transactions = 0;
         for e in 0..w.entries {
-            match World::document(e) {
+            match w.document(e) {
                 Document::Sale(k) => {
-                    assert_eq!(World::sale_entry(k), e);
+                    assert_eq!(w.sale_entry(k), e);
                     sales += 1;
                 }
                 Document::Purchase(k) => {
-                    assert_eq!(World::purchase_entry(k), e);
+                    assert_eq!(w.purchase_entry(k), e);
                     purchases += 1;
                 }
                 Document::CustomerPayment { sale, transaction } => {
                     assert_eq!(w.sale_payment_entry(sale), Some(e));
-                    assert_eq!(World::transaction_entry(transaction), e);
+                    assert_eq!(w.transaction_entry(transaction), e);
                     transactions += 1;
                 }
                 Document::SupplierPayment {
@@ -282,11 +434,11 @@ mod tests {
                     transaction,
                 } => {
                     assert_eq!(w.purchase_payment_entry(purchase), Some(e));
-                    assert_eq!(World::transaction_entry(transaction), e);
+                    assert_eq!(w.transaction_entry(transaction), e);
                     transactions += 1;
                 }
                 Document::BankFee { transaction, .. } => {
-                    assert_eq!(World::transaction_entry(transaction), e);
+                    assert_eq!(w.transaction_entry(transaction), e);
                     transactions += 1;
                 }
                 _ => {}
@@ -296,6 +448,76 @@ mod tests {
             (sales, purchases, transactions),
             (w.sales(), w.purchases(), w.transactions())
         );
+    }
+
+    /// Each fiscal year after the first opens on January 1st with the balance-sheet
+    /// balances of the year before and its result on 120000 or 129000.
+    #[test]
+    fn each_year_opens_with_the_balances_and_the_result_of_the_year_before() {
+        use super::super::chart::GENERAL_ACCOUNTS;
+        use super::super::ledger::{self, AccountRef};
+        use rust_decimal::Decimal;
+        use std::collections::BTreeMap;
+        let w = world(4_000);
+        assert_eq!(w.openings().len(), 2, "2025 and 2026 open after 2024");
+        let class = |a: AccountRef| match a {
+            AccountRef::General(i) => GENERAL_ACCOUNTS[i].0.as_bytes()[0] - b'0',
+            _ => 4,
+        };
+        for (n, opening) in w.openings().iter().enumerate() {
+            assert_eq!(opening.date.format("%m-%d").to_string(), "01-01");
+            let year_start = NaiveDate::from_ymd_opt(opening.date.year() - 1, 1, 1).unwrap();
+            // The year before, recomputed from its entries.
+            let mut sheet: BTreeMap<String, Decimal> = BTreeMap::new();
+            let mut result = Decimal::ZERO;
+            for e in (0..opening.entry).filter(|e| w.entry_date(*e) >= year_start) {
+                for line in ledger::entry(&w, e).lines {
+                    let net = line.debit - line.credit;
+                    if class(line.account) >= 6 {
+                        result -= net;
+                    } else {
+                        *sheet.entry(format!("{:?}", line.account)).or_default() += net;
+                    }
+                }
+            }
+            sheet.retain(|_, v| !v.is_zero());
+            let entry = ledger::entry(&w, opening.entry);
+            assert_eq!(w.document(opening.entry), Document::YearOpening(n));
+            assert_eq!(entry.journal, super::super::chart::AN);
+            // Every account carried as is, the result added on 120000 or 129000 (beside
+            // the result of the year before, carried there).
+            let mut carried: BTreeMap<String, Decimal> = BTreeMap::new();
+            for line in &entry.lines {
+                *carried.entry(format!("{:?}", line.account)).or_default() +=
+                    line.debit - line.credit;
+            }
+            let result_accounts = [
+                format!(
+                    "{:?}",
+                    AccountRef::General(super::super::chart::account("120000"))
+                ),
+                format!(
+                    "{:?}",
+                    AccountRef::General(super::super::chart::account("129000"))
+                ),
+            ];
+            let on_result = |m: &mut BTreeMap<String, Decimal>| -> Decimal {
+                result_accounts.iter().filter_map(|a| m.remove(a)).sum()
+            };
+            let booked = on_result(&mut sheet.clone()) - on_result(&mut carried.clone());
+            on_result(&mut sheet);
+            on_result(&mut carried);
+            carried.retain(|_, v| !v.is_zero());
+            assert_eq!(carried, sheet, "opening {n}: carried balances");
+            assert_eq!(booked, result, "opening {n}: the year's result");
+            assert!(!result.is_zero());
+            let debit: Decimal = entry.lines.iter().map(|l| l.debit).sum();
+            let credit: Decimal = entry.lines.iter().map(|l| l.credit).sum();
+            assert_eq!(debit, credit);
+            // Dates stay in index order around it.
+            assert!(w.entry_date(opening.entry - 1) < opening.date);
+            assert!(w.entry_date(opening.entry + 1) >= opening.date);
+        }
     }
 
     #[test]

@@ -78,9 +78,17 @@ pub async fn mutate(sandbox: &Sandbox, client: &Client) -> Result<Changes, CliEr
     changes.push(format!("customer {id} created"));
 
     let invoices = first_items(client, "/customer_invoices", 100).await?;
+    // Booked invoices only: drafts and proformas are outside the books, credit notes
+    // are not paid.
     let unpaid: Vec<i64> = invoices
         .iter()
         .filter(|i| i.get("paid") == Some(&Json::Bool(false)))
+        .filter(|i| {
+            !matches!(
+                i.get("status").and_then(Json::as_str),
+                Some("draft" | "proforma" | "credit_note")
+            )
+        })
         .filter_map(id_of)
         .collect();
     if let Some(&invoice) = unpaid.first() {

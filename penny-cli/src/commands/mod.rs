@@ -5,6 +5,7 @@ pub mod demo;
 pub mod doctor;
 pub mod export;
 pub mod redshift;
+pub mod sandbox;
 pub mod sync;
 
 use crate::cli::{Cli, Command};
@@ -20,5 +21,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(args) => export::export(cli.config.as_deref(), &args.command).await,
         Command::Doctor => doctor::doctor(cli.config.as_deref()).await,
         Command::Demo(args) => demo::demo(cli.config.as_deref(), &args).await,
+        Command::Sandbox(args) => sandbox::sandbox(&args).await,
     }
 }
