@@ -72,7 +72,7 @@ pub use api::{ChangelogRequest, ChangelogResource, ChangelogStart};
 pub use client::{Client, ClientBuilder, ClientStats, DEFAULT_BASE_URL};
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterValue, Operator};
-pub use page::{ListRequest, MAX_LIMIT, MAX_LIMIT_LARGE, Page};
+pub use page::{DEFAULT_MAX_LIMIT, ListRequest, MAX_LIMIT, Page, max_limit};
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;
 pub use secrecy::SecretString;

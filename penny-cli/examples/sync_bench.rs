@@ -171,8 +171,8 @@ async fn main() {
         client.clone(),
         "/ledger_entries",
         "ledger_entries",
-        1,
     )
+    .limit(1)
     .items()
     .take(1)
     .try_collect::<Vec<_>>()
@@ -215,7 +215,6 @@ async fn main() {
         client.clone(),
         "/ledger_entries",
         "ledger_entries",
-        100,
     )
     .items()
     .try_take_while(|_| std::future::ready(Ok(true)))

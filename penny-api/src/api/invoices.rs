@@ -2,7 +2,7 @@
 
 use crate::client::Client;
 use crate::models::{CustomerInvoice, InvoiceLine, InvoicePayment, SupplierInvoice};
-use crate::page::{ListRequest, MAX_LIMIT};
+use crate::page::ListRequest;
 
 impl Client {
     /// `GET /customer_invoices` (invoices and credit notes).
@@ -10,9 +10,7 @@ impl Client {
         ListRequest::new(
             self.clone(),
             "/customer_invoices",
-            "customer_invoices",
-            MAX_LIMIT,
-        )
+            "customer_invoices")
     }
 
     /// `GET /customer_invoices/{id}/invoice_lines`.
@@ -20,9 +18,7 @@ impl Client {
         ListRequest::new(
             self.clone(),
             format!("/customer_invoices/{invoice_id}/invoice_lines"),
-            "customer_invoice_lines",
-            MAX_LIMIT,
-        )
+            "customer_invoice_lines")
     }
 
     /// `GET /customer_invoices/{id}/payments`.
@@ -30,9 +26,7 @@ impl Client {
         ListRequest::new(
             self.clone(),
             format!("/customer_invoices/{invoice_id}/payments"),
-            "customer_invoice_payments",
-            MAX_LIMIT,
-        )
+            "customer_invoice_payments")
     }
 
     /// `GET /supplier_invoices`.
@@ -40,9 +34,7 @@ impl Client {
         ListRequest::new(
             self.clone(),
             "/supplier_invoices",
-            "supplier_invoices",
-            MAX_LIMIT,
-        )
+            "supplier_invoices")
     }
 
     /// `GET /supplier_invoices/{id}/invoice_lines`.
@@ -50,9 +42,7 @@ impl Client {
         ListRequest::new(
             self.clone(),
             format!("/supplier_invoices/{invoice_id}/invoice_lines"),
-            "supplier_invoice_lines",
-            MAX_LIMIT,
-        )
+            "supplier_invoice_lines")
     }
 
     /// `GET /supplier_invoices/{id}/payments`.
@@ -60,8 +50,6 @@ impl Client {
         ListRequest::new(
             self.clone(),
             format!("/supplier_invoices/{invoice_id}/payments"),
-            "supplier_invoice_payments",
-            MAX_LIMIT,
-        )
+            "supplier_invoice_payments")
     }
 }

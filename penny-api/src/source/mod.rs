@@ -42,9 +42,11 @@
 
 mod mapping;
 mod read;
+pub mod scopes;
 mod tables;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -52,15 +54,24 @@ use penny_transform::{Position, ReadKind, Source, SourceError, StreamInfo, Strea
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::api::ChangelogStart;
+use crate::api::{ChangelogResource, ChangelogStart};
 use crate::client::Client;
 use crate::error::Error;
+use crate::filter::Filter;
+use crate::models::ChangeOperation;
+use crate::page::ListRequest;
 
 pub use mapping::MappingError;
+pub use scopes::{Need, STREAM_SCOPES, ScopeError, StreamScope};
 
 /// How far before the server's time a full read of a change-log stream positions
 /// the next incremental read, in minutes.
 pub const RESYNC_MARGIN_MINUTES: i64 = 5;
+
+/// How often the reference tables without a change log (journals, ledger accounts,
+/// fiscal years, bank accounts, categories, category groups) and the trial balance are
+/// read again by default: one hour.
+pub const DEFAULT_REFERENCE_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The names of every stream the source offers.
 pub fn stream_names() -> impl Iterator<Item = &'static str> {
@@ -76,16 +87,30 @@ pub enum ApiPosition {
         /// The `processed_at` to start the next read from (inclusive).
         processed_at: DateTime<Utc>,
     },
-    /// `updated_at` streams: the largest `updated_at` seen, capped by the server's time
-    /// at the start of the read.
-    UpdatedAt {
-        /// None when the table was empty.
-        updated_at: Option<DateTime<Utc>>,
+    /// Reference streams and the trial balance: when they were last read in full, and
+    /// (journals, ledger accounts) how far the ledger lines' change log was followed
+    /// since, and the largest id the full read saw.
+    Reference {
+        /// When the last full read started (the source's clock).
+        read_at: DateTime<Utc>,
+        /// Every ledger line change processed up to this instant was checked for names
+        /// of records not known yet (journals and ledger accounts only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lines_from: Option<DateTime<Utc>>,
+        /// The largest id the last full read saw (`None`: none, or not followed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_id: Option<i64>,
     },
-    /// Full-only streams: when the last full read was made.
+    /// `companies` (read in full every time): when the last read was made.
     Full {
         /// The server's time at the read, when it said.
         read_at: Option<DateTime<Utc>>,
+    },
+    /// An `updated_at` position of an earlier version of this source (`ledger_entries`
+    /// was read with an `updated_at` filter the API no longer accepts): read in full.
+    UpdatedAt {
+        /// The largest `updated_at` seen.
+        updated_at: Option<DateTime<Utc>>,
     },
 }
 
@@ -104,9 +129,21 @@ pub enum ApiPosition {
 /// ```
 pub struct PennylaneSource {
     client: Client,
-    company_id: OnceCell<i64>,
+    identity: OnceCell<Identity>,
     batch_rows: usize,
     clock: Option<Clock>,
+    reference_refresh: chrono::Duration,
+    /// Set once `GET /customer_invoices?include=invoice_lines` was refused (400) or
+    /// answered without `included`: the lines are then read per invoice for the rest of
+    /// the source's life.
+    include_refused: Arc<AtomicBool>,
+}
+
+/// The token's company and, when `GET /me` listed them, its scopes.
+#[derive(Debug, Clone)]
+struct Identity {
+    company_id: i64,
+    scopes: Option<Vec<String>>,
 }
 
 /// A source of "now" for the server's side (see [`PennylaneSource::with_server_clock`]).
@@ -116,9 +153,10 @@ impl std::fmt::Debug for PennylaneSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PennylaneSource")
             .field("client", &self.client)
-            .field("company_id", &self.company_id.get())
+            .field("company_id", &self.identity.get().map(|i| i.company_id))
             .field("batch_rows", &self.batch_rows)
             .field("server_clock", &self.clock.as_ref().map(|_| "custom"))
+            .field("reference_refresh", &self.reference_refresh)
             .finish()
     }
 }
@@ -128,10 +166,30 @@ impl PennylaneSource {
     pub fn new(client: Client) -> Self {
         PennylaneSource {
             client,
-            company_id: OnceCell::new(),
+            identity: OnceCell::new(),
             batch_rows: penny_transform::DEFAULT_BATCH_ROWS,
             clock: None,
+            reference_refresh: chrono::Duration::from_std(DEFAULT_REFERENCE_REFRESH)
+                .unwrap_or(chrono::Duration::hours(1)),
+            include_refused: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// How often the reference streams (journals, ledger accounts, fiscal years, bank
+    /// accounts, categories, category groups) and the trial balance are read again
+    /// (default [`DEFAULT_REFERENCE_REFRESH`]). In between, their incremental read costs
+    /// nothing, but journals and ledger accounts follow the ledger lines' change log
+    /// and are read at once when a changed line names one they do not know yet.
+    pub fn with_reference_refresh(mut self, every: std::time::Duration) -> Self {
+        self.reference_refresh =
+            chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
+        self
+    }
+
+    /// "Now" by the source's clock: the one given with
+    /// [`PennylaneSource::with_server_clock`], else the local clock.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.as_ref().map_or_else(Utc::now, |clock| clock())
     }
 
     /// Where a full read of a change-log stream takes "now" from, to position the
@@ -143,10 +201,14 @@ impl PennylaneSource {
         self
     }
 
-    /// Uses `company_id` instead of asking `GET /me`.
+    /// Uses `company_id` instead of asking `GET /me` (the token's scopes are then not
+    /// known: a stream the token may not read fails on the API's 403).
     pub fn with_company_id(self, company_id: i64) -> Self {
         PennylaneSource {
-            company_id: OnceCell::new_with(Some(company_id)),
+            identity: OnceCell::new_with(Some(Identity {
+                company_id,
+                scopes: None,
+            })),
             ..self
         }
     }
@@ -164,16 +226,110 @@ impl PennylaneSource {
 
     /// The company of the token (`GET /me`, asked once).
     pub async fn company_id(&self) -> Result<i64, Error> {
-        self.company_id
-            .get_or_try_init(|| async { Ok(self.client.me().await?.company.id) })
+        Ok(self.identity().await?.company_id)
+    }
+
+    async fn identity(&self) -> Result<&Identity, Error> {
+        self.identity
+            .get_or_try_init(|| async {
+                let me = self.client.me().await?;
+                Ok(Identity {
+                    company_id: me.company.id,
+                    scopes: (!me.scopes.is_empty()).then_some(me.scopes),
+                })
+            })
             .await
-            .copied()
+    }
+
+    /// Whether the reference stream read at `read_at` is due for a full read.
+    fn due(&self, read_at: DateTime<Utc>) -> bool {
+        self.now() - read_at >= self.reference_refresh
+    }
+
+    /// Follows the ledger lines' change log from `from` for a reference stream whose
+    /// records lines name through `field`: `Ok(None)` when a changed line names a
+    /// record beyond `max_id` (the stream must be read in full now), else where the
+    /// log was followed to. Costs the change-log pages, plus one request when lines
+    /// were inserted or updated.
+    async fn follow_lines(
+        &self,
+        stream: &str,
+        field: &'static str,
+        from: DateTime<Utc>,
+        max_id: Option<i64>,
+    ) -> Result<Option<DateTime<Utc>>, Error> {
+        let resource = ChangelogResource::LedgerEntryLines;
+        let first = self
+            .client
+            .changelog(resource, ChangelogStart::Since(from))
+            .page(None)
+            .await?;
+        let floor = read::server_now(&first, self.clock.as_ref())
+            - chrono::Duration::minutes(RESYNC_MARGIN_MINUTES);
+        let mut last = from;
+        let mut changed = false;
+        let mut next = first.next_cursor.clone().filter(|_| first.has_more);
+        let mut page = Some(first);
+        while let Some(current) = page.take() {
+            for event in &current.items {
+                changed |= !matches!(event.operation, ChangeOperation::Delete);
+                last = last.max(event.processed_at);
+            }
+            if let Some(cursor) = next.take() {
+                let following = self
+                    .client
+                    .changelog(resource, ChangelogStart::Cursor(cursor))
+                    .page(None)
+                    .await?;
+                next = following.next_cursor.clone().filter(|_| following.has_more);
+                page = Some(following);
+            }
+        }
+        if changed {
+            let mut probe = ListRequest::<serde_json::Value>::new(
+                self.client.clone(),
+                "/ledger_entry_lines",
+                "ledger_entry_lines",
+            )
+            .limit(1);
+            if let Some(max) = max_id {
+                probe = probe.filter(Filter::gt(field, max));
+            }
+            if !probe.page(None).await?.items.is_empty() {
+                tracing::info!(
+                    stream,
+                    field,
+                    ?max_id,
+                    "a changed ledger line names a record not known yet: reading the stream in full"
+                );
+                return Ok(None);
+            }
+        }
+        Ok(Some(last.max(floor)))
     }
 }
 
 /// Wraps a client error in the [`SourceError`] variant of its class.
 pub fn source_error(stream: &str, error: Error) -> SourceError {
     let stream = stream.to_owned();
+    if let Error::Http {
+        status: 403,
+        message,
+        ..
+    } = &error
+        && let Some(entry) = scopes::scope_of(&stream)
+        && let Some(scope) = entry.scope
+    {
+        return SourceError::Auth {
+            source: Box::new(ScopeError {
+                stream: stream.clone(),
+                scope: scope.to_owned(),
+                need: entry.need,
+                message: message.clone(),
+            }),
+            stream,
+        };
+    }
     if error.is_auth() {
         return SourceError::Auth {
             stream,
@@ -236,10 +392,37 @@ impl Source for PennylaneSource {
                 )
             }
         };
-        let company_id = self
-            .company_id()
+        let identity = self
+            .identity()
             .await
             .map_err(|e| source_error(stream, e))?;
+        let company_id = identity.company_id;
+        if let Some(entry) = scopes::scope_of(stream)
+            && let (Some(scope), Some(granted)) = (entry.scope, &identity.scopes)
+            && !scopes::grants(granted, scope)
+        {
+            let error = ScopeError {
+                stream: stream.to_owned(),
+                scope: scope.to_owned(),
+                need: entry.need,
+                message: String::new(),
+            };
+            match entry.need {
+                Need::Optional => {
+                    tracing::warn!(stream, scope, "the token lacks this optional stream's scope (GET /me): stream skipped");
+                    return Ok(StreamRead {
+                        kind: ReadKind::Incremental,
+                        events: Box::pin(futures_util::stream::empty()),
+                    });
+                }
+                Need::Required => {
+                    return Err(SourceError::Auth {
+                        stream: stream.to_owned(),
+                        source: Box::new(error),
+                    });
+                }
+            }
+        }
         let context = read::Context {
             client: self.client.clone(),
             spec,
@@ -247,26 +430,77 @@ impl Source for PennylaneSource {
             company_id,
             batch_rows: self.batch_rows,
             clock: self.clock.clone(),
+            started: self.now(),
+            include_refused: self.include_refused.clone(),
         };
         use tables::Mode;
+        let nothing = || StreamRead {
+            kind: ReadKind::Incremental,
+            events: Box::pin(futures_util::stream::empty()),
+        };
         let (kind, plan) = match (spec.mode, position) {
-            (Mode::Full | Mode::Me, _) | (_, None) => (ReadKind::Full, read::Plan::full(&context)),
+            (Mode::Me, _) | (_, None) => (ReadKind::Full, read::Plan::full(&context)),
             (
-                Mode::UpdatedAt,
-                Some(ApiPosition::UpdatedAt {
-                    updated_at: Some(since),
+                Mode::Reference(link),
+                Some(ApiPosition::Reference {
+                    read_at,
+                    lines_from,
+                    max_id,
                 }),
-            ) => (
-                ReadKind::Incremental,
-                read::Plan::updated_since(&context, since),
-            ),
-            (Mode::UpdatedAt, Some(ApiPosition::UpdatedAt { updated_at: None })) => {
+            ) if !self.due(read_at) => match (link, lines_from) {
+                (None, _) => {
+                    tracing::debug!(stream, %read_at, "reference stream read recently: not read");
+                    return Ok(nothing());
+                }
+                (Some(field), Some(from)) => {
+                    match self.follow_lines(stream, field, from, max_id).await {
+                        Ok(Some(followed)) => {
+                            let position = ApiPosition::Reference {
+                                read_at,
+                                lines_from: Some(followed),
+                                max_id,
+                            };
+                            let checkpoint = read::checkpoint(stream, &position)?;
+                            return Ok(StreamRead {
+                                kind: ReadKind::Incremental,
+                                events: Box::pin(futures_util::stream::iter([Ok(checkpoint)])),
+                            });
+                        }
+                        Ok(None) => (ReadKind::Full, read::Plan::full(&context)),
+                        Err(error @ Error::ResyncNeeded { .. }) => {
+                            tracing::warn!(stream, error = %error, "the ledger lines' change log cannot be followed from the saved position: reading the stream in full");
+                            (ReadKind::Full, read::Plan::full(&context))
+                        }
+                        Err(error) => return Err(source_error(stream, error)),
+                    }
+                }
+                (Some(_), None) => (ReadKind::Full, read::Plan::full(&context)),
+            },
+            (Mode::TrialBalance, Some(ApiPosition::Reference { read_at, .. }))
+                if !self.due(read_at) =>
+            {
+                tracing::debug!(stream, %read_at, "trial balance read recently: not read");
+                return Ok(nothing());
+            }
+            (
+                Mode::Reference(_) | Mode::TrialBalance,
+                Some(ApiPosition::Reference { .. } | ApiPosition::Full { .. }),
+            ) => (ReadKind::Full, read::Plan::full(&context)),
+            (Mode::Entries, Some(ApiPosition::UpdatedAt { .. })) => {
+                tracing::warn!(
+                    stream,
+                    "saved position follows `updated_at`, which the API no longer filters on: reading the stream in full"
+                );
                 (ReadKind::Full, read::Plan::full(&context))
             }
             (
-                Mode::Changelog(resource) | Mode::SubCollection(resource, _),
+                Mode::Entries | Mode::Changelog(_) | Mode::SubCollection(..),
                 Some(ApiPosition::Changelog { processed_at }),
             ) => {
+                let resource = match spec.mode {
+                    Mode::Changelog(resource) | Mode::SubCollection(resource, _) => resource,
+                    _ => ChangelogResource::LedgerEntryLines,
+                };
                 let request = self
                     .client
                     .changelog(resource, ChangelogStart::Since(processed_at));

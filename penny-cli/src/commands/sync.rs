@@ -60,7 +60,9 @@ pub fn redshift_source(config: &Config) -> Result<penny_redshift::DataSharingSou
 /// The API source of a configuration.
 pub fn api_source(config: &Config) -> Result<penny_api::source::PennylaneSource, CliError> {
     let client = crate::commands::api::client(config)?;
-    Ok(penny_api::source::PennylaneSource::new(client).with_batch_rows(config.sync.batch_rows))
+    Ok(penny_api::source::PennylaneSource::new(client)
+        .with_batch_rows(config.sync.batch_rows)
+        .with_reference_refresh(config.api.reference_refresh))
 }
 
 /// The source of a configuration.
