@@ -389,12 +389,14 @@ pub(crate) fn decode_page<T: DeserializeOwned>(resource: &str, body: &[u8]) -> R
     }
     let included = match raw.included {
         None => None,
-        Some(json) => Some(serde_json::from_str(json.get()).map_err(|source| Error::Decode {
-            resource: resource.to_owned(),
-            id: None,
-            path: "included".to_owned(),
-            source,
-        })?),
+        Some(json) => Some(
+            serde_json::from_str(json.get()).map_err(|source| Error::Decode {
+                resource: resource.to_owned(),
+                id: None,
+                path: "included".to_owned(),
+                source,
+            })?,
+        ),
     };
     Ok(Page {
         items,

@@ -534,8 +534,14 @@ async fn doctor_names_what_fails_and_how_to_fix_it() {
         "{scopes}"
     );
     assert!(optional.contains("trial_balance:readonly"), "{scopes}");
-    assert!(stdout.contains("[ ok ] stream journals: journals:readonly granted"), "{stdout}");
-    assert!(stdout.contains("[FAIL] stream ledger_entry_lines"), "{stdout}");
+    assert!(
+        stdout.contains("[ ok ] stream journals: journals:readonly granted"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[FAIL] stream ledger_entry_lines"),
+        "{stdout}"
+    );
     assert!(stdout.contains("[skip] stream suppliers"), "{stdout}");
     assert!(stdout.contains("[FAIL] postgres"), "{stdout}");
     assert!(

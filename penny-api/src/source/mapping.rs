@@ -269,8 +269,13 @@ mod tests {
         );
         assert_eq!(lettering(json!({"id": 9})), Value::Null);
         // Anything else is an error naming the field.
-        let err = row(spec, 1, None, &json!({"id": 9, "lettered_ledger_entry_lines": "5"}))
-            .expect_err("not the spec's shape");
+        let err = row(
+            spec,
+            1,
+            None,
+            &json!({"id": 9, "lettered_ledger_entry_lines": "5"}),
+        )
+        .expect_err("not the spec's shape");
         assert_eq!(err.field, "lettered_ledger_entry_lines");
         let err = row(
             spec,

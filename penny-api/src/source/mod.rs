@@ -181,8 +181,7 @@ impl PennylaneSource {
     /// nothing, but journals and ledger accounts follow the ledger lines' change log
     /// and are read at once when a changed line names one they do not know yet.
     pub fn with_reference_refresh(mut self, every: std::time::Duration) -> Self {
-        self.reference_refresh =
-            chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
+        self.reference_refresh = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
         self
     }
 
@@ -392,10 +391,7 @@ impl Source for PennylaneSource {
                 )
             }
         };
-        let identity = self
-            .identity()
-            .await
-            .map_err(|e| source_error(stream, e))?;
+        let identity = self.identity().await.map_err(|e| source_error(stream, e))?;
         let company_id = identity.company_id;
         if let Some(entry) = scopes::scope_of(stream)
             && let (Some(scope), Some(granted)) = (entry.scope, &identity.scopes)
@@ -409,7 +405,11 @@ impl Source for PennylaneSource {
             };
             match entry.need {
                 Need::Optional => {
-                    tracing::warn!(stream, scope, "the token lacks this optional stream's scope (GET /me): stream skipped");
+                    tracing::warn!(
+                        stream,
+                        scope,
+                        "the token lacks this optional stream's scope (GET /me): stream skipped"
+                    );
                     return Ok(StreamRead {
                         kind: ReadKind::Incremental,
                         events: Box::pin(futures_util::stream::empty()),

@@ -564,7 +564,8 @@ async fn changed_entries(
         return Ok(());
     }
     let mut entry_ids: BTreeSet<i64> = BTreeSet::new();
-    let mut lines = raw_list(&cx.client, "/ledger_entry_lines", "ledger_entry_lines").by_ids(line_ids);
+    let mut lines =
+        raw_list(&cx.client, "/ledger_entry_lines", "ledger_entry_lines").by_ids(line_ids);
     while let Some(line) = lines.next().await {
         let line = line.map_err(|e| source_error(stream, e))?;
         let entry = match line.get("ledger_entry") {
@@ -685,10 +686,7 @@ async fn fetch_sub(
     }
 }
 
-pub(crate) fn checkpoint(
-    stream: &str,
-    position: &ApiPosition,
-) -> Result<SourceEvent, SourceError> {
+pub(crate) fn checkpoint(stream: &str, position: &ApiPosition) -> Result<SourceEvent, SourceError> {
     Position::encode(position)
         .map(SourceEvent::Checkpoint)
         .map_err(|e| SourceError::Data {

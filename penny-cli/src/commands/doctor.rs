@@ -209,7 +209,10 @@ pub fn scope_lines(me: &penny_api::models::Me, streams: &[String]) -> Vec<(Strin
     let optional = if missing_optional.is_empty() {
         String::new()
     } else {
-        format!("; optional streams skipped for lack of: {}", missing_optional.join(", "))
+        format!(
+            "; optional streams skipped for lack of: {}",
+            missing_optional.join(", ")
+        )
     };
     let summary = if missing_required.is_empty() {
         Outcome::Ok(format!("every required scope granted{optional}"))
@@ -248,25 +251,38 @@ mod tests {
                 .map(|(_, o)| o.clone())
                 .unwrap_or_else(|| panic!("no line {name}"))
         };
-        assert_eq!(find("stream journals"), Outcome::Ok("journals:readonly granted".into()));
+        assert_eq!(
+            find("stream journals"),
+            Outcome::Ok("journals:readonly granted".into())
+        );
         assert_eq!(
             find("stream customers"),
             Outcome::Ok("customers:readonly granted".into())
         );
-        assert!(matches!(find("stream ledger_entries"), Outcome::Fail(what, _) if what.contains("ledger_entries:readonly")));
-        assert!(matches!(find("stream trial_balance"), Outcome::Skip(why) if why.contains("trial_balance:readonly")));
+        assert!(
+            matches!(find("stream ledger_entries"), Outcome::Fail(what, _) if what.contains("ledger_entries:readonly"))
+        );
+        assert!(
+            matches!(find("stream trial_balance"), Outcome::Skip(why) if why.contains("trial_balance:readonly"))
+        );
         match find("api scopes") {
             Outcome::Fail(what, _) => {
                 let (_, missing) = what.split_once("missing: ").expect("missing");
                 let (required, _) = missing.split_once(';').expect("optional part");
-                assert_eq!(required, "ledger_accounts:readonly, ledger_entries:readonly");
+                assert_eq!(
+                    required,
+                    "ledger_accounts:readonly, ledger_entries:readonly"
+                );
             }
             other => panic!("{other:?}"),
         }
         // Only the configured streams are listed.
         let only = scope_lines(&me(&[]), &["customers".to_owned()]);
         assert_eq!(only.len(), 2, "{only:?}");
-        assert!(matches!(&only[1].1, Outcome::Ok(_)), "an optional stream only: {only:?}");
+        assert!(
+            matches!(&only[1].1, Outcome::Ok(_)),
+            "an optional stream only: {only:?}"
+        );
     }
 }
 
