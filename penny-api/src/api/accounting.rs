@@ -16,10 +16,7 @@ impl Client {
 
     /// `GET /ledger_accounts` (scope `ledger_accounts:readonly`).
     pub fn ledger_accounts(&self) -> ListRequest<LedgerAccount> {
-        ListRequest::new(
-            self.clone(),
-            "/ledger_accounts",
-            "ledger_accounts")
+        ListRequest::new(self.clone(), "/ledger_accounts", "ledger_accounts")
     }
 
     /// `GET /ledger_entries`.
@@ -29,10 +26,7 @@ impl Client {
 
     /// `GET /ledger_entry_lines`: the general ledger, line by line.
     pub fn ledger_entry_lines(&self) -> ListRequest<LedgerEntryLine> {
-        ListRequest::new(
-            self.clone(),
-            "/ledger_entry_lines",
-            "ledger_entry_lines")
+        ListRequest::new(self.clone(), "/ledger_entry_lines", "ledger_entry_lines")
     }
 
     /// `GET /fiscal_years`.
@@ -49,12 +43,9 @@ impl Client {
         period_end: NaiveDate,
         is_auxiliary: bool,
     ) -> ListRequest<TrialBalanceAccount> {
-        ListRequest::new(
-            self.clone(),
-            "/trial_balance",
-            "trial_balance")
-        .param("period_start", period_start.format("%Y-%m-%d").to_string())
-        .param("period_end", period_end.format("%Y-%m-%d").to_string())
-        .param("is_auxiliary", is_auxiliary.to_string())
+        ListRequest::new(self.clone(), "/trial_balance", "trial_balance")
+            .param("period_start", period_start.format("%Y-%m-%d").to_string())
+            .param("period_end", period_end.format("%Y-%m-%d").to_string())
+            .param("is_auxiliary", is_auxiliary.to_string())
     }
 }

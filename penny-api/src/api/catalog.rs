@@ -17,9 +17,6 @@ impl Client {
 
     /// `GET /category_groups`.
     pub fn category_groups(&self) -> ListRequest<CategoryGroup> {
-        ListRequest::new(
-            self.clone(),
-            "/category_groups",
-            "category_groups")
+        ListRequest::new(self.clone(), "/category_groups", "category_groups")
     }
 }

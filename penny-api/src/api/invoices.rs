@@ -7,10 +7,7 @@ use crate::page::ListRequest;
 impl Client {
     /// `GET /customer_invoices` (invoices and credit notes).
     pub fn customer_invoices(&self) -> ListRequest<CustomerInvoice> {
-        ListRequest::new(
-            self.clone(),
-            "/customer_invoices",
-            "customer_invoices")
+        ListRequest::new(self.clone(), "/customer_invoices", "customer_invoices")
     }
 
     /// `GET /customer_invoices/{id}/invoice_lines`.
@@ -18,7 +15,8 @@ impl Client {
         ListRequest::new(
             self.clone(),
             format!("/customer_invoices/{invoice_id}/invoice_lines"),
-            "customer_invoice_lines")
+            "customer_invoice_lines",
+        )
     }
 
     /// `GET /customer_invoices/{id}/payments`.
@@ -26,15 +24,13 @@ impl Client {
         ListRequest::new(
             self.clone(),
             format!("/customer_invoices/{invoice_id}/payments"),
-            "customer_invoice_payments")
+            "customer_invoice_payments",
+        )
     }
 
     /// `GET /supplier_invoices`.
     pub fn supplier_invoices(&self) -> ListRequest<SupplierInvoice> {
-        ListRequest::new(
-            self.clone(),
-            "/supplier_invoices",
-            "supplier_invoices")
+        ListRequest::new(self.clone(), "/supplier_invoices", "supplier_invoices")
     }
 
     /// `GET /supplier_invoices/{id}/invoice_lines`.
@@ -42,7 +38,8 @@ impl Client {
         ListRequest::new(
             self.clone(),
             format!("/supplier_invoices/{invoice_id}/invoice_lines"),
-            "supplier_invoice_lines")
+            "supplier_invoice_lines",
+        )
     }
 
     /// `GET /supplier_invoices/{id}/payments`.
@@ -50,6 +47,7 @@ impl Client {
         ListRequest::new(
             self.clone(),
             format!("/supplier_invoices/{invoice_id}/payments"),
-            "supplier_invoice_payments")
+            "supplier_invoice_payments",
+        )
     }
 }
