@@ -1,19 +1,30 @@
 //! [`PennylaneSource`]: a [`penny_transform::Source`] over the [`Client`] (feature `source`).
 //!
 //! Its streams are the raw tables of the API door (`docs/src/raw-tables.md`), one per
-//! resource, every row keyed by `(company_id, id)` with `company_id` from `GET /me`.
+//! resource, every row keyed by `(company_id, id)` with `company_id` from `GET /me`
+//! (but `trial_balance`, keyed by company, period and account number). No request uses
+//! a filter the published spec does not list for its endpoint; in particular none
+//! filters on `updated_at`, which no list accepts.
 //!
 //! | streams | how they are read incrementally |
 //! |---|---|
 //! | `customers`, `suppliers`, `products`, `transactions`, `customer_invoices`, `supplier_invoices`, `ledger_entry_lines` | their change log: inserted and updated ids are fetched in batches of 100 with an `id in [...]` filter, deleted ids become deletions |
-//! | `customer_invoice_lines`, `customer_invoice_payments`, `supplier_invoice_lines`, `supplier_invoice_payments` | the invoices' change log: the sub-collection of every inserted or updated invoice is fetched again (one request per invoice and stream) |
-//! | `ledger_entries` | an `updated_at >= position` filter (no change log exists); deletions are not seen until a full read |
-//! | `journals`, `ledger_accounts`, `fiscal_years`, `bank_accounts`, `categories`, `category_groups` | full read every time: small reference tables, a few requests each, and a full read is the only way to see their deletions |
+//! | `customer_invoice_lines`, `customer_invoice_payments`, `supplier_invoice_lines`, `supplier_invoice_payments` | the invoices' change log: the sub-collection of every inserted or updated invoice is fetched again (customer invoice lines with `include=invoice_lines`, in the invoices' own pages; otherwise one request per invoice and stream) |
+//! | `ledger_entries` | the ledger lines' change log (there is no entry change log): the inserted and updated lines are fetched by id for their `ledger_entry`, then those entries by id; an entry named by a changed line but absent is deleted |
+//! | `journals`, `ledger_accounts` | read whole at most every [`reference refresh`](PennylaneSource::with_reference_refresh); in between they follow the ledger lines' change log, and when lines were inserted or updated one request asks for a line naming a journal (account) beyond the largest id the last full read saw: if there is one, the stream is read whole at once |
+//! | `fiscal_years`, `bank_accounts`, `categories`, `category_groups`, `trial_balance` | read whole at most every reference refresh; nothing is asked in between |
+//! | `companies` | `GET /me`, every read |
 //!
-//! Positions are [`ApiPosition`]s: the last change-log `processed_at` processed, the
-//! largest `updated_at` seen, or a full read's time. A change-log position older than
-//! the retention (refused by the client, or by the API with a 422) falls back to a full
-//! read ([`ReadKind::Full`]), with a warning in the logs.
+//! A quiet cycle therefore costs one change-log request per stream that follows one
+//! (14 with every stream: customers, suppliers, products, transactions, three for each
+//! invoice kind, and four for the ledger lines' log: lines, entries, journals,
+//! accounts), plus `companies`' `GET /me`: 15, whatever the size of the books.
+//!
+//! Positions are [`ApiPosition`]s: the last change-log `processed_at` processed, or a
+//! reference read's time (with how far the lines' log was followed and the largest id
+//! seen). A change-log position older than the retention (refused by the client, or by
+//! the API with a 422) falls back to a full read ([`ReadKind::Full`]), with a warning in
+//! the logs; so does a position of an older version of this source (`updated_at`).
 //!
 //! A full read of a change-log stream ends on a position taken from the server's
 //! clock (the `Date` header of its first answer, or
@@ -24,21 +35,34 @@
 //! retention. The margin assumes Pennylane records a change in its log within
 //! 5 minutes (not documented).
 //!
-//! An `updated_at` position is the largest `updated_at` seen, capped by the server's
-//! time when the read started: a record changed during the read is read again next
-//! time rather than skipped. The filter is `updated_at >= position` (boundary records
-//! are read twice, harmlessly).
+//! Scopes ([`scopes::STREAM_SCOPES`], one table): the general ledger's streams are
+//! required, the others optional. When `GET /me` lists the token's scopes, an optional
+//! stream whose scope is missing is skipped (an empty incremental read, a warning) and
+//! a required one fails before any request; a 403 fails the stream with a
+//! [`ScopeError`] naming the scope and the stream.
+//!
+//! `include=invoice_lines` is experimental at Pennylane: the answer's `included`
+//! section is read as `{"invoice_lines": [...]}` (or a plain array), each line naming its
+//! invoice (`customer_invoice`, `invoice` `{id}`, or `customer_invoice_id`,
+//! `invoice_id`). A 400 to the parameter, or an answer without a usable `included`,
+//! switches the source to one request per invoice for the rest of its life (logged once).
 //!
 //! Costs and limits, honestly:
-//! - Invoice lines and payments have no list of their own: a full read costs one
-//!   request per invoice and stream (10,000 invoices are 10,000 requests, about 37
-//!   minutes at the default 4.5 requests per second), plus the invoice list itself.
-//!   Four such requests are kept in flight so that the rate limit, not the API's
-//!   latency, sets the pace.
+//! - Supplier invoice lines, and payments of both kinds, have no list of their own: a
+//!   full read costs one request per invoice and stream (10,000 invoices are 10,000
+//!   requests, about 37 minutes at the default 4.5 requests per second), plus the
+//!   invoice list itself. Four such requests are kept in flight so that the rate limit,
+//!   not the API's latency, sets the pace.
 //! - A line removed from an invoice that is updated, and the lines and payments of a
 //!   deleted invoice, stay in the raw table until the next full read of that stream:
 //!   their ids are not known any more (the API has no change log of lines).
-//! - `trial_balance` is not a stream: it is computed for a period and has no id.
+//! - An entry deleted with all its lines: the change log reports the lines' deletions
+//!   (the lines' table loses them at once), but a deleted line's entry cannot be asked
+//!   for any more, so the entry stays in `ledger_entries` until the next full read of
+//!   that stream. No line names it, so nothing downstream sees it.
+//! - New journals and accounts are found by their id being larger than the largest
+//!   known (Pennylane's ids grow); a renamed journal or account shows at the next
+//!   reference refresh.
 
 mod mapping;
 mod read;
