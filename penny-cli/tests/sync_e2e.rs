@@ -57,7 +57,10 @@ async fn sync(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_sync_equals_a_fresh_full_sync_of_the_mutated_world() {
     let (sandbox, client) = sandbox().await;
-    let source = penny_api::source::PennylaneSource::new(client.clone());
+    // Reference tables and the trial balance read every cycle (their cadence is tested
+    // in penny-api): the trial balance moves with every mutation of the books.
+    let source = penny_api::source::PennylaneSource::new(client.clone())
+        .with_reference_refresh(std::time::Duration::ZERO);
     let incremental = tempfile::tempdir().unwrap();
     let fresh = tempfile::tempdir().unwrap();
 
@@ -98,7 +101,10 @@ fn assert_same_tables(incremental: &Path, fresh: &Path) {
 async fn runs_broken_by_faults_converge_on_the_next_run() {
     use penny_api::sandbox::Fault;
     let (sandbox, client) = sandbox().await;
-    let source = penny_api::source::PennylaneSource::new(client.clone());
+    // Reference tables and the trial balance read every cycle (their cadence is tested
+    // in penny-api): the trial balance moves with every mutation of the books.
+    let source = penny_api::source::PennylaneSource::new(client.clone())
+        .with_reference_refresh(std::time::Duration::ZERO);
     let incremental = tempfile::tempdir().unwrap();
     let fresh = tempfile::tempdir().unwrap();
     sync(&source, incremental.path(), true).await;
@@ -169,7 +175,10 @@ async fn pg_sync(
 async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let db = penny_testdb::TestDb::new().await;
     let (sandbox, client) = sandbox().await;
-    let source = penny_api::source::PennylaneSource::new(client.clone());
+    // Reference tables and the trial balance read every cycle (their cadence is tested
+    // in penny-api): the trial balance moves with every mutation of the books.
+    let source = penny_api::source::PennylaneSource::new(client.clone())
+        .with_reference_refresh(std::time::Duration::ZERO);
 
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
     let first = pg_sync(&source, &targets, true).await;
