@@ -229,63 +229,6 @@ pub fn scope_lines(me: &penny_api::models::Me, streams: &[String]) -> Vec<(Strin
     lines
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn me(scopes: &[&str]) -> penny_api::models::Me {
-        serde_json::from_value(serde_json::json!({
-            "company": {"id": 1},
-            "scopes": scopes,
-        }))
-        .expect("a /me answer")
-    }
-
-    #[test]
-    fn each_stream_shows_its_scope_and_a_missing_required_one_fails() {
-        let lines = scope_lines(&me(&["journals:readonly", "customers:all"]), &[]);
-        let find = |name: &str| {
-            lines
-                .iter()
-                .find(|(check, _)| check == name)
-                .map(|(_, o)| o.clone())
-                .unwrap_or_else(|| panic!("no line {name}"))
-        };
-        assert_eq!(
-            find("stream journals"),
-            Outcome::Ok("journals:readonly granted".into())
-        );
-        assert_eq!(
-            find("stream customers"),
-            Outcome::Ok("customers:readonly granted".into())
-        );
-        assert!(
-            matches!(find("stream ledger_entries"), Outcome::Fail(what, _) if what.contains("ledger_entries:readonly"))
-        );
-        assert!(
-            matches!(find("stream trial_balance"), Outcome::Skip(why) if why.contains("trial_balance:readonly"))
-        );
-        match find("api scopes") {
-            Outcome::Fail(what, _) => {
-                let (_, missing) = what.split_once("missing: ").expect("missing");
-                let (required, _) = missing.split_once(';').expect("optional part");
-                assert_eq!(
-                    required,
-                    "ledger_accounts:readonly, ledger_entries:readonly"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        // Only the configured streams are listed.
-        let only = scope_lines(&me(&[]), &["customers".to_owned()]);
-        assert_eq!(only.len(), 2, "{only:?}");
-        assert!(
-            matches!(&only[1].1, Outcome::Ok(_)),
-            "an optional stream only: {only:?}"
-        );
-    }
-}
-
 async fn check_data_sharing(config: &Config, report: &mut Report<'_>) {
     let ds = match crate::commands::sync::data_sharing_config(config) {
         Ok(c) => c,
@@ -468,5 +411,62 @@ fn check_csv(config: &Config, report: &mut Report<'_>) {
                 "choose a writable target.csv_dir, or wait for the other penny to finish".into(),
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me(scopes: &[&str]) -> penny_api::models::Me {
+        serde_json::from_value(serde_json::json!({
+            "company": {"id": 1},
+            "scopes": scopes,
+        }))
+        .expect("a /me answer")
+    }
+
+    #[test]
+    fn each_stream_shows_its_scope_and_a_missing_required_one_fails() {
+        let lines = scope_lines(&me(&["journals:readonly", "customers:all"]), &[]);
+        let find = |name: &str| {
+            lines
+                .iter()
+                .find(|(check, _)| check == name)
+                .map(|(_, o)| o.clone())
+                .unwrap_or_else(|| panic!("no line {name}"))
+        };
+        assert_eq!(
+            find("stream journals"),
+            Outcome::Ok("journals:readonly granted".into())
+        );
+        assert_eq!(
+            find("stream customers"),
+            Outcome::Ok("customers:readonly granted".into())
+        );
+        assert!(
+            matches!(find("stream ledger_entries"), Outcome::Fail(what, _) if what.contains("ledger_entries:readonly"))
+        );
+        assert!(
+            matches!(find("stream trial_balance"), Outcome::Skip(why) if why.contains("trial_balance:readonly"))
+        );
+        match find("api scopes") {
+            Outcome::Fail(what, _) => {
+                let (_, missing) = what.split_once("missing: ").expect("missing");
+                let (required, _) = missing.split_once(';').expect("optional part");
+                assert_eq!(
+                    required,
+                    "ledger_accounts:readonly, ledger_entries:readonly"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Only the configured streams are listed.
+        let only = scope_lines(&me(&[]), &["customers".to_owned()]);
+        assert_eq!(only.len(), 2, "{only:?}");
+        assert!(
+            matches!(&only[1].1, Outcome::Ok(_)),
+            "an optional stream only: {only:?}"
+        );
     }
 }
