@@ -216,6 +216,18 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let fresh = pg_targets(&db, "mid_raw", "mid_star", &source).await;
     pg_sync(&source, &fresh, true).await;
     drop(fresh);
+    // The entry deleted with its invoice (its lines' deletions only, in the change log)
+    // is gone from the raw entries too.
+    let (raw_inc, raw_fresh) = (
+        pg_tables(&db, "inc_raw").await,
+        pg_tables(&db, "mid_raw").await,
+    );
+    assert_eq!(
+        raw_inc["ledger_entries"].len(),
+        raw_fresh["ledger_entries"].len(),
+        "an entry whose lines are all deleted is deleted"
+    );
+    assert_eq!(raw_inc["ledger_entries"], raw_fresh["ledger_entries"]);
     let (a, b) = (
         pg_tables(&db, "inc_star").await,
         pg_tables(&db, "mid_star").await,

@@ -58,8 +58,10 @@
 //!   their ids are not known any more (the API has no change log of lines).
 //! - An entry deleted with all its lines: the change log reports the lines' deletions
 //!   (the lines' table loses them at once), but a deleted line's entry cannot be asked
-//!   for any more, so the entry stays in `ledger_entries` until the next full read of
-//!   that stream. No line names it, so nothing downstream sees it.
+//!   for any more, so this source cannot delete the entry. Whoever knows the raw tables
+//!   can: `penny sync` deletes, after a run that deleted lines, the raw entries no line
+//!   names any more (PostgreSQL target). Otherwise the entry stays in `ledger_entries`
+//!   until the next full read of that stream; no line names it.
 //! - New journals and accounts are found by their id being larger than the largest
 //!   known (Pennylane's ids grow); a renamed journal or account shows at the next
 //!   reference refresh.
