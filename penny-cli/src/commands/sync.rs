@@ -198,9 +198,9 @@ async fn delete_entries_without_lines(
     else {
         return Ok(());
     };
-    if !changes
+    if changes
         .get("ledger_entry_lines")
-        .is_some_and(|c| !c.deleted.is_empty())
+        .is_none_or(|c| c.deleted.is_empty())
     {
         return Ok(());
     }
