@@ -88,7 +88,7 @@ fn demo_without_a_database_writes_csv_files_and_says_what_next() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
-        stdout.contains("1. Full sync: 19 streams synced"),
+        stdout.contains("1. Full sync: 20 streams synced"),
         "{stdout}"
     );
     assert!(stdout.contains("3. Incremental sync:"), "{stdout}");
