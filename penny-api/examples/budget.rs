@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use futures_util::TryStreamExt;
 use penny_api::sandbox::{RateLimit, Resource, Sandbox, SandboxConfig};
-use penny_api::{Client, MAX_LIMIT};
+use penny_api::{Client, DEFAULT_MAX_LIMIT as MAX_LIMIT};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

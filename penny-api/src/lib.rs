@@ -14,7 +14,8 @@
 //! - [`ChangelogRequest`]: what changed since a date, with the 4-week retention as a
 //!   typed [`Error::ResyncNeeded`].
 //! - `source::PennylaneSource`: the raw tables of `docs/src/raw-tables.md`, incremental
-//!   through changelogs or `updated_at`.
+//!   through changelogs (ledger entries through their lines'), reference tables re-read
+//!   on a cadence.
 //!
 //! ```no_run
 //! use futures_util::TryStreamExt;
@@ -42,14 +43,17 @@
 //! - A 429's `retry-after` is in seconds; when absent, the plain-text body's "retry in
 //!   N seconds" is read, and failing both the client backs off exponentially.
 //! - Error bodies are JSON with a `message` (or `error`) field; otherwise the text is kept.
-//! - `id` accepts the `in` operator with up to 100 ids (one page of a list).
 //! - Fields not attested by Pennylane's schema (journal `type`, several statuses)
 //!   are open enumerations or text.
 //! - A `changelogs` `start_date` is inclusive and events come in ascending
 //!   `processed_at` order; a change reaches its log within 5 minutes
 //!   (`source::RESYNC_MARGIN_MINUTES`).
-//! - `ledger_entries` accepts an `updated_at` filter (`gteq`), and every list with a
-//!   change log accepts `id` `in` filters.
+//! - No list accepts `updated_at` (the spec lists each endpoint's filters; ledger
+//!   entries filter on `id`, `date`, `journal_id`); every list with a change log, ledger
+//!   entries and lines accept `id` `in` filters of up to 100 ids.
+//! - `include=invoice_lines` (experimental at Pennylane) answers an `included` section
+//!   `{"invoice_lines": [...]}` whose lines name their invoice; otherwise the lines are
+//!   read per invoice.
 //! - A sub-collection of an invoice deleted meanwhile answers 404 (skipped).
 //! - The default sort (`-id`) is never relied on: positions come from timestamps,
 //!   not from the order of records.
@@ -72,7 +76,7 @@ pub use api::{ChangelogRequest, ChangelogResource, ChangelogStart};
 pub use client::{Client, ClientBuilder, ClientStats, DEFAULT_BASE_URL};
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterValue, Operator};
-pub use page::{ListRequest, MAX_LIMIT, MAX_LIMIT_LARGE, Page};
+pub use page::{DEFAULT_MAX_LIMIT, ListRequest, MAX_LIMIT, Page, max_limit};
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;
 pub use secrecy::SecretString;

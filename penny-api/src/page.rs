@@ -18,14 +18,69 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 
-/// The maximum `limit` of ordinary list endpoints.
-pub const MAX_LIMIT: u32 = 100;
+/// The maximum `limit` of each list endpoint, from Pennylane's Company API v2 spec
+/// (`Must be between 1 and N`); a path segment `*` stands for any one segment (an id).
+/// Every list of this crate takes its maximum from here ([`max_limit`]); an endpoint
+/// not listed has [`DEFAULT_MAX_LIMIT`].
+pub const MAX_LIMIT: &[(&str, u32)] = &[
+    ("/ledger_accounts", 1000),
+    ("/trial_balance", 1000),
+    ("/changelogs/*", 1000),
+    ("/journals", 100),
+    ("/ledger_entries", 100),
+    ("/ledger_entries/*/ledger_entry_lines", 100),
+    ("/ledger_entry_lines", 100),
+    ("/ledger_entry_lines/*/categories", 100),
+    ("/ledger_entry_lines/*/lettered_ledger_entry_lines", 100),
+    ("/fiscal_years", 100),
+    ("/customers", 100),
+    ("/suppliers", 100),
+    ("/products", 100),
+    ("/customer_invoices", 100),
+    ("/customer_invoices/*/invoice_lines", 100),
+    ("/customer_invoices/*/payments", 100),
+    ("/supplier_invoices", 100),
+    ("/supplier_invoices/*/invoice_lines", 100),
+    ("/supplier_invoices/*/payments", 100),
+    ("/transactions", 100),
+    ("/bank_accounts", 100),
+    ("/categories", 100),
+    ("/category_groups", 100),
+];
 
-/// The maximum `limit` of changelogs and the trial balance.
-pub const MAX_LIMIT_LARGE: u32 = 1000;
+/// The maximum `limit` of a list endpoint the [`MAX_LIMIT`] table does not name (the
+/// spec's most common bound).
+pub const DEFAULT_MAX_LIMIT: u32 = 100;
 
-/// The largest number of ids fetched with one `in` filter (one page of an ordinary list).
-pub const MAX_IDS_PER_REQUEST: usize = MAX_LIMIT as usize;
+/// The maximum `limit` of `endpoint` (a path below the base URL, such as
+/// `/ledger_accounts` or `/customer_invoices/42/invoice_lines`), from [`MAX_LIMIT`].
+///
+/// ```
+/// assert_eq!(penny_api::page::max_limit("/ledger_accounts"), 1000);
+/// assert_eq!(penny_api::page::max_limit("/changelogs/customers"), 1000);
+/// assert_eq!(penny_api::page::max_limit("/customer_invoices/7/invoice_lines"), 100);
+/// assert_eq!(penny_api::page::max_limit("/ledger_entries"), 100);
+/// ```
+pub fn max_limit(endpoint: &str) -> u32 {
+    let path = endpoint.split('?').next().unwrap_or(endpoint);
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    MAX_LIMIT
+        .iter()
+        .find(|(pattern, _)| {
+            let pattern: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+            pattern.len() == segments.len()
+                && pattern
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| *p == "*" || p == s)
+        })
+        .map_or(DEFAULT_MAX_LIMIT, |(_, max)| *max)
+}
+
+/// The largest number of ids sent in one `in` filter. The spec bounds no `in` list;
+/// 100 ids also fit one page of every list they are sent to (`limit` at most 100 on
+/// ledger entries, lines and invoices), so every id asked for comes back in one page.
+pub const MAX_IDS_PER_REQUEST: usize = 100;
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +93,9 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
     /// When the server answered, by its own clock (the `Date` header), if it said.
     pub server_time: Option<DateTime<Utc>>,
+    /// The page's `included` section, when the request asked for related resources
+    /// (`include=invoice_lines` on customer invoices) and the API sent them.
+    pub included: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +106,8 @@ struct RawPage<'a> {
     has_more: bool,
     #[serde(default)]
     next_cursor: Option<String>,
+    #[serde(default, borrow)]
+    included: Option<&'a RawValue>,
 }
 
 /// A list request: endpoint, `limit`, filters, sort and extra parameters, sent
@@ -97,16 +157,14 @@ impl<T> std::fmt::Debug for ListRequest<T> {
 
 impl<T> ListRequest<T> {
     /// A request for `endpoint` (a path such as `/customers`), whose records are called
-    /// `resource` in errors, with the endpoint's maximum `limit` (also the default).
-    pub fn new(
-        client: Client,
-        endpoint: impl Into<String>,
-        resource: impl Into<String>,
-        max_limit: u32,
-    ) -> Self {
+    /// `resource` in errors; its `limit` is the endpoint's maximum from [`MAX_LIMIT`]
+    /// (also the default, for the fewest requests).
+    pub fn new(client: Client, endpoint: impl Into<String>, resource: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        let max_limit = max_limit(&endpoint);
         ListRequest {
             client,
-            endpoint: endpoint.into(),
+            endpoint,
             resource: resource.into(),
             max_limit,
             limit: max_limit,
@@ -329,11 +387,23 @@ pub(crate) fn decode_page<T: DeserializeOwned>(resource: &str, body: &[u8]) -> R
     for item in raw.items {
         items.push(decode_record(resource, item.get())?);
     }
+    let included = match raw.included {
+        None => None,
+        Some(json) => Some(
+            serde_json::from_str(json.get()).map_err(|source| Error::Decode {
+                resource: resource.to_owned(),
+                id: None,
+                path: "included".to_owned(),
+                source,
+            })?,
+        ),
+    };
     Ok(Page {
         items,
         has_more: raw.has_more,
         next_cursor: raw.next_cursor,
         server_time: None,
+        included,
     })
 }
 
@@ -365,7 +435,29 @@ mod tests {
 
     fn request() -> ListRequest<serde_json::Value> {
         let client = Client::builder().token("t").build().expect("client");
-        ListRequest::new(client, "/customers", "customers", MAX_LIMIT)
+        ListRequest::new(client, "/customers", "customers")
+    }
+
+    #[test]
+    fn every_list_takes_its_maximum_from_the_table() {
+        let client = Client::builder().token("t").build().expect("client");
+        assert_eq!(client.ledger_accounts().max_limit(), 1000);
+        assert_eq!(client.journals().max_limit(), 100);
+        assert_eq!(client.ledger_entry_lines().max_limit(), 100);
+        assert_eq!(
+            client
+                .trial_balance(
+                    chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+                    chrono::NaiveDate::from_ymd_opt(2026, 12, 31).expect("date"),
+                    true
+                )
+                .max_limit(),
+            1000
+        );
+        assert_eq!(max_limit("/changelogs/ledger_entry_lines"), 1000);
+        assert_eq!(max_limit("/supplier_invoices/3/payments"), 100);
+        assert!(client.ledger_accounts().limit(1000).query(None).is_ok());
+        assert!(client.ledger_accounts().limit(1001).query(None).is_err());
     }
 
     #[test]

@@ -31,9 +31,13 @@ fn client(server: &MockServer) -> Client {
 }
 
 async fn mount_me(server: &MockServer) {
+    let scopes: Vec<&str> = penny_api::source::STREAM_SCOPES
+        .iter()
+        .filter_map(|s| s.scope)
+        .collect();
     Mock::given(path("/api/external/v2/me"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "user": null, "company": {"id": 7, "name": "ACME SAS"}, "scopes": ["customers:readonly"]
+            "user": null, "company": {"id": 7, "name": "ACME SAS"}, "scopes": scopes
         })))
         .mount(server)
         .await;
@@ -301,56 +305,108 @@ async fn invoice_lines_are_read_per_invoice_with_the_invoice_id() {
 }
 
 #[tokio::test]
-async fn ledger_entries_resume_with_an_updated_at_filter() {
+async fn ledger_entries_follow_the_lines_changelog_without_updated_at() {
     let server = MockServer::start().await;
     mount_me(&server).await;
+    let from: DateTime<Utc> = Utc::now() - chrono::Duration::days(1);
+    Mock::given(path("/api/external/v2/changelogs/ledger_entry_lines"))
+        .respond_with(page(
+            json!([
+                {"id": 50, "operation": "update", "processed_at": "2026-11-02T08:00:00Z"},
+                {"id": 51, "operation": "insert", "processed_at": "2026-11-02T09:00:00Z"},
+                {"id": 52, "operation": "insert", "processed_at": "2026-11-02T09:00:00Z"},
+                {"id": 60, "operation": "delete", "processed_at": "2026-11-02T10:00:00Z"}
+            ]),
+            None,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The changed lines, by id (the deleted one is not asked for).
+    Mock::given(path("/api/external/v2/ledger_entry_lines"))
+        .and(query_param(
+            "filter",
+            r#"[{"field":"id","operator":"in","value":[50,51,52]}]"#,
+        ))
+        .respond_with(page(
+            json!([{"id": 50, "debit": "1.00", "credit": "0.00", "ledger_entry": {"id": 5}},
+                   {"id": 51, "debit": "0.00", "credit": "1.00", "ledger_entry": {"id": 6}},
+                   {"id": 52, "debit": "0.00", "credit": "1.00", "ledger_entry": {"id": 8}}]),
+            None,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Their entries, by id; entry 8 is gone since.
     Mock::given(path("/api/external/v2/ledger_entries"))
         .and(query_param(
             "filter",
-            r#"[{"field":"updated_at","operator":"gteq","value":"2026-11-01T00:00:00Z"}]"#,
+            r#"[{"field":"id","operator":"in","value":[5,6,8]}]"#,
         ))
         .respond_with(page(
-            json!([{"id": 5, "label": "Facture", "date": "2026-11-02", "journal_id": 2,
-                    "updated_at": "2026-11-02T08:00:00Z"},
-                   {"id": 6, "label": "Banque", "date": "2026-11-03", "journal": {"id": 3},
-                    "updated_at": "2026-11-03T08:00:00+01:00"}]),
+            json!([{"id": 5, "label": "Facture", "date": "2026-11-02", "journal": {"id": 2}},
+                   {"id": 6, "label": "Banque", "date": "2026-11-03", "journal": {"id": 3}}]),
             None,
         ))
         .expect(1)
         .mount(&server)
         .await;
     let source = PennylaneSource::new(client(&server));
-    let from = Position::encode(&ApiPosition::UpdatedAt {
-        updated_at: Some("2026-11-01T00:00:00Z".parse().expect("instant")),
-    })
-    .expect("position");
+    let position =
+        Position::encode(&ApiPosition::Changelog { processed_at: from }).expect("position");
     let read = source
-        .read("ledger_entries", Some(from))
+        .read("ledger_entries", Some(position))
         .await
         .expect("read");
     assert_eq!(read.kind, ReadKind::Incremental);
     let events: Vec<_> = read.events.try_collect().await.expect("events");
-    let last = match events.last() {
+    let mut upserted = Vec::new();
+    let mut deleted = Vec::new();
+    for event in &events {
+        if let penny_transform::SourceEvent::Batch(b) = event {
+            for row in b.rows() {
+                let id = row[1].as_i64().expect("id");
+                match b.operation() {
+                    penny_transform::Operation::Upsert => upserted.push(id),
+                    penny_transform::Operation::Delete => deleted.push(id),
+                }
+            }
+        }
+    }
+    assert_eq!(upserted, [5, 6]);
+    assert_eq!(
+        deleted,
+        [8],
+        "an entry named by a changed line but gone is deleted"
+    );
+    match events.last() {
         Some(penny_transform::SourceEvent::Checkpoint(p)) => {
-            p.decode::<ApiPosition>().expect("ours")
+            let at = p.decode::<ApiPosition>().expect("ours");
+            assert!(
+                matches!(at, ApiPosition::Changelog { processed_at } if processed_at > from),
+                "{at:?}"
+            );
         }
         other => panic!("unexpected {other:?}"),
-    };
-    let expected: DateTime<Utc> = "2026-11-03T07:00:00Z".parse().expect("instant");
-    assert_eq!(
-        last,
-        ApiPosition::UpdatedAt {
-            updated_at: Some(expected)
-        }
-    );
-    let rows: usize = events
-        .iter()
-        .map(|e| match e {
-            penny_transform::SourceEvent::Batch(b) => b.len(),
-            _ => 0,
-        })
-        .sum();
-    assert_eq!(rows, 2);
+    }
+    // No request carried an updated_at filter.
+    for request in server.received_requests().await.expect("recorded") {
+        assert!(
+            !request.url.query().unwrap_or("").contains("updated_at"),
+            "{}",
+            request.url
+        );
+    }
+    // A position of the `updated_at` era is read in full.
+    let legacy = Position::encode(&ApiPosition::UpdatedAt {
+        updated_at: Some(from),
+    })
+    .expect("position");
+    let read = source
+        .read("ledger_entries", Some(legacy))
+        .await
+        .expect("read");
+    assert_eq!(read.kind, ReadKind::Full);
 }
 
 #[tokio::test]

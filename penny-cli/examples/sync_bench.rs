@@ -167,17 +167,14 @@ async fn main() {
         .build()
         .unwrap();
     // One request first, so the sandbox has built its world before the clock starts.
-    let _ = ListRequest::<serde_json::Value>::new(
-        client.clone(),
-        "/ledger_entries",
-        "ledger_entries",
-        1,
-    )
-    .items()
-    .take(1)
-    .try_collect::<Vec<_>>()
-    .await
-    .unwrap();
+    let _ =
+        ListRequest::<serde_json::Value>::new(client.clone(), "/ledger_entries", "ledger_entries")
+            .limit(1)
+            .items()
+            .take(1)
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap();
     let baseline = peak_memory_mib().unwrap_or(f64::NAN);
     println!(
         "sandbox with {lines} ledger lines started in a child process ({} MiB peak); sync process peak memory {baseline:.0} MiB before syncing",
@@ -211,18 +208,14 @@ async fn main() {
     );
 
     sandbox.ask("advance 600");
-    let entries: Vec<serde_json::Value> = ListRequest::<serde_json::Value>::new(
-        client.clone(),
-        "/ledger_entries",
-        "ledger_entries",
-        100,
-    )
-    .items()
-    .try_take_while(|_| std::future::ready(Ok(true)))
-    .take(changes)
-    .try_collect::<Vec<_>>()
-    .await
-    .unwrap();
+    let entries: Vec<serde_json::Value> =
+        ListRequest::<serde_json::Value>::new(client.clone(), "/ledger_entries", "ledger_entries")
+            .items()
+            .try_take_while(|_| std::future::ready(Ok(true)))
+            .take(changes)
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap();
     for e in &entries {
         let id = e["id"].as_i64().unwrap();
         let answer = sandbox.ask(&format!("relabel {id}"));

@@ -189,6 +189,11 @@ pub struct ApiConfig {
     pub rate_limit_requests: u32,
     /// `api.rate_limit_per`: the rate-limit window.
     pub rate_limit_per: Duration,
+    /// `api.reference_refresh`: how often the reference tables without a change log
+    /// (journals, ledger accounts, fiscal years, bank accounts, categories, category
+    /// groups) and the trial balance are read again (default 1 h). Journals and ledger
+    /// accounts are also read at once when a changed ledger line names one not known yet.
+    pub reference_refresh: Duration,
     /// `PENNYLANE_API_TOKEN` (environment only).
     pub token: Option<SecretString>,
 }
@@ -200,6 +205,7 @@ impl fmt::Debug for ApiConfig {
             .field("page_size", &self.page_size)
             .field("rate_limit_requests", &self.rate_limit_requests)
             .field("rate_limit_per", &self.rate_limit_per)
+            .field("reference_refresh", &self.reference_refresh)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
@@ -355,6 +361,7 @@ const KEYS: &[Key] = &[
     key("api", "page_size", Some("100")),
     key("api", "rate_limit_requests", Some("25")),
     key("api", "rate_limit_per", Some("\"5s\"")),
+    key("api", "reference_refresh", Some("\"1h\"")),
     key("redshift", "host", None),
     key("redshift", "port", Some("5439")),
     key("redshift", "database", None),
@@ -808,6 +815,7 @@ impl Layers {
                 page_size: self.int("api", "page_size", 1, 100)? as u32,
                 rate_limit_requests: self.int("api", "rate_limit_requests", 1, 100_000)? as u32,
                 rate_limit_per: self.duration("api", "rate_limit_per")?,
+                reference_refresh: self.duration("api", "reference_refresh")?,
                 token: secret(ENV_API_TOKEN),
             },
             redshift: RedshiftConfig {
@@ -926,9 +934,10 @@ impl Config {
             self.source.streams
         ));
         out.push_str(&format!(
-            "[api] base_url = \"{}\", page_size = {}, {ENV_API_TOKEN} {}\n",
+            "[api] base_url = \"{}\", page_size = {}, reference_refresh = \"{}\", {ENV_API_TOKEN} {}\n",
             self.api.base_url,
             self.api.page_size,
+            format_duration(self.api.reference_refresh),
             set(&self.api.token)
         ));
         out.push_str(&format!(
@@ -1073,6 +1082,22 @@ mod tests {
 
         let err = load("[api]\npage_size = 500\n", &[]).unwrap_err();
         assert!(err.to_string().contains("from 1 to 100"), "{err}");
+    }
+
+    #[test]
+    fn reference_refresh_defaults_to_an_hour_and_follows_the_file_then_the_environment() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.api.reference_refresh, Duration::from_secs(3600));
+        let c = load("[api]\nreference_refresh = \"15m\"\n", &[]).unwrap();
+        assert_eq!(c.api.reference_refresh, Duration::from_secs(900));
+        let c = load(
+            "[api]\nreference_refresh = \"15m\"\n",
+            &[("PENNY_API_REFERENCE_REFRESH", "6h")],
+        )
+        .unwrap();
+        assert_eq!(c.api.reference_refresh, Duration::from_secs(6 * 3600));
+        let err = load("[api]\nreference_refresh = \"soon\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("api.reference_refresh"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,17 @@ pub trait SinkFactory: Send + Sync {
     fn saved_tables(&self) -> Option<&dyn crate::incremental::SavedTables> {
         None
     }
+    /// Deletes the raw ledger entries no raw ledger line names any more, but those of
+    /// `keep` (`(company_id, id)`): an entry deleted with all its lines, which the API
+    /// door sees only as its lines' deletions. Returns how many were deleted; `None`
+    /// when this target cannot (the CSV folder: such entries stay until a full read).
+    async fn delete_entries_without_lines(
+        &self,
+        keep: &std::collections::BTreeSet<(i64, i64)>,
+    ) -> Result<Option<u64>, SinkError> {
+        let _ = keep;
+        Ok(None)
+    }
 }
 
 /// What a run did.

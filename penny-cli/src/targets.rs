@@ -316,6 +316,34 @@ impl SinkFactory for PgTarget {
     fn saved_tables(&self) -> Option<&dyn crate::incremental::SavedTables> {
         Some(self)
     }
+
+    async fn delete_entries_without_lines(
+        &self,
+        keep: &std::collections::BTreeSet<(i64, i64)>,
+    ) -> Result<Option<u64>, SinkError> {
+        let (entries, lines) = ("ledger_entries", "ledger_entry_lines");
+        let client = self.config.connect().await.map_err(load_error)?;
+        let (companies, ids): (Vec<i64>, Vec<i64>) = keep.iter().copied().unzip();
+        let deleted = client
+            .execute(
+                &format!(
+                    "DELETE FROM {s}.{e} AS e WHERE NOT EXISTS (SELECT 1 FROM {s}.{l} AS l \
+                     WHERE l.company_id = e.company_id AND l.ledger_entry_id = e.id) \
+                     AND NOT EXISTS (SELECT 1 FROM unnest($1::bigint[], $2::bigint[]) AS k(c, i) \
+                     WHERE k.c = e.company_id AND k.i = e.id)",
+                    s = quote_ident(self.config.schema()),
+                    e = quote_ident(entries),
+                    l = quote_ident(lines),
+                ),
+                &[&companies, &ids],
+            )
+            .await
+            .map_err(|e| SinkError::Data {
+                table: entries.to_owned(),
+                source: e.into(),
+            })?;
+        Ok(Some(deleted))
+    }
 }
 
 /// `schema` with only `columns` and its key, in its order.

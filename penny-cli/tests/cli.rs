@@ -88,7 +88,7 @@ fn demo_without_a_database_writes_csv_files_and_says_what_next() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
-        stdout.contains("1. Full sync: 19 streams synced"),
+        stdout.contains("1. Full sync: 20 streams synced"),
         "{stdout}"
     );
     assert!(stdout.contains("3. Incremental sync:"), "{stdout}");
@@ -541,21 +541,32 @@ async fn doctor_names_what_fails_and_how_to_fix_it() {
         !missing.contains("customers:readonly") && !missing.contains(" journals:readonly"),
         "{scopes}"
     );
-    assert!(missing.contains("ledger:readonly"), "{scopes}");
-    // Exactly the needed scopes the token lacks are listed.
-    let listed: Vec<&str> = missing.split(',').map(str::trim).collect();
-    let expected: Vec<&str> = penny_cli::commands::doctor::NEEDED_SCOPES
-        .iter()
-        .copied()
-        .filter(|s| !["customers:readonly", "journals:readonly"].contains(s))
-        .collect();
-    assert_eq!(listed, expected, "{scopes}");
+    // The required scopes the token lacks are listed; optional ones are skipped.
+    let (required, optional) = missing.split_once(';').unwrap();
+    let listed: Vec<&str> = required.split(',').map(str::trim).collect();
+    assert_eq!(
+        listed,
+        ["ledger_accounts:readonly", "ledger_entries:readonly"],
+        "{scopes}"
+    );
+    assert!(optional.contains("trial_balance:readonly"), "{scopes}");
+    assert!(
+        stdout.contains("[ ok ] stream journals: journals:readonly granted"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[FAIL] stream ledger_entry_lines"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[skip] stream suppliers"), "{stdout}");
     assert!(stdout.contains("[FAIL] postgres"), "{stdout}");
     assert!(
         stdout.contains("fix: check that PostgreSQL runs"),
         "{stdout}"
     );
-    assert!(stderr.contains("2 check(s) failed"), "{stderr}");
+    // The required streams' lines (ledger accounts, entries and lines), the scopes'
+    // summary, PostgreSQL.
+    assert!(stderr.contains("5 check(s) failed"), "{stderr}");
 
     let out = run("wrong").await.unwrap();
     let (stdout, _) = text(&out);

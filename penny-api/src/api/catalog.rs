@@ -2,26 +2,21 @@
 
 use crate::client::Client;
 use crate::models::{Category, CategoryGroup, Product};
-use crate::page::{ListRequest, MAX_LIMIT};
+use crate::page::ListRequest;
 
 impl Client {
     /// `GET /products`.
     pub fn products(&self) -> ListRequest<Product> {
-        ListRequest::new(self.clone(), "/products", "products", MAX_LIMIT)
+        ListRequest::new(self.clone(), "/products", "products")
     }
 
     /// `GET /categories`.
     pub fn categories(&self) -> ListRequest<Category> {
-        ListRequest::new(self.clone(), "/categories", "categories", MAX_LIMIT)
+        ListRequest::new(self.clone(), "/categories", "categories")
     }
 
     /// `GET /category_groups`.
     pub fn category_groups(&self) -> ListRequest<CategoryGroup> {
-        ListRequest::new(
-            self.clone(),
-            "/category_groups",
-            "category_groups",
-            MAX_LIMIT,
-        )
+        ListRequest::new(self.clone(), "/category_groups", "category_groups")
     }
 }

@@ -6,7 +6,7 @@ use futures_util::stream::BoxStream;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::models::ChangelogEvent;
-use crate::page::{CursorPages, MAX_LIMIT_LARGE, Page, decode_page, items_of, paginate};
+use crate::page::{CursorPages, Page, decode_page, items_of, max_limit, paginate};
 
 /// The resources that have a change log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,7 +113,7 @@ impl Client {
             client: self.clone(),
             resource,
             start,
-            limit: MAX_LIMIT_LARGE,
+            limit: max_limit(&resource.path()),
         }
     }
 }
@@ -133,11 +133,12 @@ impl ChangelogRequest {
     /// The query of the first page (`cursor` = `None`) or of the page after `cursor`.
     pub fn query(&self, cursor: Option<&str>) -> Result<Vec<(String, String)>> {
         let endpoint = self.resource.path();
-        if self.limit == 0 || self.limit > MAX_LIMIT_LARGE {
+        let max = max_limit(&endpoint);
+        if self.limit == 0 || self.limit > max {
             return Err(Error::InvalidLimit {
                 endpoint,
                 limit: self.limit,
-                max: MAX_LIMIT_LARGE,
+                max,
             });
         }
         let mut query = vec![("limit".to_owned(), self.limit.to_string())];

@@ -2,17 +2,12 @@
 
 use crate::client::Client;
 use crate::models::{CustomerInvoice, InvoiceLine, InvoicePayment, SupplierInvoice};
-use crate::page::{ListRequest, MAX_LIMIT};
+use crate::page::ListRequest;
 
 impl Client {
     /// `GET /customer_invoices` (invoices and credit notes).
     pub fn customer_invoices(&self) -> ListRequest<CustomerInvoice> {
-        ListRequest::new(
-            self.clone(),
-            "/customer_invoices",
-            "customer_invoices",
-            MAX_LIMIT,
-        )
+        ListRequest::new(self.clone(), "/customer_invoices", "customer_invoices")
     }
 
     /// `GET /customer_invoices/{id}/invoice_lines`.
@@ -21,7 +16,6 @@ impl Client {
             self.clone(),
             format!("/customer_invoices/{invoice_id}/invoice_lines"),
             "customer_invoice_lines",
-            MAX_LIMIT,
         )
     }
 
@@ -31,18 +25,12 @@ impl Client {
             self.clone(),
             format!("/customer_invoices/{invoice_id}/payments"),
             "customer_invoice_payments",
-            MAX_LIMIT,
         )
     }
 
     /// `GET /supplier_invoices`.
     pub fn supplier_invoices(&self) -> ListRequest<SupplierInvoice> {
-        ListRequest::new(
-            self.clone(),
-            "/supplier_invoices",
-            "supplier_invoices",
-            MAX_LIMIT,
-        )
+        ListRequest::new(self.clone(), "/supplier_invoices", "supplier_invoices")
     }
 
     /// `GET /supplier_invoices/{id}/invoice_lines`.
@@ -51,7 +39,6 @@ impl Client {
             self.clone(),
             format!("/supplier_invoices/{invoice_id}/invoice_lines"),
             "supplier_invoice_lines",
-            MAX_LIMIT,
         )
     }
 
@@ -61,7 +48,6 @@ impl Client {
             self.clone(),
             format!("/supplier_invoices/{invoice_id}/payments"),
             "supplier_invoice_payments",
-            MAX_LIMIT,
         )
     }
 }

@@ -2,16 +2,16 @@
 
 use crate::client::Client;
 use crate::models::{Customer, Supplier};
-use crate::page::{ListRequest, MAX_LIMIT};
+use crate::page::ListRequest;
 
 impl Client {
     /// `GET /customers` (companies and individuals).
     pub fn customers(&self) -> ListRequest<Customer> {
-        ListRequest::new(self.clone(), "/customers", "customers", MAX_LIMIT)
+        ListRequest::new(self.clone(), "/customers", "customers")
     }
 
     /// `GET /suppliers`.
     pub fn suppliers(&self) -> ListRequest<Supplier> {
-        ListRequest::new(self.clone(), "/suppliers", "suppliers", MAX_LIMIT)
+        ListRequest::new(self.clone(), "/suppliers", "suppliers")
     }
 }

@@ -168,9 +168,10 @@ pub struct LedgerEntryLine {
     /// The account.
     #[serde(default)]
     pub ledger_account: Option<LedgerAccountSummary>,
-    /// Lines lettered with this one.
+    /// The lines lettered with this one (`{"ids": [...], "url": ...}`); `None` when the
+    /// API sends none.
     #[serde(default)]
-    pub lettered_ledger_entry_lines: Vec<Reference>,
+    pub lettered_ledger_entry_lines: Option<Lettering>,
     /// Analytical allocations, as delivered.
     #[serde(default)]
     pub categories: Vec<serde_json::Value>,
@@ -186,6 +187,71 @@ impl LedgerEntryLine {
     /// Debit minus credit.
     pub fn balance(&self) -> Decimal {
         self.debit - self.credit
+    }
+
+    /// The lettering group's key: the smallest id among this line and the lines lettered
+    /// with it; `None` when the line is not lettered.
+    pub fn lettering_group(&self) -> Option<i64> {
+        let lettering = self.lettered_ledger_entry_lines.as_ref()?;
+        lettering.group_of(self.id)
+    }
+}
+
+/// The lettering of a ledger line: the ids of the lines lettered with it, and the URL of
+/// their list (`/ledger_entry_lines/{id}/lettered_ledger_entry_lines`).
+///
+/// The spec's shape is `{"ids": [integer], "url": string}`; an array of references or
+/// ids (an older shape) is read too.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Lettering {
+    /// The ids of the lines lettered with this one (empty: not lettered).
+    #[serde(default)]
+    pub ids: Vec<i64>,
+    /// The URL of the lettered lines' list.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Lettering {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Id {
+            Plain(i64),
+            Reference { id: i64 },
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            Object {
+                #[serde(default)]
+                ids: Vec<i64>,
+                #[serde(default)]
+                url: Option<String>,
+            },
+            List(Vec<Id>),
+        }
+        Ok(match Shape::deserialize(deserializer)? {
+            Shape::Object { ids, url } => Lettering { ids, url },
+            Shape::List(ids) => Lettering {
+                ids: ids
+                    .into_iter()
+                    .map(|id| match id {
+                        Id::Plain(id) | Id::Reference { id } => id,
+                    })
+                    .collect(),
+                url: None,
+            },
+        })
+    }
+}
+
+impl Lettering {
+    /// The group's key for line `own_id`: the smallest of `own_id` and [`Lettering::ids`];
+    /// `None` when no line is lettered with it.
+    pub fn group_of(&self, own_id: i64) -> Option<i64> {
+        let smallest = self.ids.iter().copied().min()?;
+        Some(smallest.min(own_id))
     }
 }
 

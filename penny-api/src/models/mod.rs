@@ -24,7 +24,7 @@ pub use invoices::{
 };
 pub use ledger::{
     FiscalYear, FiscalYearStatus, Journal, JournalType, LedgerAccount, LedgerAccountSummary,
-    LedgerEntry, LedgerEntryLine, TrialBalanceAccount,
+    LedgerEntry, LedgerEntryLine, Lettering, TrialBalanceAccount,
 };
 pub use me::{Me, MeCompany, MeUser};
 pub use parties::{CompanyCustomer, Customer, IndividualCustomer, Supplier, UnknownCustomer};
@@ -151,5 +151,29 @@ mod tests {
             serde_json::to_string(&unknown).expect("serialise"),
             r#""crypto""#
         );
+    }
+
+    #[test]
+    fn a_line_s_lettering_is_an_object_of_ids_and_url() {
+        let line: LedgerEntryLine = serde_json::from_str(
+            r#"{"id": 10, "debit": "1.00", "credit": "0.00",
+                "lettered_ledger_entry_lines": {"ids": [12, 8], "url": "https://x/ledger_entry_lines/10/lettered_ledger_entry_lines"}}"#,
+        )
+        .expect("the spec's shape decodes");
+        let lettering = line.lettered_ledger_entry_lines.clone().expect("lettered");
+        assert_eq!(lettering.ids, vec![12, 8]);
+        assert_eq!(line.lettering_group(), Some(8));
+        let alone: LedgerEntryLine = serde_json::from_str(
+            r#"{"id": 10, "debit": "1.00", "credit": "0.00",
+                "lettered_ledger_entry_lines": {"ids": [], "url": "u"}}"#,
+        )
+        .expect("decodes");
+        assert_eq!(alone.lettering_group(), None);
+        let first: LedgerEntryLine = serde_json::from_str(
+            r#"{"id": 3, "debit": "1.00", "credit": "0.00",
+                "lettered_ledger_entry_lines": {"ids": [12], "url": "u"}}"#,
+        )
+        .expect("decodes");
+        assert_eq!(first.lettering_group(), Some(3));
     }
 }

@@ -40,7 +40,7 @@ pub(crate) fn row(
         expected,
         found: shorten(found),
     };
-    if id.is_none() {
+    if id.is_none() && table.columns.iter().any(|c| c.name == "id") {
         return Err(fail(
             "id",
             "an integer id".to_owned(),
@@ -88,8 +88,29 @@ fn lettering(record: &Json) -> Result<Value, CellError> {
     {
         return Ok(Value::Text(code.clone()));
     }
-    let Some(Json::Array(lines)) = record.get("lettered_ledger_entry_lines") else {
-        return Ok(Value::Null);
+    // The spec's shape is `{"ids": [integer], "url": string}`; an array of references
+    // (an older shape) is read too.
+    let lines = match record.get("lettered_ledger_entry_lines") {
+        Some(Json::Array(lines)) => lines,
+        Some(Json::Object(object)) => match object.get("ids") {
+            Some(Json::Array(ids)) => ids,
+            None | Some(Json::Null) => return Ok(Value::Null),
+            Some(other) => {
+                return Err((
+                    "lettered_ledger_entry_lines.ids".to_owned(),
+                    "an array of integer ids".to_owned(),
+                    other.clone(),
+                ));
+            }
+        },
+        None | Some(Json::Null) => return Ok(Value::Null),
+        Some(other) => {
+            return Err((
+                "lettered_ledger_entry_lines".to_owned(),
+                "an object {\"ids\": [integer], \"url\": string}".to_owned(),
+                other.clone(),
+            ));
+        }
     };
     let mut smallest = record.get("id").and_then(as_i64);
     for line in lines {
@@ -99,8 +120,8 @@ fn lettering(record: &Json) -> Result<Value, CellError> {
         };
         let Some(id) = id else {
             return Err((
-                "lettered_ledger_entry_lines".to_owned(),
-                "references with an integer id".to_owned(),
+                "lettered_ledger_entry_lines.ids".to_owned(),
+                "integer ids".to_owned(),
                 line.clone(),
             ));
         };
@@ -178,14 +199,6 @@ pub(crate) fn as_i64(value: &Json) -> Option<i64> {
     }
 }
 
-/// The record's `updated_at`, if it has a readable one.
-pub(crate) fn updated_at(record: &Json) -> Option<DateTime<Utc>> {
-    let text = record.get("updated_at")?.as_str()?;
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 fn shorten(value: &Json) -> String {
     let text = value.to_string();
     if text.chars().count() > 80 {
@@ -208,7 +221,7 @@ mod tests {
             "id": 10, "debit": "120.50", "credit": "0.00", "label": "Facture 1",
             "date": "2026-03-01", "journal": {"id": 3, "url": "x"},
             "ledger_entry": {"id": 7}, "ledger_account": {"id": 5, "number": "411DUPONT", "label": "Dupont"},
-            "lettered_ledger_entry_lines": [{"id": 12}, {"id": 8}],
+            "lettered_ledger_entry_lines": {"ids": [12, 8], "url": "https://x/ledger_entry_lines/10/lettered_ledger_entry_lines"},
             "categories": [], "updated_at": "2026-03-01T10:00:00+01:00", "unknown": 1
         });
         let row = row(spec, 99, None, &record).expect("maps");
@@ -230,6 +243,48 @@ mod tests {
             matches!(get("updated_at"), Value::TimestampTz(t) if t.to_rfc3339() == "2026-03-01T09:00:00+00:00")
         );
         penny_transform::Batch::upsert(std::sync::Arc::new(schema), vec![row]).expect("fits");
+    }
+
+    #[test]
+    fn lettering_is_the_smallest_id_of_the_group_from_the_ids_object() {
+        let spec = table("ledger_entry_lines").expect("table");
+        let schema = spec.schema();
+        let lettering = |record: Json| {
+            let row = row(spec, 1, None, &record).expect("maps");
+            row[schema.column_index("lettering").expect("column")].clone()
+        };
+        // The line's own id is the smallest of its group.
+        assert_eq!(
+            lettering(json!({"id": 5, "lettered_ledger_entry_lines": {"ids": [9, 7], "url": "u"}})),
+            Value::Text("5".into())
+        );
+        assert_eq!(
+            lettering(json!({"id": 9, "lettered_ledger_entry_lines": {"ids": [5, 7], "url": "u"}})),
+            Value::Text("5".into())
+        );
+        // Not lettered.
+        assert_eq!(
+            lettering(json!({"id": 9, "lettered_ledger_entry_lines": {"ids": [], "url": "u"}})),
+            Value::Null
+        );
+        assert_eq!(lettering(json!({"id": 9})), Value::Null);
+        // Anything else is an error naming the field.
+        let err = row(
+            spec,
+            1,
+            None,
+            &json!({"id": 9, "lettered_ledger_entry_lines": "5"}),
+        )
+        .expect_err("not the spec's shape");
+        assert_eq!(err.field, "lettered_ledger_entry_lines");
+        let err = row(
+            spec,
+            1,
+            None,
+            &json!({"id": 9, "lettered_ledger_entry_lines": {"ids": ["x"], "url": "u"}}),
+        )
+        .expect_err("ids are integers");
+        assert_eq!(err.field, "lettered_ledger_entry_lines.ids");
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The reads: full lists, `updated_at`-filtered lists, change logs, invoice sub-collections.
+//! The reads: full lists, change logs (their own, or the ledger lines' for the entries),
+//! invoice sub-collections, the trial balance per fiscal year.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -18,7 +20,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::models::{ChangeOperation, ChangelogEvent};
-use crate::page::{ListRequest, MAX_LIMIT, Page};
+use crate::page::{ListRequest, Page};
 
 /// What every read needs.
 pub(crate) struct Context {
@@ -28,13 +30,17 @@ pub(crate) struct Context {
     pub company_id: i64,
     pub batch_rows: usize,
     pub clock: Option<super::Clock>,
+    /// When the read started, by the source's clock (a reference read's `read_at`).
+    pub started: DateTime<Utc>,
+    /// Set once `include=invoice_lines` was refused (see [`super::PennylaneSource`]).
+    pub include_refused: Arc<AtomicBool>,
 }
 
 type Pages<T> = BoxStream<'static, Result<Page<T>, Error>>;
 
 /// What a read walks through.
 pub(crate) enum Plan {
-    /// The table's own list (full, or filtered on `updated_at`).
+    /// The table's own list, read whole.
     List {
         pages: Pages<Json>,
         position: PositionTracker,
@@ -58,54 +64,74 @@ pub(crate) enum Plan {
 
 /// How the position of a list read is computed.
 pub(crate) enum PositionTracker {
-    /// The largest `updated_at` seen (starting from the previous one), capped by the
-    /// server's time when the read started: a record changed during the read, before a
-    /// later-read record's change, is then read again next time rather than missed.
-    UpdatedAt {
-        max: Option<DateTime<Utc>>,
-        started: Option<DateTime<Utc>>,
-    },
     /// A change-log stream read in full: the server's time at the first page, minus
     /// the margin.
     ChangelogFrom(Option<DateTime<Utc>>),
-    /// A full-only stream: the server's time at the first page.
+    /// A reference stream read in full: when the read started, the server's time at the
+    /// first page minus the margin (where the ledger lines' change log is followed
+    /// from), and the largest id seen (when `track_ids`).
+    Reference {
+        read_at: DateTime<Utc>,
+        server: Option<DateTime<Utc>>,
+        track_ids: bool,
+        max_id: Option<i64>,
+    },
+    /// `companies`: the server's time at the first page.
     Full(Option<DateTime<Utc>>),
 }
 
 impl PositionTracker {
     fn observe_page<T>(&mut self, page: &Page<T>, clock: Option<&super::Clock>) {
         match self {
-            PositionTracker::ChangelogFrom(at @ None) | PositionTracker::Full(at @ None) => {
+            PositionTracker::ChangelogFrom(at @ None)
+            | PositionTracker::Full(at @ None)
+            | PositionTracker::Reference {
+                server: at @ None, ..
+            } => {
                 *at = Some(server_now(page, clock));
             }
-            PositionTracker::UpdatedAt {
-                started: started @ None,
-                ..
-            } => *started = Some(server_now(page, clock)),
             _ => {}
         }
     }
 
+    /// Whether no page was observed yet.
+    fn is_fresh(&self) -> bool {
+        matches!(
+            self,
+            PositionTracker::ChangelogFrom(None)
+                | PositionTracker::Full(None)
+                | PositionTracker::Reference { server: None, .. }
+        )
+    }
+
     fn observe_record(&mut self, record: &Json) {
-        if let PositionTracker::UpdatedAt { max, .. } = self
-            && let Some(at) = mapping::updated_at(record)
-            && max.is_none_or(|m| m < at)
+        if let PositionTracker::Reference {
+            track_ids: true,
+            max_id,
+            ..
+        } = self
+            && let Some(id) = record.get("id").and_then(as_i64)
+            && max_id.is_none_or(|m| m < id)
         {
-            *max = Some(at);
+            *max_id = Some(id);
         }
     }
 
     fn position(&self) -> ApiPosition {
+        let margin = chrono::Duration::minutes(RESYNC_MARGIN_MINUTES);
         match self {
-            PositionTracker::UpdatedAt { max, started } => ApiPosition::UpdatedAt {
-                updated_at: match (max, started) {
-                    (Some(max), Some(started)) => Some((*max).min(*started)),
-                    (max, _) => *max,
-                },
-            },
             PositionTracker::ChangelogFrom(at) => ApiPosition::Changelog {
-                processed_at: at.unwrap_or_else(Utc::now)
-                    - chrono::Duration::minutes(RESYNC_MARGIN_MINUTES),
+                processed_at: at.unwrap_or_else(Utc::now) - margin,
+            },
+            PositionTracker::Reference {
+                read_at,
+                server,
+                track_ids,
+                max_id,
+            } => ApiPosition::Reference {
+                read_at: *read_at,
+                lines_from: track_ids.then(|| server.unwrap_or_else(Utc::now) - margin),
+                max_id: *max_id,
             },
             PositionTracker::Full(at) => ApiPosition::Full { read_at: *at },
         }
@@ -113,7 +139,7 @@ impl PositionTracker {
 }
 
 /// "Now" on the server's side: the given clock, else the page's `Date`, else ours.
-fn server_now<T>(page: &Page<T>, clock: Option<&super::Clock>) -> DateTime<Utc> {
+pub(crate) fn server_now<T>(page: &Page<T>, clock: Option<&super::Clock>) -> DateTime<Utc> {
     match clock {
         Some(clock) => clock(),
         None => page.server_time.unwrap_or_else(Utc::now),
@@ -130,55 +156,201 @@ fn me_company_page(client: Client) -> Pages<Json> {
             has_more: false,
             next_cursor: None,
             server_time: None,
+            included: None,
         })
     })
     .boxed()
 }
 
 fn raw_list(client: &Client, endpoint: &str, resource: &str) -> ListRequest<Json> {
-    ListRequest::new(client.clone(), endpoint, resource, MAX_LIMIT)
+    ListRequest::new(client.clone(), endpoint, resource)
+}
+
+/// Whether the lines of `kind` come with their invoices' page (`include=invoice_lines`,
+/// customer invoices only) rather than from one request per invoice.
+fn lines_included(cx: &Context, kind: SubKind) -> bool {
+    kind == SubKind::Lines
+        && cx.spec.endpoint == "/customer_invoices"
+        && !cx.include_refused.load(Ordering::Relaxed)
+}
+
+/// The list of the invoices whose sub-collection `kind` is read: with
+/// `include=invoice_lines` when their lines come with them.
+fn parent_list(cx: &Context, kind: SubKind) -> ListRequest<Json> {
+    let list = raw_list(&cx.client, cx.spec.endpoint, cx.spec.name);
+    if lines_included(cx, kind) {
+        list.param("include", "invoice_lines")
+    } else {
+        list
+    }
+}
+
+/// Remembers, for the rest of the source's life, that `include=invoice_lines` cannot be
+/// used, and says why in the log.
+fn refuse_include(cx: &Context, why: &str) {
+    if !cx.include_refused.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            stream = cx.spec.name,
+            reason = why,
+            "include=invoice_lines is not usable: invoice lines are read per invoice from now on"
+        );
+    }
+}
+
+/// The invoice a line of an `included` section belongs to.
+fn included_parent(line: &Json) -> Option<i64> {
+    for field in ["invoice_id", "customer_invoice_id"] {
+        if let Some(id) = line.get(field).and_then(as_i64) {
+            return Some(id);
+        }
+    }
+    for field in ["invoice", "customer_invoice"] {
+        if let Some(id) = line.get(field).and_then(|r| r.get("id")).and_then(as_i64) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// The invoice lines of a page's `included` section, by invoice: `None` when there is
+/// no usable section (absent, or lines that do not say their invoice). The section is
+/// read as an array of lines, or as an object whose `invoice_lines` is one.
+fn included_lines(page: &Page<Json>) -> Option<BTreeMap<i64, Vec<Json>>> {
+    let included = page.included.as_ref()?;
+    let lines = match included {
+        Json::Array(lines) => lines,
+        Json::Object(object) => match object.get("invoice_lines") {
+            Some(Json::Array(lines)) => lines,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let mut by_invoice: BTreeMap<i64, Vec<Json>> = BTreeMap::new();
+    for line in lines {
+        by_invoice
+            .entry(included_parent(line)?)
+            .or_default()
+            .push(line.clone());
+    }
+    Some(by_invoice)
+}
+
+/// The lines or payments of the invoices of one parent `page` into `out`: from the
+/// page's `included` section when it came with one, else one request per invoice.
+async fn subs_of_page(
+    cx: &Context,
+    kind: SubKind,
+    page: &Page<Json>,
+    out: &mut Rows,
+) -> Result<(), SourceError> {
+    let ids: Vec<i64> = page
+        .items
+        .iter()
+        .filter_map(|p| p.get("id").and_then(as_i64))
+        .collect();
+    if lines_included(cx, kind) {
+        match included_lines(page) {
+            Some(mut by_invoice) => {
+                for id in ids {
+                    for line in by_invoice.remove(&id).unwrap_or_default() {
+                        out.push(cx, &line, Some(id))?;
+                    }
+                }
+                return Ok(());
+            }
+            None => refuse_include(cx, "the answer has no usable `included` section"),
+        }
+    }
+    fetch_subs(cx, kind, ids, out).await
+}
+
+/// The trial balance of every fiscal year (`GET /fiscal_years`, then
+/// `GET /trial_balance?period_start&period_end&is_auxiliary=true` per year, every page),
+/// each record with its year's `period_start` and `period_end`.
+fn trial_balance_pages(client: Client) -> Pages<Json> {
+    struct State {
+        client: Client,
+        years: Option<std::vec::IntoIter<(chrono::NaiveDate, chrono::NaiveDate)>>,
+        current: Option<(String, String, Pages<Json>)>,
+    }
+    let state = State {
+        client,
+        years: None,
+        current: None,
+    };
+    Box::pin(stream::try_unfold(state, |mut state| async move {
+        if state.years.is_none() {
+            let years = state.client.fiscal_years().all().await?;
+            let mut periods: Vec<_> = years.into_iter().map(|y| (y.start, y.finish)).collect();
+            periods.sort();
+            periods.dedup();
+            state.years = Some(periods.into_iter());
+        }
+        loop {
+            if let Some((start, end, pages)) = state.current.as_mut() {
+                if let Some(page) = pages.next().await {
+                    let mut page = page?;
+                    for item in &mut page.items {
+                        if let Json::Object(object) = item {
+                            object.insert("period_start".to_owned(), Json::String(start.clone()));
+                            object.insert("period_end".to_owned(), Json::String(end.clone()));
+                        }
+                    }
+                    return Ok(Some((page, state)));
+                }
+                state.current = None;
+            }
+            let Some((start, end)) = state.years.as_mut().and_then(Iterator::next) else {
+                return Ok(None);
+            };
+            let pages = state.client.trial_balance(start, end, true).raw().pages();
+            state.current = Some((
+                start.format("%Y-%m-%d").to_string(),
+                end.format("%Y-%m-%d").to_string(),
+                pages,
+            ));
+        }
+    }))
 }
 
 impl Plan {
     /// A full read.
     pub fn full(cx: &Context) -> Plan {
         let position = match cx.spec.mode {
-            Mode::Full | Mode::Me => PositionTracker::Full(None),
-            Mode::UpdatedAt => PositionTracker::UpdatedAt {
-                max: None,
-                started: None,
+            Mode::Me => PositionTracker::Full(None),
+            Mode::Reference(link) => PositionTracker::Reference {
+                read_at: cx.started,
+                server: None,
+                track_ids: link.is_some(),
+                max_id: None,
             },
-            Mode::Changelog(_) | Mode::SubCollection(..) => PositionTracker::ChangelogFrom(None),
+            Mode::TrialBalance => PositionTracker::Reference {
+                read_at: cx.started,
+                server: None,
+                track_ids: false,
+                max_id: None,
+            },
+            Mode::Entries | Mode::Changelog(_) | Mode::SubCollection(..) => {
+                PositionTracker::ChangelogFrom(None)
+            }
         };
-        if cx.spec.mode == Mode::Me {
-            return Plan::List {
+        match cx.spec.mode {
+            Mode::Me => Plan::List {
                 pages: me_company_page(cx.client.clone()),
                 position,
-            };
-        }
-        let list = raw_list(&cx.client, cx.spec.endpoint, cx.spec.name);
-        match cx.spec.mode {
+            },
+            Mode::TrialBalance => Plan::List {
+                pages: trial_balance_pages(cx.client.clone()),
+                position,
+            },
             Mode::SubCollection(_, kind) => Plan::SubFull {
-                parents: list.pages(),
+                parents: parent_list(cx, kind).pages(),
                 kind,
                 position,
             },
             _ => Plan::List {
-                pages: list.pages(),
+                pages: raw_list(&cx.client, cx.spec.endpoint, cx.spec.name).pages(),
                 position,
-            },
-        }
-    }
-
-    /// Records updated at or after `since`.
-    pub fn updated_since(cx: &Context, since: DateTime<Utc>) -> Plan {
-        let list = raw_list(&cx.client, cx.spec.endpoint, cx.spec.name)
-            .filter(Filter::gteq("updated_at", since));
-        Plan::List {
-            pages: list.pages(),
-            position: PositionTracker::UpdatedAt {
-                max: Some(since),
-                started: None,
             },
         }
     }
@@ -261,14 +433,18 @@ async fn step(cx: &Context, plan: &mut Plan, out: &mut Rows) -> Result<Step, Sou
             kind,
             position,
         } => match parents.next().await {
+            Some(Err(Error::Http { status: 400, .. }))
+                if lines_included(cx, *kind) && position.is_fresh() =>
+            {
+                // The API refused `include` on the first page: the list again, without.
+                refuse_include(cx, "the API answered 400 to include=invoice_lines");
+                *parents = parent_list(cx, *kind).pages();
+                Ok(Step::More(Vec::new()))
+            }
             Some(page) => {
                 let page = page.map_err(|e| source_error(stream, e))?;
                 position.observe_page(&page, cx.clock.as_ref());
-                let ids = page
-                    .items
-                    .iter()
-                    .filter_map(|p| p.get("id").and_then(as_i64));
-                fetch_subs(cx, *kind, ids.collect(), out).await?;
+                subs_of_page(cx, *kind, &page, out).await?;
                 Ok(Step::More(out.drain()))
             }
             None => {
@@ -349,7 +525,12 @@ async fn apply_changes(
         Mode::SubCollection(_, kind) => {
             // Lines and payments of deleted invoices are not known any more: they stay
             // until the next full read (see the module documentation).
-            fetch_subs(cx, kind, changed, out).await?;
+            changed_subs(cx, kind, changed, out).await?;
+        }
+        Mode::Entries => {
+            // The entries of the inserted and updated lines, read again by id. A deleted
+            // line's entry is not known any more (see the module documentation).
+            changed_entries(cx, changed, out).await?;
         }
         _ => {
             let mut records = raw_list(&cx.client, cx.spec.endpoint, cx.spec.name).by_ids(changed);
@@ -367,6 +548,96 @@ async fn apply_changes(
         }
     }
     Ok(())
+}
+
+/// The entries of the ledger lines `line_ids` into `out`: the lines are read by id
+/// (`GET /ledger_entry_lines`, `id in`, 100 at a time) for their entry, then the
+/// entries by id (`GET /ledger_entries`, `id in`, 100 at a time). An entry named by a
+/// line but not returned was deleted since: it is deleted.
+async fn changed_entries(
+    cx: &Context,
+    line_ids: Vec<i64>,
+    out: &mut Rows,
+) -> Result<(), SourceError> {
+    let stream = cx.spec.name;
+    if line_ids.is_empty() {
+        return Ok(());
+    }
+    let mut entry_ids: BTreeSet<i64> = BTreeSet::new();
+    let mut lines =
+        raw_list(&cx.client, "/ledger_entry_lines", "ledger_entry_lines").by_ids(line_ids);
+    while let Some(line) = lines.next().await {
+        let line = line.map_err(|e| source_error(stream, e))?;
+        let entry = match line.get("ledger_entry") {
+            Some(Json::Object(reference)) => reference.get("id").and_then(as_i64),
+            _ => line.get("ledger_entry_id").and_then(as_i64),
+        };
+        match entry {
+            Some(id) => {
+                entry_ids.insert(id);
+            }
+            None => tracing::warn!(
+                stream,
+                line = ?line.get("id"),
+                "a ledger line names no entry: skipped"
+            ),
+        }
+    }
+    let mut missing = entry_ids.clone();
+    let mut entries = raw_list(&cx.client, cx.spec.endpoint, stream).by_ids(entry_ids);
+    while let Some(entry) = entries.next().await {
+        let entry = entry.map_err(|e| source_error(stream, e))?;
+        if let Some(id) = entry.get("id").and_then(as_i64) {
+            missing.remove(&id);
+        }
+        out.push(cx, &entry, None)?;
+    }
+    if !missing.is_empty() {
+        let keys = missing
+            .into_iter()
+            .map(|id| vec![Value::Int64(cx.company_id), Value::Int64(id)])
+            .collect();
+        out.delete(Batch::delete(cx.schema.clone(), keys)?);
+    }
+    Ok(())
+}
+
+/// The lines or payments of the changed invoices `invoice_ids`: with their invoices
+/// (`id in`, `include=invoice_lines`) when the lines come with them, else one request
+/// per invoice.
+async fn changed_subs(
+    cx: &Context,
+    kind: SubKind,
+    invoice_ids: Vec<i64>,
+    out: &mut Rows,
+) -> Result<(), SourceError> {
+    if !lines_included(cx, kind) || invoice_ids.is_empty() {
+        return fetch_subs(cx, kind, invoice_ids, out).await;
+    }
+    let mut pending: Vec<i64> = Vec::new();
+    for chunk in invoice_ids.chunks(crate::page::MAX_IDS_PER_REQUEST) {
+        if !lines_included(cx, kind) {
+            pending.extend_from_slice(chunk);
+            continue;
+        }
+        let request = parent_list(cx, kind)
+            .limit(chunk.len() as u32)
+            .filter(Filter::is_in("id", chunk.to_vec()));
+        let mut pages = request.pages();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(Error::Http { status: 400, .. }) => {
+                    refuse_include(cx, "the API answered 400 to include=invoice_lines");
+                    pending.extend_from_slice(chunk);
+                    break;
+                }
+                Err(e) => return Err(source_error(cx.spec.name, e)),
+            };
+            subs_of_page(cx, kind, &page, out).await?;
+        }
+    }
+    fetch_subs(cx, kind, pending, out).await
 }
 
 /// Sub-collection requests kept in flight at once (the shared rate limiter still
@@ -415,7 +686,7 @@ async fn fetch_sub(
     }
 }
 
-fn checkpoint(stream: &str, position: &ApiPosition) -> Result<SourceEvent, SourceError> {
+pub(crate) fn checkpoint(stream: &str, position: &ApiPosition) -> Result<SourceEvent, SourceError> {
     Position::encode(position)
         .map(SourceEvent::Checkpoint)
         .map_err(|e| SourceError::Data {

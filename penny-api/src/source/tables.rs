@@ -42,12 +42,17 @@ impl ColumnSpec {
 /// How a stream is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Full reads only (small reference tables).
-    Full,
+    /// A reference table without a change log: read in full at most every
+    /// `reference_refresh`, and at once when a changed ledger line names one of its
+    /// records not known yet (`Some(line field)`: the line's field naming it).
+    Reference(Option<&'static str>),
     /// The token's company, from `GET /me`: one row, read in full every time.
     Me,
-    /// Incremental with an `updated_at >= position` filter; deletions are not seen.
-    UpdatedAt,
+    /// Ledger entries: incremental through the change log of their lines (the entries of
+    /// the inserted and updated lines are read again by id).
+    Entries,
+    /// Pennylane's trial balance per fiscal year, read on the reference cadence.
+    TrialBalance,
     /// Incremental through the resource's own change log.
     Changelog(ChangelogResource),
     /// A sub-collection of invoices, incremental through the invoices' change log.
@@ -74,27 +79,33 @@ pub(crate) struct TableSpec {
 }
 
 impl TableSpec {
+    /// The primary key: `(company_id, id)`, but for the trial balance (no id).
+    pub fn key(&self) -> &'static [&'static str] {
+        match self.mode {
+            Mode::TrialBalance => &["company_id", "period_start", "period_end", "number"],
+            _ => &["company_id", "id"],
+        }
+    }
+
     pub fn schema(&self) -> Schema {
+        let key = self.key();
         let columns = self
             .columns
             .iter()
             .map(|c| match c.field {
                 Field::CompanyId => Column::required(c.name, LogicalType::Int64),
-                _ if c.name == "id" => Column::required(c.name, LogicalType::Int64),
+                _ if key.contains(&c.name) => Column::required(c.name, c.logical_type()),
                 _ => Column::nullable(c.name, c.logical_type()),
             })
             .collect();
-        Schema::new(self.name, columns, ["company_id", "id"])
+        Schema::new(self.name, columns, key.iter().copied())
             .expect("the raw table specs are valid schemas (checked by a test)")
     }
 
     pub fn sync_mode(&self) -> SyncMode {
         match self.mode {
-            Mode::Full | Mode::Me => SyncMode::FullOnly,
-            Mode::UpdatedAt => SyncMode::Cursor {
-                field: "updated_at".to_owned(),
-            },
-            Mode::Changelog(_) | Mode::SubCollection(..) => SyncMode::Changelog,
+            Mode::Reference(_) | Mode::Me | Mode::TrialBalance => SyncMode::FullOnly,
+            Mode::Entries | Mode::Changelog(_) | Mode::SubCollection(..) => SyncMode::Changelog,
         }
     }
 }
@@ -210,13 +221,13 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "journals",
         endpoint: "/journals",
-        mode: Mode::Full,
+        mode: Mode::Reference(Some("journal_id")),
         columns: &[COMPANY, ID, text("code"), text("label"), text("type")],
     },
     TableSpec {
         name: "ledger_accounts",
         endpoint: "/ledger_accounts",
-        mode: Mode::Full,
+        mode: Mode::Reference(Some("ledger_account_id")),
         columns: &[
             COMPANY,
             ID,
@@ -234,7 +245,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "fiscal_years",
         endpoint: "/fiscal_years",
-        mode: Mode::Full,
+        mode: Mode::Reference(None),
         columns: &[
             COMPANY,
             ID,
@@ -248,7 +259,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "ledger_entries",
         endpoint: "/ledger_entries",
-        mode: Mode::UpdatedAt,
+        mode: Mode::Entries,
         columns: &[
             COMPANY,
             ID,
@@ -453,7 +464,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "bank_accounts",
         endpoint: "/bank_accounts",
-        mode: Mode::Full,
+        mode: Mode::Reference(None),
         columns: &[
             COMPANY,
             ID,
@@ -470,7 +481,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "categories",
         endpoint: "/categories",
-        mode: Mode::Full,
+        mode: Mode::Reference(None),
         columns: &[
             COMPANY,
             ID,
@@ -485,8 +496,23 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "category_groups",
         endpoint: "/category_groups",
-        mode: Mode::Full,
+        mode: Mode::Reference(None),
         columns: &[COMPANY, ID, text("label"), CREATED, UPDATED],
+    },
+    TableSpec {
+        name: "trial_balance",
+        endpoint: "/trial_balance",
+        mode: Mode::TrialBalance,
+        columns: &[
+            COMPANY,
+            date("period_start"),
+            date("period_end"),
+            text("number"),
+            text("formatted_number"),
+            text("label"),
+            amount("debits"),
+            amount("credits"),
+        ],
     },
 ];
 
@@ -500,8 +526,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_trial_balance_is_keyed_by_company_period_and_account() {
+        use LogicalType::*;
+        let schema = table("trial_balance").expect("table").schema();
+        let columns: Vec<(&str, LogicalType)> = schema
+            .columns()
+            .iter()
+            .map(|c| (c.name.as_str(), c.logical_type))
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                ("company_id", Int64),
+                ("period_start", Date),
+                ("period_end", Date),
+                ("number", Text),
+                ("formatted_number", Text),
+                ("label", Text),
+                ("debits", Decimal { scale: 2 }),
+                ("credits", Decimal { scale: 2 }),
+            ]
+        );
+        assert_eq!(
+            schema.primary_key_names().collect::<Vec<_>>(),
+            ["company_id", "period_start", "period_end", "number"]
+        );
+    }
+
+    #[test]
     fn every_spec_is_a_valid_schema_keyed_by_company_and_id() {
-        for spec in TABLES {
+        for spec in TABLES.iter().filter(|t| t.mode != Mode::TrialBalance) {
             let schema = spec.schema();
             assert_eq!(
                 schema.primary_key_names().collect::<Vec<_>>(),

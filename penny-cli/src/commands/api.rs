@@ -168,7 +168,7 @@ pub async fn api(config_path: Option<&std::path::Path>, args: &ApiArgs) -> Resul
         .map(|l| l.clamp(1, 100) as u32)
         .unwrap_or(config.api.page_size);
     let request: ListRequest<Json> =
-        ListRequest::new(client, endpoint.clone(), args.resource.clone(), 100)
+        ListRequest::new(client, endpoint.clone(), args.resource.clone())
             .limit(page)
             .filters(filters);
     let limit = args.limit.unwrap_or(u64::MAX) as usize;

@@ -35,7 +35,7 @@ fn sandbox_error(e: penny_api::sandbox::SandboxError) -> CliError {
 pub struct Changes(pub Vec<String>);
 
 async fn first_items(client: &Client, endpoint: &str, n: usize) -> Result<Vec<Json>, CliError> {
-    let request: ListRequest<Json> = ListRequest::new(client.clone(), endpoint, endpoint, 100);
+    let request: ListRequest<Json> = ListRequest::new(client.clone(), endpoint, endpoint);
     request
         .items()
         .take_while_n(n)

@@ -9,24 +9,6 @@ use secrecy::ExposeSecret;
 use crate::config::{Config, SourceKind, TargetKind};
 use crate::exit::{CliError, ExitCode, chain};
 
-/// The API scopes Penny's API source reads (`<family>:readonly`; `<family>:all` also
-/// does). Assumed from Pennylane's scope naming, one family per resource, `ledger` for
-/// entries and lines.
-pub const NEEDED_SCOPES: &[&str] = &[
-    "journals:readonly",
-    "ledger_accounts:readonly",
-    "fiscal_years:readonly",
-    "ledger:readonly",
-    "customers:readonly",
-    "suppliers:readonly",
-    "products:readonly",
-    "customer_invoices:readonly",
-    "supplier_invoices:readonly",
-    "transactions:readonly",
-    "bank_accounts:readonly",
-    "categories:readonly",
-];
-
 /// The result of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -167,33 +149,84 @@ async fn check_api(config: &Config, report: &mut Report<'_>) {
                 .unwrap_or_default()
         )),
     );
-    let missing: Vec<&str> = NEEDED_SCOPES
-        .iter()
-        .copied()
-        .filter(|s| !me.has_scope(s))
-        .collect();
-    if missing.is_empty() {
-        report.line(
-            "api scopes",
-            Outcome::Ok(format!("all {} needed scopes granted", NEEDED_SCOPES.len())),
-        );
-    } else {
-        report.line(
-            "api scopes",
-            Outcome::Fail(
-                format!(
-                    "granted: {}; missing: {}",
-                    if me.scopes.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        me.scopes.join(", ")
-                    },
-                    missing.join(", ")
-                ),
-                "generate a token with these read scopes, or limit source.streams to what the token may read".into(),
-            ),
-        );
+    for line in scope_lines(&me, &config.source.streams) {
+        report.line(&line.0, line.1);
     }
+}
+
+/// One line per stream (the configured ones, or all) with the scope it needs and
+/// whether the token has it (`GET /me`'s scopes), then a summary line that fails when
+/// a required stream's scope is missing.
+pub fn scope_lines(me: &penny_api::models::Me, streams: &[String]) -> Vec<(String, Outcome)> {
+    use penny_api::source::{Need, STREAM_SCOPES};
+    let mut lines = Vec::new();
+    let mut missing_required: Vec<&str> = Vec::new();
+    let mut missing_optional: Vec<&str> = Vec::new();
+    for entry in STREAM_SCOPES
+        .iter()
+        .filter(|e| streams.is_empty() || streams.iter().any(|s| s == e.stream))
+    {
+        let check = format!("stream {}", entry.stream);
+        let Some(scope) = entry.scope else {
+            lines.push((check, Outcome::Ok("needs no scope".into())));
+            continue;
+        };
+        if me.has_scope(scope) {
+            lines.push((check, Outcome::Ok(format!("{scope} granted"))));
+            continue;
+        }
+        match entry.need {
+            Need::Required => {
+                if !missing_required.contains(&scope) {
+                    missing_required.push(scope);
+                }
+                lines.push((
+                    check,
+                    Outcome::Fail(
+                        format!("needs {scope}, not granted (required: the sync fails without it)"),
+                        format!("generate a token with {scope}"),
+                    ),
+                ));
+            }
+            Need::Optional => {
+                if !missing_optional.contains(&scope) {
+                    missing_optional.push(scope);
+                }
+                lines.push((
+                    check,
+                    Outcome::Skip(format!(
+                        "needs {scope}, not granted: the sync skips this optional stream with a warning"
+                    )),
+                ));
+            }
+        }
+    }
+    let granted = if me.scopes.is_empty() {
+        "none".to_owned()
+    } else {
+        me.scopes.join(", ")
+    };
+    let optional = if missing_optional.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; optional streams skipped for lack of: {}",
+            missing_optional.join(", ")
+        )
+    };
+    let summary = if missing_required.is_empty() {
+        Outcome::Ok(format!("every required scope granted{optional}"))
+    } else {
+        Outcome::Fail(
+            format!(
+                "granted: {granted}; missing: {}{optional}",
+                missing_required.join(", ")
+            ),
+            "generate a token with these read scopes (Pennylane > Settings > Connectivity > Developers)".into(),
+        )
+    };
+    lines.push(("api scopes".into(), summary));
+    lines
 }
 
 async fn check_data_sharing(config: &Config, report: &mut Report<'_>) {
@@ -378,5 +411,62 @@ fn check_csv(config: &Config, report: &mut Report<'_>) {
                 "choose a writable target.csv_dir, or wait for the other penny to finish".into(),
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me(scopes: &[&str]) -> penny_api::models::Me {
+        serde_json::from_value(serde_json::json!({
+            "company": {"id": 1},
+            "scopes": scopes,
+        }))
+        .expect("a /me answer")
+    }
+
+    #[test]
+    fn each_stream_shows_its_scope_and_a_missing_required_one_fails() {
+        let lines = scope_lines(&me(&["journals:readonly", "customers:all"]), &[]);
+        let find = |name: &str| {
+            lines
+                .iter()
+                .find(|(check, _)| check == name)
+                .map(|(_, o)| o.clone())
+                .unwrap_or_else(|| panic!("no line {name}"))
+        };
+        assert_eq!(
+            find("stream journals"),
+            Outcome::Ok("journals:readonly granted".into())
+        );
+        assert_eq!(
+            find("stream customers"),
+            Outcome::Ok("customers:readonly granted".into())
+        );
+        assert!(
+            matches!(find("stream ledger_entries"), Outcome::Fail(what, _) if what.contains("ledger_entries:readonly"))
+        );
+        assert!(
+            matches!(find("stream trial_balance"), Outcome::Skip(why) if why.contains("trial_balance:readonly"))
+        );
+        match find("api scopes") {
+            Outcome::Fail(what, _) => {
+                let (_, missing) = what.split_once("missing: ").expect("missing");
+                let (required, _) = missing.split_once(';').expect("optional part");
+                assert_eq!(
+                    required,
+                    "ledger_accounts:readonly, ledger_entries:readonly"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Only the configured streams are listed.
+        let only = scope_lines(&me(&[]), &["customers".to_owned()]);
+        assert_eq!(only.len(), 2, "{only:?}");
+        assert!(
+            matches!(&only[1].1, Outcome::Ok(_)),
+            "an optional stream only: {only:?}"
+        );
     }
 }

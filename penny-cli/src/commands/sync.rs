@@ -60,7 +60,9 @@ pub fn redshift_source(config: &Config) -> Result<penny_redshift::DataSharingSou
 /// The API source of a configuration.
 pub fn api_source(config: &Config) -> Result<penny_api::source::PennylaneSource, CliError> {
     let client = crate::commands::api::client(config)?;
-    Ok(penny_api::source::PennylaneSource::new(client).with_batch_rows(config.sync.batch_rows))
+    Ok(penny_api::source::PennylaneSource::new(client)
+        .with_batch_rows(config.sync.batch_rows)
+        .with_reference_refresh(config.api.reference_refresh))
 }
 
 /// The source of a configuration.
@@ -164,11 +166,59 @@ pub async fn run_with(
     );
     let mut summary =
         pipeline::sync_streams(source, targets.raw.as_ref(), &streams, options, concurrency).await;
+    if summary.failures.is_empty() {
+        delete_entries_without_lines(targets, &streams).await?;
+    }
     if let Some(settings) = transform.filter(|_| summary.failures.is_empty()) {
         summary.transform = rebuild(targets.raw.as_ref(), targets.star(), settings).await?;
     }
     summary.duration = started.elapsed();
     Ok(summary)
+}
+
+/// After a raw load that deleted ledger lines, deletes the raw entries no line names any
+/// more: the API door sees an entry deleted with its lines only as its lines' deletions
+/// (Pennylane has no entry change log, and a deleted line's entry cannot be asked for),
+/// so the entry is deleted here, where the raw tables are known. Only when both streams
+/// ran (and succeeded); the entries this run upserted are kept (their lines may come
+/// with the next run, when the lines' read ended before they were inserted).
+async fn delete_entries_without_lines(
+    targets: &Targets,
+    streams: &[String],
+) -> Result<(), CliError> {
+    let ran = |s: &str| streams.iter().any(|n| n == s);
+    if !ran("ledger_entries") || !ran("ledger_entry_lines") {
+        return Ok(());
+    }
+    let Some(changes) = targets
+        .raw
+        .raw_tables()
+        .and_then(|r| r.incremental())
+        .map(|i| i.changes().snapshot())
+    else {
+        return Ok(());
+    };
+    if changes
+        .get("ledger_entry_lines")
+        .is_none_or(|c| c.deleted.is_empty())
+    {
+        return Ok(());
+    }
+    let keep = changes
+        .get("ledger_entries")
+        .map(|c| c.upserted.clone())
+        .unwrap_or_default();
+    match targets.raw.delete_entries_without_lines(&keep).await {
+        Ok(Some(n)) if n > 0 => {
+            tracing::info!(
+                entries = n,
+                "raw ledger entries whose lines were all deleted: deleted"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return Err(CliError::classed(e.class(), &e)),
+    }
+    Ok(())
 }
 
 /// One run: the configured streams of `source` into freshly opened targets.
