@@ -413,7 +413,7 @@ async fn api_prints_records_as_json_csv_or_a_table() {
 
     let out = run(&[
         "api",
-        "journals",
+        "ledger_accounts",
         "--filter",
         "id:in:1,2",
         "--format",
