@@ -1023,7 +1023,7 @@ mod tests {
                     Column::nullable("label", LogicalType::Text),
                     Column::required("debits", LogicalType::Decimal { scale: 2 }),
                 ],
-                &["company_id", "period_start", "number"],
+                ["company_id", "period_start", "number"],
             )
             .expect("schema"),
         );
@@ -1058,7 +1058,7 @@ mod tests {
             Schema::new(
                 TRIAL_BALANCE_TABLE,
                 vec![Column::required("company_id", LogicalType::Int64)],
-                &["company_id"],
+                ["company_id"],
             )
             .expect("schema"),
         );

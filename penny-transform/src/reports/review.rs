@@ -1063,7 +1063,7 @@ mod tests {
                     Column::required("credit", money),
                     Column::required("closing", money),
                 ],
-                &["company_id", "period_start", "account_number"],
+                ["company_id", "period_start", "account_number"],
             )
             .expect("schema"),
         );
