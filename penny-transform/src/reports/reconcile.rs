@@ -45,9 +45,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use std::sync::Arc;
+
 use super::{FastMap, Sum};
-use crate::batch::Batch;
+use crate::batch::{Batch, BatchBuilder, BatchError};
 use crate::canonical::LedgerLine;
+use crate::schema::{Column, LogicalType, Schema};
 use crate::value::Value;
 
 /// The raw table Pennylane's trial balance is read into, one row per company, period
@@ -269,12 +272,13 @@ pub enum DiscrepancyKind {
 }
 
 impl DiscrepancyKind {
-    /// `amounts_differ`, `not_in_penny`, `not_in_pennylane`.
+    /// `trial_balance_amounts_differ`, `trial_balance_not_in_penny`,
+    /// `trial_balance_not_in_pennylane`: the `check` of [`FINDINGS_TABLE`].
     pub fn as_str(self) -> &'static str {
         match self {
-            DiscrepancyKind::AmountsDiffer => "amounts_differ",
-            DiscrepancyKind::NotInPenny => "not_in_penny",
-            DiscrepancyKind::NotInPennylane => "not_in_pennylane",
+            DiscrepancyKind::AmountsDiffer => "trial_balance_amounts_differ",
+            DiscrepancyKind::NotInPenny => "trial_balance_not_in_penny",
+            DiscrepancyKind::NotInPennylane => "trial_balance_not_in_pennylane",
         }
     }
 
@@ -504,6 +508,37 @@ impl Reconciliation {
             line.credit,
             1,
         );
+    }
+
+    /// Adds the rows of a batch of line sums (columns `company_id`, `account_number`,
+    /// `period` (the first day of the sum's period), `debit`, `credit` and optionally
+    /// `lines`, as penny-cli's `_penny_line_sums` holds them), read by column name.
+    pub fn add_sums(&mut self, batch: &Batch) -> Result<(), ReconcileError> {
+        let c = Columns::new(batch);
+        let (company, account, period, debit, credit) = (
+            c.index("company_id")?,
+            c.index("account_number")?,
+            c.index("period")?,
+            c.index("debit")?,
+            c.index("credit")?,
+        );
+        let lines = c.index("lines").ok();
+        for row in 0..c.len() {
+            let n = match lines {
+                Some(i) => u64::try_from(c.int(row, i, "lines")?).unwrap_or(0),
+                None => 1,
+            };
+            let account = c.text(row, account, "account_number")?;
+            self.add_sum(
+                c.int(row, company, "company_id")?,
+                &account,
+                c.date(row, period, "period")?,
+                c.money(row, debit, "debit")?,
+                c.money(row, credit, "credit")?,
+                n,
+            );
+        }
+        Ok(())
     }
 
     /// The accounts whose figures differ, sorted by company, period and account.
@@ -774,12 +809,77 @@ impl Explainer {
     }
 }
 
+/// The table of the star schema the discrepancies are written in.
+pub const FINDINGS_TABLE: &str = "report_quality_findings";
+
+/// The schema of [`FINDINGS_TABLE`]: one row per company, check, period and account.
+pub fn findings_schema() -> Arc<Schema> {
+    let money = LogicalType::Decimal { scale: 2 };
+    Arc::new(
+        Schema::new(
+            FINDINGS_TABLE,
+            vec![
+                Column::required("company_id", LogicalType::Int64),
+                Column::required("check", LogicalType::Text),
+                Column::required("period_start", LogicalType::Date),
+                Column::required("period_end", LogicalType::Date),
+                Column::required("account_number", LogicalType::Text),
+                Column::nullable("pennylane_debit", money),
+                Column::nullable("pennylane_credit", money),
+                Column::required("penny_debit", money),
+                Column::required("penny_credit", money),
+                Column::required("penny_lines", LogicalType::Int64),
+                Column::required("difference", money),
+                Column::required("explaining_lines", LogicalType::Text),
+                Column::required("detail", LogicalType::Text),
+            ],
+            ["company_id", "check", "period_start", "account_number"],
+        )
+        .expect("the findings schema is valid"),
+    )
+}
+
+/// The discrepancies as batches of [`FINDINGS_TABLE`] (`explaining_lines`: the ids
+/// of the explaining lines, comma-separated).
+pub fn findings_batches(
+    discrepancies: &[Discrepancy],
+    batch_rows: usize,
+) -> Result<Vec<Batch>, BatchError> {
+    let money = |d: Decimal| Value::Decimal(d.round_dp(2));
+    let mut b = BatchBuilder::upsert(findings_schema(), batch_rows.max(1));
+    let mut out = Vec::new();
+    for d in discrepancies {
+        let row = vec![
+            Value::Int64(d.company_id),
+            Value::Text(d.kind.as_str().to_owned()),
+            Value::Date(d.period_start),
+            Value::Date(d.period_end),
+            Value::Text(d.account_number.clone()),
+            d.pennylane_debit.map_or(Value::Null, money),
+            d.pennylane_credit.map_or(Value::Null, money),
+            money(d.penny_debit),
+            money(d.penny_credit),
+            Value::Int64(i64::try_from(d.penny_lines).unwrap_or(i64::MAX)),
+            money(d.difference()),
+            Value::Text(
+                d.explaining
+                    .iter()
+                    .map(|l| l.line_id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            Value::Text(d.detail()),
+        ];
+        out.extend(b.push(row)?);
+    }
+    out.extend(b.finish()?);
+    Ok(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use super::*;
-    use crate::schema::{Column, LogicalType, Schema};
-    use std::sync::Arc;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("date")

@@ -29,6 +29,7 @@
 //! customer and supplier lines.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -36,8 +37,10 @@ use rust_decimal::Decimal;
 use super::reconcile::{Columns, ReconcileError};
 use super::trial_balance::TrialBalanceRow;
 use super::{FastMap, Sum};
-use crate::batch::Batch;
+use crate::batch::{Batch, BatchBuilder, BatchError};
 use crate::canonical::{Account, FiscalYear, LedgerLine};
+use crate::schema::{Column, LogicalType, Schema};
+use crate::value::Value;
 
 /// How old an unlettered item is to be reported, in days.
 pub const OLD_ITEM_DAYS: u64 = 90;
@@ -603,6 +606,56 @@ pub fn trial_balance_rows(batch: &Batch) -> Result<Vec<TrialBalanceRow>, Reconci
         .collect()
 }
 
+/// The table of the star schema the review is written in.
+pub const REVIEW_TABLE: &str = "report_review";
+
+/// The schema of [`REVIEW_TABLE`].
+pub fn review_schema() -> Arc<Schema> {
+    Arc::new(
+        Schema::new(
+            REVIEW_TABLE,
+            vec![
+                Column::required("company_id", LogicalType::Int64),
+                Column::required("period_start", LogicalType::Date),
+                Column::required("period_end", LogicalType::Date),
+                Column::required("check", LogicalType::Text),
+                Column::required("account_number", LogicalType::Text),
+                Column::required("reference", LogicalType::Text),
+                Column::required("amount", LogicalType::Decimal { scale: 2 }),
+                Column::required("detail", LogicalType::Text),
+            ],
+            [
+                "company_id",
+                "period_start",
+                "check",
+                "account_number",
+                "reference",
+            ],
+        )
+        .expect("the review schema is valid"),
+    )
+}
+
+/// The review's rows as batches of [`REVIEW_TABLE`].
+pub fn review_batches(rows: &[ReviewRow], batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
+    let mut b = BatchBuilder::upsert(review_schema(), batch_rows.max(1));
+    let mut out = Vec::new();
+    for r in rows {
+        out.extend(b.push(vec![
+            Value::Int64(r.company_id),
+            Value::Date(r.period_start),
+            Value::Date(r.period_end),
+            Value::Text(r.check.as_str().to_owned()),
+            Value::Text(r.account_number.clone()),
+            Value::Text(r.reference.clone()),
+            Value::Decimal(r.amount.round_dp(2)),
+            Value::Text(r.detail.clone()),
+        ])?);
+    }
+    out.extend(b.finish()?);
+    Ok(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
@@ -1048,7 +1101,6 @@ mod tests {
 
     #[test]
     fn trial_balance_rows_decode_by_name() {
-        use crate::schema::{Column, LogicalType, Schema};
         let money = LogicalType::Decimal { scale: 2 };
         let schema = std::sync::Arc::new(
             Schema::new(
