@@ -101,6 +101,12 @@ impl RunSummary {
                 if let Some(n) = t.review {
                     line.push_str(&format!("; closing review: {n} findings"));
                 }
+                if t.closed_year_changes > 0 {
+                    line.push_str(&format!(
+                        "; {} lines changed in closed fiscal years",
+                        t.closed_year_changes
+                    ));
+                }
                 if let Some(n) = t.reconciliation {
                     line.push_str(&format!(
                         "; {n} accounts differ from Pennylane's trial balance"

@@ -12,8 +12,11 @@
 //! also writes the closing review (`report_review`,
 //! [`penny_transform::reports::review`]) and the reconciliation with Pennylane's own
 //! trial balance (`report_quality_findings`, [`penny_transform::reports::reconcile`],
-//! from the raw table `trial_balance` when it is there); an incremental update leaves
-//! both as the last whole rebuild wrote them.
+//! from the raw table `trial_balance` when it is there). An incremental update leaves
+//! both as the last whole rebuild wrote them, but for the ledger lines it saw inserted,
+//! changed or deleted in a closed or frozen fiscal year, which it adds to
+//! `report_review` (`change_in_closed_year`, kept by later whole rebuilds while the year
+//! stays closed).
 //!
 //! After an incremental raw load into PostgreSQL, only what the load changed is
 //! updated instead ([`crate::incremental`]); a full sync, the Data Sharing door and
@@ -146,6 +149,9 @@ pub struct TransformReport {
     /// The findings of the closing review (`report_review`); `None` when the run did
     /// not review (an incremental update).
     pub review: Option<u64>,
+    /// Ledger lines this run saw inserted, changed or deleted in a closed or frozen
+    /// fiscal year (added to `report_review`).
+    pub closed_year_changes: u64,
 }
 
 impl TransformReport {
@@ -506,21 +512,37 @@ pub async fn rebuild_canonical(
     let started = std::time::Instant::now();
     let batch_rows = settings.batch_rows;
     let mut report = match raw.incremental() {
-        Some(inc) => match crate::incremental::update(raw, inc, saved, out, facts, settings).await?
-        {
-            Some(report) => {
-                inc.changes().clear();
-                report
+        Some(inc) => {
+            let watch = match saved {
+                Some(saved) => ClosedYearWatch::before(inc, saved, settings)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "the lines changed in closed fiscal years are not reviewed");
+                        None
+                    }),
+                None => None,
+            };
+            let mut report = match crate::incremental::update(raw, inc, saved, out, facts, settings)
+                .await?
+            {
+                Some(report) => report,
+                None => {
+                    let report =
+                        rebuild_whole(raw, saved, saved.is_some(), out, facts, settings).await?;
+                    let refs = crate::incremental::Refs::read(raw, batch_rows).await?;
+                    inc.save_refs(&refs).await.map_err(sink)?;
+                    report
+                }
+            };
+            inc.changes().clear();
+            if let (Some(watch), Some(saved)) = (watch, saved)
+                && let Err(e) = watch.after(saved, facts, batch_rows, &mut report).await
+            {
+                tracing::warn!(error = %e, "the lines changed in closed fiscal years are not reviewed");
             }
-            None => {
-                let report = rebuild_whole(raw, saved, out, facts, settings).await?;
-                let refs = crate::incremental::Refs::read(raw, batch_rows).await?;
-                inc.save_refs(&refs).await.map_err(sink)?;
-                inc.changes().clear();
-                report
-            }
-        },
-        None => rebuild_whole(raw, None, out, facts, settings).await?,
+            report
+        }
+        None => rebuild_whole(raw, saved, false, out, facts, settings).await?,
     };
     report.duration = started.elapsed();
     Ok(report)
@@ -534,18 +556,19 @@ pub async fn rebuild_canonical(
 /// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
 /// of held.
 ///
-/// With `saved` (the target can read its tables back), the lines' sums and the
-/// invoices' digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](crate::reports::LINE_SUMS_TABLE),
+/// With `saved` (the target can read its tables back), the reconciliation's explaining
+/// lines are read back from it; with `save_sums`, the lines' sums and the invoices'
+/// digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](crate::reports::LINE_SUMS_TABLE),
 /// [`OPEN_AMOUNTS_TABLE`](crate::reports::OPEN_AMOUNTS_TABLE),
 /// [`INVOICE_VAT_TABLE`](crate::reports::INVOICE_VAT_TABLE)).
 async fn rebuild_whole(
     raw: &dyn RawTables,
     saved: Option<&dyn crate::incremental::SavedTables>,
+    save_sums: bool,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     settings: TransformSettings,
 ) -> Result<TransformReport, CliError> {
-    let save_sums = saved.is_some();
     let batch_rows = settings.batch_rows;
     let by_key = raw.incremental();
     let mut door = map_small_tables(raw, batch_rows, by_key.is_none()).await?;
@@ -811,19 +834,6 @@ struct Checks<'a> {
     lines: &'a review::ReviewLines,
 }
 
-/// The columns of `canonical_ledger_lines` the reconciliation's explaining lines read.
-const EXPLAINING_COLUMNS: &[&str] = &[
-    "company_id",
-    "line_id",
-    "entry_id",
-    "date",
-    "journal_code",
-    "account_number",
-    "label",
-    "debit",
-    "credit",
-];
-
 /// Writes the closing review (`report_review`) and the reconciliation with
 /// Pennylane's trial balance (`report_quality_findings`, when the raw table
 /// `trial_balance` is there), each replaced whole, and counts them in `report`.
@@ -851,7 +861,7 @@ async fn write_checks(
             }
         }
     }
-    let rows = review::review(&review::ReviewInput {
+    let mut rows = review::review(&review::ReviewInput {
         fiscal_years: checks.fiscal_years,
         chart: &checks.books.accounts,
         trial_balance: &trial_balance,
@@ -860,6 +870,15 @@ async fn write_checks(
         as_of: checks.digest.as_of(),
     });
     drop(trial_balance);
+    // The changes in closed years earlier cycles saw are kept while their year is.
+    if let Some(saved) = saved {
+        match closed_year_changes(saved, checks.fiscal_years, batch_rows).await {
+            Ok(kept) => rows.extend(kept),
+            Err(e) => {
+                tracing::warn!(error = %e, "the changes in closed fiscal years seen earlier are not kept")
+            }
+        }
+    }
     report.review = Some(rows.len() as u64);
     let batches = review::review_batches(&rows, batch_rows).map_err(batch_error)?;
     write_batches(
@@ -934,7 +953,7 @@ async fn reconcile_with_pennylane(
             let Some(mut lines) = saved
                 .read_saved(
                     LedgerLine::schema().name(),
-                    EXPLAINING_COLUMNS,
+                    &reconcile::CANONICAL_LINE_COLUMNS,
                     batch_rows,
                     Some(&filter),
                 )
@@ -953,6 +972,162 @@ async fn reconcile_with_pennylane(
     }
     explainer.finish(&mut found);
     Ok(Some(found))
+}
+
+/// The `change_in_closed_year` rows of `report_review` as last written whose fiscal
+/// year (in `years`) is still closed or frozen.
+async fn closed_year_changes(
+    saved: &dyn crate::incremental::SavedTables,
+    years: &[penny_transform::canonical::FiscalYear],
+    batch_rows: usize,
+) -> Result<Vec<review::ReviewRow>, CliError> {
+    let mut kept = Vec::new();
+    let Some(mut rows) = saved
+        .read_saved(review::REVIEW_TABLE, &[], batch_rows, None)
+        .await
+        .map_err(sink)?
+    else {
+        return Ok(kept);
+    };
+    while let Some(b) = futures_util::TryStreamExt::try_next(&mut rows)
+        .await
+        .map_err(sink)?
+    {
+        for r in review::review_rows(&b).map_err(check_error)? {
+            let closed = years.iter().any(|fy| {
+                fy.company_id == r.company_id && fy.start == r.period_start && review::is_closed(fy)
+            });
+            if r.check == review::ReviewCheck::ChangeInClosedYear && closed {
+                kept.push(r);
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// The ledger lines of `keys` (line ids per company) in `canonical_ledger_lines`.
+async fn saved_lines(
+    saved: &dyn crate::incremental::SavedTables,
+    keys: &BTreeMap<i64, BTreeSet<i64>>,
+    batch_rows: usize,
+) -> Result<BTreeMap<(i64, i64), LedgerLine>, CliError> {
+    let mut out = BTreeMap::new();
+    for (company, ids) in keys {
+        let filter = KeyFilter::ints("line_id", ids.iter().copied()).within("company_id", *company);
+        let Some(mut lines) = saved
+            .read_saved(
+                LedgerLine::schema().name(),
+                &reconcile::CANONICAL_LINE_COLUMNS,
+                batch_rows,
+                Some(&filter),
+            )
+            .await
+            .map_err(sink)?
+        else {
+            break;
+        };
+        while let Some(b) = futures_util::TryStreamExt::try_next(&mut lines)
+            .await
+            .map_err(sink)?
+        {
+            for l in reconcile::canonical_lines(&b).map_err(check_error)? {
+                out.insert((l.company_id, l.line_id), l);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The versions of the ledger lines a cycle's raw load changed, read from
+/// `canonical_ledger_lines` before the transformation ([`before`](Self::before)) and
+/// after it ([`after`](Self::after)): the lines dated in a closed or frozen fiscal year
+/// that changed are added to `report_review` (`change_in_closed_year`).
+///
+/// Memory: the old versions of the changed lines, up to the incremental limit (above
+/// it, or after a full read of the lines, nothing is watched).
+struct ClosedYearWatch {
+    keys: BTreeMap<i64, BTreeSet<i64>>,
+    old: BTreeMap<(i64, i64), LedgerLine>,
+}
+
+impl ClosedYearWatch {
+    /// Reads the old versions of the lines `inc`'s raw load changed (`None`: none did,
+    /// or too many, or the lines were read whole).
+    async fn before(
+        inc: &dyn crate::incremental::IncrementalRaw,
+        saved: &dyn crate::incremental::SavedTables,
+        settings: TransformSettings,
+    ) -> Result<Option<Self>, CliError> {
+        let changes = inc.changes().snapshot();
+        let Some(lines) = changes.get("ledger_entry_lines") else {
+            return Ok(None);
+        };
+        let count = lines.upserted.len() + lines.deleted.len();
+        if lines.whole || count == 0 || count > settings.incremental_limit {
+            return Ok(None);
+        }
+        let mut keys: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+        for (company, id) in lines.keys() {
+            keys.entry(company).or_default().insert(id);
+        }
+        let old = saved_lines(saved, &keys, settings.batch_rows).await?;
+        Ok(Some(ClosedYearWatch { keys, old }))
+    }
+
+    /// Reads the new versions and merges the changes dated in closed years into
+    /// `report_review`.
+    async fn after(
+        self,
+        saved: &dyn crate::incremental::SavedTables,
+        facts: &mut dyn Sink,
+        batch_rows: usize,
+        report: &mut TransformReport,
+    ) -> Result<(), CliError> {
+        let new = saved_lines(saved, &self.keys, batch_rows).await?;
+        let changes = review::line_changes(&self.old, &new);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut years = Vec::new();
+        if let Some(mut batches) = saved
+            .read_saved(
+                penny_transform::canonical::FiscalYear::schema().name(),
+                &[],
+                batch_rows,
+                None,
+            )
+            .await
+            .map_err(sink)?
+        {
+            while let Some(b) = futures_util::TryStreamExt::try_next(&mut batches)
+                .await
+                .map_err(sink)?
+            {
+                years.extend(review::fiscal_year_rows(&b).map_err(check_error)?);
+            }
+        }
+        let rows = review::review(&review::ReviewInput {
+            fiscal_years: &years,
+            chart: &[],
+            trial_balance: &[],
+            lines: &review::ReviewLines::new(),
+            changes: &changes,
+            as_of: chrono::Utc::now().date_naive(),
+        });
+        if rows.is_empty() {
+            return Ok(());
+        }
+        report.closed_year_changes = rows.len() as u64;
+        let batches = review::review_batches(&rows, batch_rows).map_err(batch_error)?;
+        write_batches(
+            facts,
+            &review::review_schema(),
+            ReadKind::Incremental,
+            batches,
+            report,
+        )
+        .await
+    }
 }
 
 fn check_error(e: reconcile::ReconcileError) -> CliError {
@@ -1304,7 +1479,7 @@ mod tests {
         let review: Vec<(String, String, String)> = facts
             .rows(review::REVIEW_TABLE)
             .iter()
-            .map(|r| (text(r, 3), text(r, 4), text(r, 6)))
+            .map(|r| (text(r, 3), text(r, 4), text(r, 7)))
             .collect();
         assert_eq!(
             review,
@@ -1339,7 +1514,7 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(text(&findings[0], 10), "-40.00");
+        assert_eq!(text(&findings[0], 11), "-40.00");
         assert_eq!((report.review, report.reconciliation), (Some(2), Some(2)));
 
         // Without Pennylane's trial balance, no reconciliation, and no failure.

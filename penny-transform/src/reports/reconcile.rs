@@ -762,24 +762,55 @@ impl Explainer {
         }
     }
 
-    /// Looks at the lines of a batch of `canonical_ledger_lines` (or any table with its
-    /// columns `company_id`, `line_id`, `entry_id`, `date`, `journal_code`,
-    /// `account_number`, `label`, `debit`, `credit`), read by column name.
+    /// Looks at the lines of a batch of `canonical_ledger_lines` ([`canonical_lines`]).
     pub fn add_canonical(&mut self, batch: &Batch) -> Result<(), ReconcileError> {
-        let c = Columns::new(batch);
-        let (company, line, entry, date, journal, account, label, debit, credit) = (
-            c.index("company_id")?,
-            c.index("line_id")?,
-            c.index("entry_id")?,
-            c.index("date")?,
-            c.index("journal_code")?,
-            c.index("account_number")?,
-            c.index("label").ok(),
-            c.index("debit")?,
-            c.index("credit")?,
-        );
-        for row in 0..c.len() {
-            let l = LedgerLine {
+        for l in canonical_lines(batch)? {
+            self.add(&l);
+        }
+        Ok(())
+    }
+
+    /// Attaches the lines found to `discrepancies` (the same slice, in the same order,
+    /// as given to [`new`](Self::new)).
+    pub fn finish(self, discrepancies: &mut [Discrepancy]) {
+        for (d, lines) in discrepancies.iter_mut().zip(self.found) {
+            d.explaining = lines;
+        }
+    }
+}
+
+/// The columns of `canonical_ledger_lines` [`canonical_lines`] reads.
+pub const CANONICAL_LINE_COLUMNS: [&str; 9] = [
+    "company_id",
+    "line_id",
+    "entry_id",
+    "date",
+    "journal_code",
+    "account_number",
+    "label",
+    "debit",
+    "credit",
+];
+
+/// The lines of a batch of `canonical_ledger_lines` (or any table with its
+/// [`CANONICAL_LINE_COLUMNS`]; `label` may be absent), read by column name, without
+/// their third party, document, due date, lettering and categories.
+pub fn canonical_lines(batch: &Batch) -> Result<Vec<LedgerLine>, ReconcileError> {
+    let c = Columns::new(batch);
+    let (company, line, entry, date, journal, account, label, debit, credit) = (
+        c.index("company_id")?,
+        c.index("line_id")?,
+        c.index("entry_id")?,
+        c.index("date")?,
+        c.index("journal_code")?,
+        c.index("account_number")?,
+        c.index("label").ok(),
+        c.index("debit")?,
+        c.index("credit")?,
+    );
+    (0..c.len())
+        .map(|row| {
+            Ok(LedgerLine {
                 company_id: c.int(row, company, "company_id")?,
                 entry_id: c.int(row, entry, "entry_id")?,
                 line_id: c.int(row, line, "line_id")?,
@@ -794,19 +825,9 @@ impl Explainer {
                 due_date: None,
                 lettering: None,
                 categories: None,
-            };
-            self.add(&l);
-        }
-        Ok(())
-    }
-
-    /// Attaches the lines found to `discrepancies` (the same slice, in the same order,
-    /// as given to [`new`](Self::new)).
-    pub fn finish(self, discrepancies: &mut [Discrepancy]) {
-        for (d, lines) in discrepancies.iter_mut().zip(self.found) {
-            d.explaining = lines;
-        }
-    }
+            })
+        })
+        .collect()
 }
 
 /// The table of the star schema the discrepancies are written in.
@@ -824,6 +845,7 @@ pub fn findings_schema() -> Arc<Schema> {
                 Column::required("period_start", LogicalType::Date),
                 Column::required("period_end", LogicalType::Date),
                 Column::required("account_number", LogicalType::Text),
+                Column::required("account_key", LogicalType::Text),
                 Column::nullable("pennylane_debit", money),
                 Column::nullable("pennylane_credit", money),
                 Column::required("penny_debit", money),
@@ -839,8 +861,9 @@ pub fn findings_schema() -> Arc<Schema> {
     )
 }
 
-/// The discrepancies as batches of [`FINDINGS_TABLE`] (`explaining_lines`: the ids
-/// of the explaining lines, comma-separated).
+/// The discrepancies as batches of [`FINDINGS_TABLE`] (`account_key`: the star
+/// schema's `<company_id>|<account>`, to relate to `dim_account`; `explaining_lines`:
+/// the ids of the explaining lines, comma-separated).
 pub fn findings_batches(
     discrepancies: &[Discrepancy],
     batch_rows: usize,
@@ -855,6 +878,7 @@ pub fn findings_batches(
             Value::Date(d.period_start),
             Value::Date(d.period_end),
             Value::Text(d.account_number.clone()),
+            Value::Text(crate::star::key(d.company_id, &d.account_number)),
             d.pennylane_debit.map_or(Value::Null, money),
             d.pennylane_credit.map_or(Value::Null, money),
             money(d.penny_debit),
@@ -1027,6 +1051,67 @@ mod tests {
         );
         assert_eq!(found[1].account_number, "706000");
         assert_eq!(found[1].difference(), eur(-240_00));
+        // As rows of the findings table.
+        let batches = findings_batches(&found, 1).expect("rows fit the schema");
+        assert_eq!(batches.len(), 2);
+        let row = &batches[0].rows()[0];
+        let col = |name| findings_schema().column_index(name).expect("column");
+        assert_eq!(
+            row[col("check")],
+            Value::Text("trial_balance_amounts_differ".into())
+        );
+        assert_eq!(row[col("account_key")], Value::Text("1|411MARTIN".into()));
+        assert_eq!(row[col("difference")], Value::Decimal(eur(240_00)));
+        assert_eq!(row[col("explaining_lines")], Value::Text("61".into()));
+    }
+
+    #[test]
+    fn line_sums_are_read_by_column_name() {
+        let lines = books();
+        let schema = Arc::new(
+            Schema::new(
+                "_penny_line_sums",
+                vec![
+                    Column::required("company_id", LogicalType::Int64),
+                    Column::required("account_number", LogicalType::Text),
+                    Column::required("period", LogicalType::Date),
+                    Column::required("debit", LogicalType::Decimal { scale: 2 }),
+                    Column::required("credit", LogicalType::Decimal { scale: 2 }),
+                    Column::required("lines", LogicalType::Int64),
+                ],
+                ["company_id", "account_number", "period"],
+            )
+            .expect("schema"),
+        );
+        let rows = lines
+            .iter()
+            .map(|l| {
+                vec![
+                    Value::Int64(1),
+                    Value::Text(l.account_number.to_string()),
+                    Value::Date(l.date),
+                    Value::Decimal(l.debit),
+                    Value::Decimal(l.credit),
+                    Value::Int64(1),
+                ]
+            })
+            .collect();
+        // Pennylane has one line fewer on 512000 in 2026.
+        let mut pennylane = pennylane_of(&lines);
+        let bank = pennylane
+            .iter_mut()
+            .find(|p| p.number == "512000" && p.period_start == d(2026, 1, 1))
+            .expect("bank 2026");
+        bank.credits = Decimal::ZERO;
+        let mut r = Reconciliation::new(pennylane);
+        r.add_sums(&Batch::upsert(schema, rows).expect("batch"))
+            .expect("read");
+        let found = r.finish();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].account_number.as_str(), found[0].difference()),
+            ("512000", eur(-100_00))
+        );
     }
 
     #[test]

@@ -606,6 +606,97 @@ pub fn trial_balance_rows(batch: &Batch) -> Result<Vec<TrialBalanceRow>, Reconci
         .collect()
 }
 
+/// The fiscal years of a batch of `canonical_fiscal_years` (columns `company_id`,
+/// `start`, `end`, `status`), read by column name.
+pub fn fiscal_year_rows(batch: &Batch) -> Result<Vec<FiscalYear>, ReconcileError> {
+    let c = Columns::new(batch);
+    let (company, start, end) = (c.index("company_id")?, c.index("start")?, c.index("end")?);
+    let status = c.index("status").ok();
+    (0..c.len())
+        .map(|row| {
+            Ok(FiscalYear {
+                company_id: c.int(row, company, "company_id")?,
+                start: c.date(row, start, "start")?,
+                end: c.date(row, end, "end")?,
+                status: c.opt_text(row, status, "status")?,
+            })
+        })
+        .collect()
+}
+
+/// The rows of a batch of [`REVIEW_TABLE`] read back, by column name (a `check` this
+/// version does not know is refused).
+pub fn review_rows(batch: &Batch) -> Result<Vec<ReviewRow>, ReconcileError> {
+    let c = Columns::new(batch);
+    let (company, start, end, check, account, reference, amount, detail) = (
+        c.index("company_id")?,
+        c.index("period_start")?,
+        c.index("period_end")?,
+        c.index("check")?,
+        c.index("account_number")?,
+        c.index("reference")?,
+        c.index("amount")?,
+        c.index("detail")?,
+    );
+    (0..c.len())
+        .map(|row| {
+            let name = c.text(row, check, "check")?;
+            let check = ReviewCheck::parse(&name).ok_or_else(|| ReconcileError::WrongValue {
+                table: batch.table().to_owned(),
+                row,
+                column: "check",
+                expected: "the name of a review check",
+                found: name.clone(),
+            })?;
+            Ok(ReviewRow {
+                company_id: c.int(row, company, "company_id")?,
+                period_start: c.date(row, start, "period_start")?,
+                period_end: c.date(row, end, "period_end")?,
+                check,
+                account_number: c.text(row, account, "account_number")?,
+                reference: c.text(row, reference, "reference")?,
+                amount: c.money(row, amount, "amount")?,
+                detail: c.text(row, detail, "detail")?,
+            })
+        })
+        .collect()
+}
+
+/// The lines whose versions differ between `old` and `new` (keyed by company and
+/// line id): inserted, deleted, or changed in date, account, journal, entry, label or
+/// amounts.
+pub fn line_changes(
+    old: &BTreeMap<(i64, i64), LedgerLine>,
+    new: &BTreeMap<(i64, i64), LedgerLine>,
+) -> Vec<LineChange> {
+    let same = |a: &LedgerLine, b: &LedgerLine| {
+        (
+            a.date,
+            &a.account_number,
+            &a.journal_code,
+            a.entry_id,
+            &a.label,
+            a.debit,
+            a.credit,
+        ) == (
+            b.date,
+            &b.account_number,
+            &b.journal_code,
+            b.entry_id,
+            &b.label,
+            b.debit,
+            b.credit,
+        )
+    };
+    let keys: std::collections::BTreeSet<&(i64, i64)> = old.keys().chain(new.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| match (old.get(k), new.get(k)) {
+            (Some(a), Some(b)) if same(a, b) => None,
+            (a, b) => LineChange::between(a, b),
+        })
+        .collect()
+}
+
 /// The table of the star schema the review is written in.
 pub const REVIEW_TABLE: &str = "report_review";
 
@@ -620,6 +711,7 @@ pub fn review_schema() -> Arc<Schema> {
                 Column::required("period_end", LogicalType::Date),
                 Column::required("check", LogicalType::Text),
                 Column::required("account_number", LogicalType::Text),
+                Column::required("account_key", LogicalType::Text),
                 Column::required("reference", LogicalType::Text),
                 Column::required("amount", LogicalType::Decimal { scale: 2 }),
                 Column::required("detail", LogicalType::Text),
@@ -636,7 +728,8 @@ pub fn review_schema() -> Arc<Schema> {
     )
 }
 
-/// The review's rows as batches of [`REVIEW_TABLE`].
+/// The review's rows as batches of [`REVIEW_TABLE`] (`account_key`: the star schema's
+/// `<company_id>|<account>`, to relate to `dim_account`).
 pub fn review_batches(rows: &[ReviewRow], batch_rows: usize) -> Result<Vec<Batch>, BatchError> {
     let mut b = BatchBuilder::upsert(review_schema(), batch_rows.max(1));
     let mut out = Vec::new();
@@ -647,6 +740,7 @@ pub fn review_batches(rows: &[ReviewRow], batch_rows: usize) -> Result<Vec<Batch
             Value::Date(r.period_end),
             Value::Text(r.check.as_str().to_owned()),
             Value::Text(r.account_number.clone()),
+            Value::Text(crate::star::key(r.company_id, &r.account_number)),
             Value::Text(r.reference.clone()),
             Value::Decimal(r.amount.round_dp(2)),
             Value::Text(r.detail.clone()),
@@ -1022,6 +1116,20 @@ mod tests {
         assert_eq!(rows[0].amount, eur(100_00));
         assert_eq!(rows[0].reference, old.line_id.to_string());
         assert!(rows[0].detail.contains("changed"), "{}", rows[0].detail);
+        // Written and read back alike.
+        let batches = review_batches(&rows, 10).expect("rows fit the schema");
+        assert_eq!(review_rows(&batches[0]).expect("read back"), rows);
+
+        // From old and new versions: a re-delivered line unchanged is no change.
+        let key = |l: &LedgerLine| ((l.company_id, l.line_id), l.clone());
+        let before: BTreeMap<_, _> = [key(old), key(in_open_year)].into_iter().collect();
+        let mut after = before.clone();
+        after.insert((COMPANY, old.line_id), new.clone());
+        let moved = LineChange::between(Some(old), Some(&new)).expect("change");
+        assert_eq!(line_changes(&before, &after), [moved]);
+        assert_eq!(line_changes(&before, &before), []);
+        after.remove(&(COMPANY, in_open_year.line_id));
+        assert_eq!(line_changes(&before, &after).len(), 2);
     }
 
     #[test]
