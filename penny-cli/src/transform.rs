@@ -1349,8 +1349,8 @@ mod tests {
     }
 
     /// Data Sharing books of 2025 (closed): an opening entry, a sale whose customer
-    /// pays too much, a bank line left in a suspense account; and Pennylane's trial
-    /// balance of them, but for the suspense line.
+    /// pays too much (neither lettered), a bank line left in a suspense account; and
+    /// Pennylane's trial balance of them, but for the suspense line.
     fn raw() -> MemoryRaw {
         let money = LogicalType::Decimal { scale: 2 };
         let lines = [
@@ -1391,7 +1391,12 @@ mod tests {
                         Value::Text(format!("ligne {id}")),
                         eur(*debit),
                         eur(*credit),
-                        Value::Int64(77),
+                        // The customer's lines are not lettered.
+                        if account.starts_with("411") {
+                            Value::Null
+                        } else {
+                            Value::Int64(77)
+                        },
                     ]
                 })
                 .collect(),
@@ -1490,6 +1495,11 @@ mod tests {
                     "-30.00".to_owned()
                 ),
                 (
+                    "old_unlettered_items".to_owned(),
+                    "411DUPONT".to_owned(),
+                    "-30.00".to_owned()
+                ),
+                (
                     "suspense_not_zero".to_owned(),
                     "471000".to_owned(),
                     "40.00".to_owned()
@@ -1515,7 +1525,7 @@ mod tests {
             ]
         );
         assert_eq!(text(&findings[0], 11), "-40.00");
-        assert_eq!((report.review, report.reconciliation), (Some(2), Some(2)));
+        assert_eq!((report.review, report.reconciliation), (Some(3), Some(2)));
 
         // Without Pennylane's trial balance, no reconciliation, and no failure.
         let mut raw = raw;
@@ -1551,6 +1561,6 @@ mod tests {
         )
         .await
         .expect("rebuilt despite an unreadable trial balance");
-        assert_eq!((report.review, report.reconciliation), (Some(2), None));
+        assert_eq!((report.review, report.reconciliation), (Some(3), None));
     }
 }
