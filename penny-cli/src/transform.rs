@@ -694,6 +694,11 @@ async fn rebuild_whole(
         lines: &review_lines,
     };
     write_checks(raw, saved, facts, checks, batch_rows, &mut report).await?;
+    tracing::debug!(
+        held = review_lines.len(),
+        memory_mib = ?crate::output::memory_mib(),
+        "review and reconciliation written"
+    );
     if save_sums {
         let schema = crate::reports::LineDays::schema();
         let (sums, _) = days.batches(None, batch_rows)?;
