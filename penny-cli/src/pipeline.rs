@@ -104,11 +104,26 @@ impl RunSummary {
                     Some(door) => (door, "updated incrementally"),
                     None => (door, "rebuilt"),
                 };
-                format!(
+                let mut line = format!(
                     "; canonical model, star schema and reports {verb} ({door} door): {} rows in {} tables",
                     t.rows(),
                     t.tables.len()
-                )
+                );
+                if let Some(n) = t.review {
+                    line.push_str(&format!("; closing review: {n} findings"));
+                }
+                if t.closed_year_changes > 0 {
+                    line.push_str(&format!(
+                        "; {} lines changed in closed fiscal years",
+                        t.closed_year_changes
+                    ));
+                }
+                if let Some(n) = t.reconciliation {
+                    line.push_str(&format!(
+                        "; {n} accounts differ from Pennylane's trial balance"
+                    ));
+                }
+                line
             }
             None => String::new(),
         };

@@ -8,7 +8,15 @@
 //! as the `canonical_*` tables through the same [`Sink`] trait, each replaced whole
 //! in one commit (readers see the old table or the new one, never a mix).
 //!
-//! The reports ([`crate::reports`]) are written with the star schema.
+//! The reports ([`crate::reports`]) are written with the star schema. A whole rebuild
+//! also writes the closing review (`report_review`,
+//! [`penny_transform::reports::review`]) and the reconciliation with Pennylane's own
+//! trial balance (`report_quality_findings`, [`penny_transform::reports::reconcile`],
+//! from the raw table `trial_balance` when it is there). An incremental update leaves
+//! both as the last whole rebuild wrote them, but for the ledger lines it saw inserted,
+//! changed or deleted in a closed or frozen fiscal year, which it adds to
+//! `report_review` (`change_in_closed_year`, kept by later whole rebuilds while the year
+//! stays closed).
 //!
 //! After an incremental raw load into PostgreSQL, only what the load changed is
 //! updated instead ([`crate::incremental`]); a full sync, the Data Sharing door and
@@ -37,6 +45,7 @@ use penny_transform::canonical::{
     BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, MappingError,
     ThirdPartyKind,
 };
+use penny_transform::reports::{reconcile, review};
 use penny_transform::{Batch, CommitStats, ReadKind, Schema, Sink, SinkError, Value, star};
 
 use crate::exit::{CliError, ExitCode};
@@ -133,6 +142,16 @@ pub struct TransformReport {
     /// by the last run could not be changed by the changes (`line sums`, `invoices'
     /// digest`; see [`crate::incremental`]); empty for a whole rebuild.
     pub afresh: Vec<&'static str>,
+    /// The accounts whose figures differ from Pennylane's own trial balance
+    /// (`report_quality_findings`); `None` when there was none to compare with, or the
+    /// run did not compare (an incremental update).
+    pub reconciliation: Option<u64>,
+    /// The findings of the closing review (`report_review`); `None` when the run did
+    /// not review (an incremental update).
+    pub review: Option<u64>,
+    /// Ledger lines this run saw inserted, changed or deleted in a closed or frozen
+    /// fiscal year (added to `report_review`).
+    pub closed_year_changes: u64,
 }
 
 impl TransformReport {
@@ -504,21 +523,37 @@ pub async fn rebuild_canonical(
     let started = std::time::Instant::now();
     let batch_rows = settings.batch_rows;
     let mut report = match raw.incremental() {
-        Some(inc) => match crate::incremental::update(raw, inc, saved, out, facts, settings).await?
-        {
-            Some(report) => {
-                inc.changes().clear();
-                report
+        Some(inc) => {
+            let watch = match saved {
+                Some(saved) => ClosedYearWatch::before(inc, saved, settings)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "the lines changed in closed fiscal years are not reviewed");
+                        None
+                    }),
+                None => None,
+            };
+            let mut report = match crate::incremental::update(raw, inc, saved, out, facts, settings)
+                .await?
+            {
+                Some(report) => report,
+                None => {
+                    let report =
+                        rebuild_whole(raw, saved, saved.is_some(), out, facts, settings).await?;
+                    let refs = crate::incremental::Refs::read(raw, batch_rows).await?;
+                    inc.save_refs(&refs).await.map_err(sink)?;
+                    report
+                }
+            };
+            inc.changes().clear();
+            if let (Some(watch), Some(saved)) = (watch, saved)
+                && let Err(e) = watch.after(saved, facts, batch_rows, &mut report).await
+            {
+                tracing::warn!(error = %e, "the lines changed in closed fiscal years are not reviewed");
             }
-            None => {
-                let report = rebuild_whole(raw, out, facts, settings, saved.is_some()).await?;
-                let refs = crate::incremental::Refs::read(raw, batch_rows).await?;
-                inc.save_refs(&refs).await.map_err(sink)?;
-                inc.changes().clear();
-                report
-            }
-        },
-        None => rebuild_whole(raw, out, facts, settings, false).await?,
+            report
+        }
+        None => rebuild_whole(raw, saved, false, out, facts, settings).await?,
     };
     report.duration = started.elapsed();
     Ok(report)
@@ -532,16 +567,18 @@ pub async fn rebuild_canonical(
 /// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
 /// of held.
 ///
-/// With `save_sums`, the lines' sums and the invoices' digest are saved for the next
-/// incremental update ([`LINE_SUMS_TABLE`](crate::reports::LINE_SUMS_TABLE),
+/// With `saved` (the target can read its tables back), the reconciliation's explaining
+/// lines are read back from it; with `save_sums`, the lines' sums and the invoices'
+/// digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](crate::reports::LINE_SUMS_TABLE),
 /// [`OPEN_AMOUNTS_TABLE`](crate::reports::OPEN_AMOUNTS_TABLE),
 /// [`INVOICE_VAT_TABLE`](crate::reports::INVOICE_VAT_TABLE)).
 async fn rebuild_whole(
     raw: &dyn RawTables,
+    saved: Option<&dyn crate::incremental::SavedTables>,
+    save_sums: bool,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     settings: TransformSettings,
-    save_sums: bool,
 ) -> Result<TransformReport, CliError> {
     let batch_rows = settings.batch_rows;
     let by_key = raw.incremental();
@@ -561,6 +598,7 @@ async fn rebuild_whole(
         .map_err(sink)?;
     let mut dates: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
     let mut days = crate::reports::LineDays::new(&door.fiscal_years(), door.opening_journals());
+    let mut review_lines = review::ReviewLines::new();
     let mut line_count = 0u64;
     let mut batches = raw
         .read(door.lines_table(), batch_rows)
@@ -584,6 +622,7 @@ async fn rebuild_whole(
             };
             line_count += lines.len() as u64;
             days.add(&lines);
+            review_lines.extend(&lines);
             for l in &lines {
                 dates = Some(match dates {
                     None => (l.date, l.date),
@@ -656,6 +695,20 @@ async fn rebuild_whole(
     tracing::debug!(
         memory_mib = ?crate::output::memory_mib(),
         "dimensions and reports written"
+    );
+    let years = years_used(&books, dates, &days, settings).0;
+    let checks = Checks {
+        books: &books,
+        fiscal_years: &years,
+        days: &days,
+        digest: &digest,
+        lines: &review_lines,
+    };
+    write_checks(raw, saved, facts, checks, batch_rows, &mut report).await?;
+    tracing::debug!(
+        held = review_lines.len(),
+        memory_mib = ?crate::output::memory_mib(),
+        "review and reconciliation written"
     );
     if save_sums {
         let schema = crate::reports::LineDays::schema();
@@ -761,6 +814,359 @@ async fn stream_family(
     Ok(())
 }
 
+/// The fiscal years the reports go by (the source's, and twelve-month years assumed
+/// for the companies it gives none for) and the range `dim_date` covers: the fiscal
+/// years and `dates` (the ledger lines' first and last dates).
+fn years_used(
+    books: &Books,
+    dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    days: &crate::reports::LineDays,
+    settings: TransformSettings,
+) -> (
+    Vec<penny_transform::canonical::FiscalYear>,
+    chrono::NaiveDate,
+    chrono::NaiveDate,
+) {
+    let (mut from, mut to) = dates.unwrap_or_else(|| {
+        let today = chrono::Utc::now().date_naive();
+        (today, today)
+    });
+    for fy in &books.fiscal_years {
+        from = from.min(fy.start);
+        to = to.max(fy.end);
+    }
+    let companies = books
+        .companies
+        .iter()
+        .map(|c| c.company_id)
+        .chain(days.extent().into_keys());
+    let fiscal_years = crate::reports::fiscal_years_used(
+        &books.fiscal_years,
+        companies,
+        settings.year_start_month,
+        (from, to),
+    );
+    for fy in &fiscal_years {
+        from = from.min(fy.start);
+        to = to.max(fy.end);
+    }
+    (fiscal_years, from, to)
+}
+
+/// What the checks of a whole rebuild read.
+#[derive(Clone, Copy)]
+struct Checks<'a> {
+    books: &'a Books,
+    fiscal_years: &'a [penny_transform::canonical::FiscalYear],
+    days: &'a crate::reports::LineDays,
+    digest: &'a crate::reports::InvoiceDigest,
+    lines: &'a review::ReviewLines,
+}
+
+/// Writes the closing review (`report_review`) and the reconciliation with
+/// Pennylane's trial balance (`report_quality_findings`, when the raw table
+/// `trial_balance` is there), each replaced whole, and counts them in `report`.
+///
+/// A trial balance that cannot be read or compared is a warning, never a failure: the
+/// findings table is then written empty. The lines that explain a discrepancy are read
+/// back from `canonical_ledger_lines` (only those of the accounts that differ) when
+/// the target can (`saved`).
+async fn write_checks(
+    raw: &dyn RawTables,
+    saved: Option<&dyn crate::incremental::SavedTables>,
+    facts: &mut dyn Sink,
+    checks: Checks<'_>,
+    batch_rows: usize,
+    report: &mut TransformReport,
+) -> Result<(), CliError> {
+    // The review, from the trial balance as `report_trial_balance` holds it.
+    let mut trial_balance = Vec::new();
+    for (schema, batches) in crate::reports::report_batches(
+        checks.fiscal_years,
+        checks.days,
+        checks.digest,
+        &crate::reports::result_accounts(&checks.books.accounts),
+        batch_rows,
+    )? {
+        if schema.name() == crate::reports::trial_balance_schema().name() {
+            for b in &batches {
+                trial_balance.extend(review::trial_balance_rows(b).map_err(check_error)?);
+            }
+        }
+    }
+    let mut rows = review::review(&review::ReviewInput {
+        fiscal_years: checks.fiscal_years,
+        chart: &checks.books.accounts,
+        trial_balance: &trial_balance,
+        lines: checks.lines,
+        changes: &[],
+        as_of: checks.digest.as_of(),
+    });
+    drop(trial_balance);
+    // The changes in closed years earlier cycles saw are kept while their year is.
+    if let Some(saved) = saved {
+        match closed_year_changes(saved, checks.fiscal_years, batch_rows).await {
+            Ok(kept) => rows.extend(kept),
+            Err(e) => {
+                tracing::warn!(error = %e, "the changes in closed fiscal years seen earlier are not kept")
+            }
+        }
+    }
+    report.review = Some(rows.len() as u64);
+    let batches = review::review_batches(&rows, batch_rows).map_err(batch_error)?;
+    write_batches(
+        facts,
+        &review::review_schema(),
+        ReadKind::Full,
+        batches,
+        report,
+    )
+    .await?;
+
+    // The reconciliation: never stops the sync.
+    let found = match reconcile_with_pennylane(raw, saved, checks.days, batch_rows).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "the reconciliation with Pennylane's trial balance was not made");
+            None
+        }
+    };
+    report.reconciliation = found.as_ref().map(|f| f.len() as u64);
+    let batches = reconcile::findings_batches(found.as_deref().unwrap_or_default(), batch_rows)
+        .map_err(batch_error)?;
+    write_batches(
+        facts,
+        &reconcile::findings_schema(),
+        ReadKind::Full,
+        batches,
+        report,
+    )
+    .await
+}
+
+/// Penny's line sums compared with the raw `trial_balance` (`None`: there is none),
+/// with the lines that explain the differences when `saved` can read them back.
+async fn reconcile_with_pennylane(
+    raw: &dyn RawTables,
+    saved: Option<&dyn crate::incremental::SavedTables>,
+    days: &crate::reports::LineDays,
+    batch_rows: usize,
+) -> Result<Option<Vec<reconcile::Discrepancy>>, CliError> {
+    if !raw
+        .has(reconcile::TRIAL_BALANCE_TABLE)
+        .await
+        .map_err(sink)?
+    {
+        return Ok(None);
+    }
+    let mut pennylane = Vec::new();
+    each_batch(raw, reconcile::TRIAL_BALANCE_TABLE, batch_rows, |b| {
+        pennylane.extend(reconcile::PennylaneBalance::decode(&b).map_err(check_error)?);
+        Ok(())
+    })
+    .await?;
+    let mut comparison = reconcile::Reconciliation::new(pennylane);
+    if comparison.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let (sums, _) = days.batches(None, batch_rows)?;
+    for b in &sums {
+        comparison.add_sums(b).map_err(check_error)?;
+    }
+    drop(sums);
+    let mut found = comparison.finish();
+    let mut explainer = reconcile::Explainer::new(&found, reconcile::ExplainLimits::default());
+    if let Some(saved) = saved.filter(|_| !explainer.is_empty()) {
+        for (company, accounts) in explainer.accounts() {
+            let filter = KeyFilter {
+                column: "account_number".to_owned(),
+                values: accounts.into_iter().map(Value::Text).collect(),
+                within: Some(("company_id".to_owned(), company)),
+            };
+            let Some(mut lines) = saved
+                .read_saved(
+                    LedgerLine::schema().name(),
+                    &reconcile::CANONICAL_LINE_COLUMNS,
+                    batch_rows,
+                    Some(&filter),
+                )
+                .await
+                .map_err(sink)?
+            else {
+                break;
+            };
+            while let Some(b) = futures_util::TryStreamExt::try_next(&mut lines)
+                .await
+                .map_err(sink)?
+            {
+                explainer.add_canonical(&b).map_err(check_error)?;
+            }
+        }
+    }
+    explainer.finish(&mut found);
+    Ok(Some(found))
+}
+
+/// The `change_in_closed_year` rows of `report_review` as last written whose fiscal
+/// year (in `years`) is still closed or frozen.
+async fn closed_year_changes(
+    saved: &dyn crate::incremental::SavedTables,
+    years: &[penny_transform::canonical::FiscalYear],
+    batch_rows: usize,
+) -> Result<Vec<review::ReviewRow>, CliError> {
+    let mut kept = Vec::new();
+    let Some(mut rows) = saved
+        .read_saved(review::REVIEW_TABLE, &[], batch_rows, None)
+        .await
+        .map_err(sink)?
+    else {
+        return Ok(kept);
+    };
+    while let Some(b) = futures_util::TryStreamExt::try_next(&mut rows)
+        .await
+        .map_err(sink)?
+    {
+        for r in review::review_rows(&b).map_err(check_error)? {
+            let closed = years.iter().any(|fy| {
+                fy.company_id == r.company_id && fy.start == r.period_start && review::is_closed(fy)
+            });
+            if r.check == review::ReviewCheck::ChangeInClosedYear && closed {
+                kept.push(r);
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// The ledger lines of `keys` (line ids per company) in `canonical_ledger_lines`.
+async fn saved_lines(
+    saved: &dyn crate::incremental::SavedTables,
+    keys: &BTreeMap<i64, BTreeSet<i64>>,
+    batch_rows: usize,
+) -> Result<BTreeMap<(i64, i64), LedgerLine>, CliError> {
+    let mut out = BTreeMap::new();
+    for (company, ids) in keys {
+        let filter = KeyFilter::ints("line_id", ids.iter().copied()).within("company_id", *company);
+        let Some(mut lines) = saved
+            .read_saved(
+                LedgerLine::schema().name(),
+                &reconcile::CANONICAL_LINE_COLUMNS,
+                batch_rows,
+                Some(&filter),
+            )
+            .await
+            .map_err(sink)?
+        else {
+            break;
+        };
+        while let Some(b) = futures_util::TryStreamExt::try_next(&mut lines)
+            .await
+            .map_err(sink)?
+        {
+            for l in reconcile::canonical_lines(&b).map_err(check_error)? {
+                out.insert((l.company_id, l.line_id), l);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The versions of the ledger lines a cycle's raw load changed, read from
+/// `canonical_ledger_lines` before the transformation ([`before`](Self::before)) and
+/// after it ([`after`](Self::after)): the lines dated in a closed or frozen fiscal year
+/// that changed are added to `report_review` (`change_in_closed_year`).
+///
+/// Memory: the old versions of the changed lines, up to the incremental limit (above
+/// it, or after a full read of the lines, nothing is watched).
+struct ClosedYearWatch {
+    keys: BTreeMap<i64, BTreeSet<i64>>,
+    old: BTreeMap<(i64, i64), LedgerLine>,
+}
+
+impl ClosedYearWatch {
+    /// Reads the old versions of the lines `inc`'s raw load changed (`None`: none did,
+    /// or too many, or the lines were read whole).
+    async fn before(
+        inc: &dyn crate::incremental::IncrementalRaw,
+        saved: &dyn crate::incremental::SavedTables,
+        settings: TransformSettings,
+    ) -> Result<Option<Self>, CliError> {
+        let changes = inc.changes().snapshot();
+        let Some(lines) = changes.get("ledger_entry_lines") else {
+            return Ok(None);
+        };
+        let count = lines.upserted.len() + lines.deleted.len();
+        if lines.whole || count == 0 || count > settings.incremental_limit {
+            return Ok(None);
+        }
+        let mut keys: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+        for (company, id) in lines.keys() {
+            keys.entry(company).or_default().insert(id);
+        }
+        let old = saved_lines(saved, &keys, settings.batch_rows).await?;
+        Ok(Some(ClosedYearWatch { keys, old }))
+    }
+
+    /// Reads the new versions and merges the changes dated in closed years into
+    /// `report_review`.
+    async fn after(
+        self,
+        saved: &dyn crate::incremental::SavedTables,
+        facts: &mut dyn Sink,
+        batch_rows: usize,
+        report: &mut TransformReport,
+    ) -> Result<(), CliError> {
+        let new = saved_lines(saved, &self.keys, batch_rows).await?;
+        let changes = review::line_changes(&self.old, &new);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut years = Vec::new();
+        if let Some(mut batches) = saved
+            .read_saved(
+                penny_transform::canonical::FiscalYear::schema().name(),
+                &[],
+                batch_rows,
+                None,
+            )
+            .await
+            .map_err(sink)?
+        {
+            while let Some(b) = futures_util::TryStreamExt::try_next(&mut batches)
+                .await
+                .map_err(sink)?
+            {
+                years.extend(review::fiscal_year_rows(&b).map_err(check_error)?);
+            }
+        }
+        let rows = review::review(&review::ReviewInput {
+            fiscal_years: &years,
+            chart: &[],
+            trial_balance: &[],
+            lines: &review::ReviewLines::new(),
+            changes: &changes,
+            as_of: chrono::Utc::now().date_naive(),
+        });
+        if rows.is_empty() {
+            return Ok(());
+        }
+        report.closed_year_changes = rows.len() as u64;
+        let batches = review::review_batches(&rows, batch_rows).map_err(batch_error)?;
+        write_batches(
+            facts,
+            &review::review_schema(),
+            ReadKind::Incremental,
+            batches,
+            report,
+        )
+        .await
+    }
+}
+
+fn check_error(e: reconcile::ReconcileError) -> CliError {
+    CliError::new(ExitCode::Data, &e)
+}
+
 /// Writes every table but the ledger lines, whole, from `books`; `dim_date` covers the
 /// fiscal years and `dates` (the ledger lines' first and last dates).
 ///
@@ -800,14 +1206,6 @@ pub(crate) async fn write_books(
     // years and the lines' dates; a company without fiscal years has them assumed over
     // that range (for `dim_date` and the trial balance only: not canonical).
     let b = books;
-    let (mut from, mut to) = dates.unwrap_or_else(|| {
-        let today = chrono::Utc::now().date_naive();
-        (today, today)
-    });
-    for fy in &b.fiscal_years {
-        from = from.min(fy.start);
-        to = to.max(fy.end);
-    }
     let with_lines: Vec<i64> = days.extent().into_keys().collect();
     let companies = || {
         b.companies
@@ -815,16 +1213,7 @@ pub(crate) async fn write_books(
             .map(|c| c.company_id)
             .chain(with_lines.iter().copied())
     };
-    let fiscal_years = crate::reports::fiscal_years_used(
-        &b.fiscal_years,
-        companies(),
-        settings.year_start_month,
-        (from, to),
-    );
-    for fy in &fiscal_years {
-        from = from.min(fy.start);
-        to = to.max(fy.end);
-    }
+    let (fiscal_years, from, to) = years_used(b, dates, days, settings);
     let mut star_tables = Vec::new();
     if whole.references {
         star_tables.extend([
@@ -949,4 +1338,263 @@ pub(crate) async fn write_table<T: CanonicalTable>(
         .tables
         .push((schema.name().to_owned(), records.len() as u64, stats));
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::inconsistent_digit_grouping)]
+mod tests {
+    use super::*;
+    use penny_transform::testing::MemorySink;
+    use penny_transform::{Column, LogicalType};
+    use rust_decimal::Decimal;
+
+    /// Raw tables held in memory.
+    struct MemoryRaw(BTreeMap<String, Vec<Batch>>);
+
+    #[async_trait::async_trait]
+    impl RawTables for MemoryRaw {
+        async fn has(&self, table: &str) -> Result<bool, SinkError> {
+            Ok(self.0.contains_key(table))
+        }
+
+        async fn read(
+            &self,
+            table: &str,
+            _batch_rows: usize,
+        ) -> Result<Option<BatchStream<'_>>, SinkError> {
+            Ok(self.0.get(table).map(|b| {
+                Box::pin(futures_util::stream::iter(b.clone().into_iter().map(Ok)))
+                    as BatchStream<'_>
+            }))
+        }
+    }
+
+    fn d(y: i32, m: u32, day: u32) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    fn table(name: &str, columns: Vec<Column>, key: &[&str], rows: Vec<Vec<Value>>) -> Batch {
+        let schema = Arc::new(Schema::new(name, columns, key).expect("schema"));
+        Batch::upsert(schema, rows).expect("batch")
+    }
+
+    fn eur(cents: i64) -> Value {
+        Value::Decimal(Decimal::new(cents, 2))
+    }
+
+    /// Data Sharing books of 2025 (closed): an opening entry, a sale whose customer
+    /// pays too much (neither lettered), a bank line left in a suspense account; and
+    /// Pennylane's trial balance of them, but for the suspense line.
+    fn raw() -> MemoryRaw {
+        let money = LogicalType::Decimal { scale: 2 };
+        let lines = [
+            (1, 1, d(2025, 1, 1), "AN", "512000", 1_000_00, 0),
+            (2, 1, d(2025, 1, 1), "AN", "101000", 0, 1_000_00),
+            (3, 2, d(2025, 3, 3), "VT", "411DUPONT", 120_00, 0),
+            (4, 2, d(2025, 3, 3), "VT", "706000", 0, 120_00),
+            (5, 3, d(2025, 4, 1), "BQ", "512000", 150_00, 0),
+            (6, 3, d(2025, 4, 1), "BQ", "411DUPONT", 0, 150_00),
+            (7, 4, d(2025, 5, 1), "BQ", "471000", 40_00, 0),
+            (8, 4, d(2025, 5, 1), "BQ", "512000", 0, 40_00),
+        ];
+        let general_ledger = table(
+            "general_ledger",
+            vec![
+                Column::required("company_id", LogicalType::Int64),
+                Column::required("id", LogicalType::Int64),
+                Column::required("entry_id", LogicalType::Int64),
+                Column::required("date", LogicalType::Date),
+                Column::required("journal_code", LogicalType::Text),
+                Column::required("plan_item_number", LogicalType::Text),
+                Column::required("label", LogicalType::Text),
+                Column::required("debit", money),
+                Column::required("credit", money),
+                Column::nullable("lettering", LogicalType::Int64),
+            ],
+            &["company_id", "id"],
+            lines
+                .iter()
+                .map(|(id, entry, date, journal, account, debit, credit)| {
+                    vec![
+                        Value::Int64(9),
+                        Value::Int64(*id),
+                        Value::Int64(*entry),
+                        Value::Date(*date),
+                        Value::Text((*journal).into()),
+                        Value::Text((*account).into()),
+                        Value::Text(format!("ligne {id}")),
+                        eur(*debit),
+                        eur(*credit),
+                        // The customer's lines are not lettered.
+                        if account.starts_with("411") {
+                            Value::Null
+                        } else {
+                            Value::Int64(77)
+                        },
+                    ]
+                })
+                .collect(),
+        );
+        let fiscal_years = table(
+            "fiscal_years",
+            vec![
+                Column::required("company_id", LogicalType::Int64),
+                Column::required("id", LogicalType::Int64),
+                Column::required("start_date", LogicalType::Date),
+                Column::required("end_date", LogicalType::Date),
+                Column::required("status", LogicalType::Text),
+            ],
+            &["company_id", "id"],
+            vec![vec![
+                Value::Int64(9),
+                Value::Int64(1),
+                Value::Date(d(2025, 1, 1)),
+                Value::Date(d(2025, 12, 31)),
+                Value::Text("closed".into()),
+            ]],
+        );
+        let mut tb: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for (_, _, _, _, account, debit, credit) in &lines[..6] {
+            let s = tb.entry(account).or_default();
+            s.0 += debit;
+            s.1 += credit;
+        }
+        let trial_balance = table(
+            reconcile::TRIAL_BALANCE_TABLE,
+            vec![
+                Column::required("company_id", LogicalType::Int64),
+                Column::required("period_start", LogicalType::Date),
+                Column::required("period_end", LogicalType::Date),
+                Column::required("number", LogicalType::Text),
+                Column::nullable("formatted_number", LogicalType::Text),
+                Column::nullable("label", LogicalType::Text),
+                Column::required("debits", money),
+                Column::required("credits", money),
+            ],
+            &["company_id", "period_start", "number"],
+            tb.into_iter()
+                .map(|(number, (debits, credits))| {
+                    vec![
+                        Value::Int64(9),
+                        Value::Date(d(2025, 1, 1)),
+                        Value::Date(d(2025, 12, 31)),
+                        Value::Text(number.into()),
+                        Value::Null,
+                        Value::Null,
+                        eur(debits),
+                        eur(credits),
+                    ]
+                })
+                .collect(),
+        );
+        MemoryRaw(
+            [general_ledger, fiscal_years, trial_balance]
+                .into_iter()
+                .map(|b| (b.table().to_owned(), vec![b]))
+                .collect(),
+        )
+    }
+
+    fn text(row: &[Value], i: usize) -> String {
+        match &row[i] {
+            Value::Text(t) => t.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_whole_rebuild_writes_the_review_and_the_reconciliation() {
+        let raw = raw();
+        let (mut out, mut facts) = (MemorySink::default(), MemorySink::default());
+        let report = rebuild_canonical(
+            &raw,
+            None,
+            &mut out,
+            &mut facts,
+            TransformSettings::new(100),
+        )
+        .await
+        .expect("rebuilt");
+        let review: Vec<(String, String, String)> = facts
+            .rows(review::REVIEW_TABLE)
+            .iter()
+            .map(|r| (text(r, 3), text(r, 4), text(r, 7)))
+            .collect();
+        assert_eq!(
+            review,
+            [
+                (
+                    "customer_credit_balance".to_owned(),
+                    "411DUPONT".to_owned(),
+                    "-30.00".to_owned()
+                ),
+                (
+                    "old_unlettered_items".to_owned(),
+                    "411DUPONT".to_owned(),
+                    "-30.00".to_owned()
+                ),
+                (
+                    "suspense_not_zero".to_owned(),
+                    "471000".to_owned(),
+                    "40.00".to_owned()
+                ),
+            ]
+        );
+        let findings = facts.rows(reconcile::FINDINGS_TABLE);
+        let found: Vec<(String, String)> =
+            findings.iter().map(|r| (text(r, 1), text(r, 4))).collect();
+        // Pennylane misses the suspense line: 471000 and 512000 differ (rows in key
+        // order: company, check, period, account).
+        assert_eq!(
+            found,
+            [
+                (
+                    "trial_balance_amounts_differ".to_owned(),
+                    "512000".to_owned()
+                ),
+                (
+                    "trial_balance_not_in_pennylane".to_owned(),
+                    "471000".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(text(&findings[0], 11), "-40.00");
+        assert_eq!((report.review, report.reconciliation), (Some(3), Some(2)));
+
+        // Without Pennylane's trial balance, no reconciliation, and no failure.
+        let mut raw = raw;
+        raw.0.remove(reconcile::TRIAL_BALANCE_TABLE);
+        let mut facts = MemorySink::default();
+        let report = rebuild_canonical(
+            &raw,
+            None,
+            &mut MemorySink::default(),
+            &mut facts,
+            TransformSettings::new(100),
+        )
+        .await
+        .expect("rebuilt");
+        assert_eq!(report.reconciliation, None);
+        assert!(facts.rows(reconcile::FINDINGS_TABLE).is_empty());
+        // A trial balance Penny cannot read is a warning, not a failure.
+        raw.0.insert(
+            reconcile::TRIAL_BALANCE_TABLE.to_owned(),
+            vec![table(
+                reconcile::TRIAL_BALANCE_TABLE,
+                vec![Column::required("company_id", LogicalType::Int64)],
+                &["company_id"],
+                vec![vec![Value::Int64(9)]],
+            )],
+        );
+        let report = rebuild_canonical(
+            &raw,
+            None,
+            &mut MemorySink::default(),
+            &mut MemorySink::default(),
+            TransformSettings::new(100),
+        )
+        .await
+        .expect("rebuilt despite an unreadable trial balance");
+        assert_eq!((report.review, report.reconciliation), (Some(3), None));
+    }
 }

@@ -370,6 +370,14 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     for report in penny_cli::reports::REPORT_TABLES {
         assert!(a.contains_key(report), "{report} missing");
     }
+    // The entry relabelled under the limit is in a closed fiscal year: the incremental
+    // cycle saw its lines change after closing and the review says so (a fresh sync
+    // cannot know what changed).
+    let mut a = a;
+    let review = a.get_mut("report_review").unwrap();
+    let before = review.len();
+    review.retain(|row| !row.contains("\"change_in_closed_year\""));
+    assert!(review.len() < before, "no change in a closed year reviewed");
     // penny-api's source documents what it cannot see incrementally: the lines and
     // payments of a deleted invoice stay until the next full read (extra rows only).
     assert_star_converged(&a, &b);

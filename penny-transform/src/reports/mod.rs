@@ -13,6 +13,8 @@
 //! - [`sig`]: income statement and soldes intermédiaires de gestion by month.
 //! - [`vat`]: VAT summary by account, by rate and by period.
 //! - [`fec`]: the Fichier des Écritures Comptables, written and parsed back.
+//! - [`reconcile`]: Penny's sums compared with Pennylane's own trial balance.
+//! - [`review`]: the checks of a closing review (révision), per company and fiscal year.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -23,6 +25,8 @@ use rust_decimal::Decimal;
 pub mod aged_balance;
 pub mod fec;
 pub mod general_ledger;
+pub mod reconcile;
+pub mod review;
 pub mod sig;
 pub mod trial_balance;
 pub mod vat;
