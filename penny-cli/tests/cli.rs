@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{penny, sandbox_with};
+use common::{CheckedSandbox, penny, sandbox_with};
 use penny_api::sandbox::Sandbox;
 use penny_cli::output::is_console_safe;
 use secrecy::ExposeSecret;
@@ -51,7 +51,7 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-async fn sandbox() -> Sandbox {
+async fn sandbox() -> CheckedSandbox {
     sandbox_with(300).await
 }
 

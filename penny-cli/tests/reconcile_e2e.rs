@@ -35,13 +35,33 @@ async fn a_full_rebuild_reconciles_with_pennylanes_trial_balance() {
     };
     let first = full().await.unwrap();
     let transform = first.transform.as_ref().unwrap();
-    assert_eq!(transform.reconciliation, None, "{}", first.line());
+    // The sandbox's own `/trial_balance`, synced for every fiscal year, agrees with
+    // Penny's books account by account.
+    assert_eq!(transform.reconciliation, Some(0), "{}", first.line());
     assert!(transform.review.is_some(), "{}", first.line());
-
-    // Pennylane's trial balance as the raw table holds it (before its stream is
-    // synced, handed to the transformation next to the raw tables): Penny's lines
-    // summed per fiscal year, but for the last line, which Pennylane does not have.
     let pg = db.connect().await;
+    let years: i64 = pg
+        .query_one("SELECT count(*) FROM rec_star.canonical_fiscal_years", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let compared: i64 = pg
+        .query_one(
+            "SELECT count(DISTINCT (company_id, period_start, period_end)) FROM rec_raw.trial_balance",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(years >= 3, "{years} fiscal years");
+    assert_eq!(
+        compared, years,
+        "Pennylane's trial balance read for every fiscal year"
+    );
+
+    // A trial balance of Pennylane's that misses one line (handed to the
+    // transformation in place of the raw table): Penny's lines summed per fiscal year,
+    // but for the last line.
     let sums = pg
         .query(
             "SELECT l.company_id, f.start, f.\"end\", l.account_number, sum(l.debit), sum(l.credit) \

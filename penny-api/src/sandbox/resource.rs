@@ -155,9 +155,10 @@ impl Resource {
         )
     }
 
-    /// Whether records carry `created_at`/`updated_at` (journals do not).
+    /// Whether records carry `created_at`/`updated_at` (journals and ledger accounts do
+    /// not: the spec's schemas have no such fields).
     pub(crate) fn has_timestamps(self) -> bool {
-        self != Resource::Journals
+        !matches!(self, Resource::Journals | Resource::LedgerAccounts)
     }
 
     /// The scope a token needs (`<family>:readonly`, or `<family>:all`).

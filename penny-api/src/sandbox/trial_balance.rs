@@ -50,14 +50,15 @@ fn root(number: &str) -> Option<&'static (&'static str, &'static str)> {
 /// Computes the rows of `period` (sorted by number).
 pub(crate) fn compute(w: &World, store: &CompanyStore, period: Period) -> Vec<Row> {
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
-    let mut add = |number: String, label: String, debit: Decimal, credit: Decimal| {
-        let (number, label) = match (period.auxiliary, root(&number)) {
-            (false, Some((n, l))) if number != *n => ((*n).to_owned(), (*l).to_owned()),
-            _ => (number, label),
+    // The label is looked up once per row, when the row is made.
+    let mut add = |number: String, label: &dyn Fn() -> String, debit: Decimal, credit: Decimal| {
+        let (number, root_label) = match (period.auxiliary, root(&number)) {
+            (false, Some((n, l))) if number != *n => ((*n).to_owned(), Some(*l)),
+            _ => (number, None),
         };
-        let row = rows.entry(number.clone()).or_insert(Row {
+        let row = rows.entry(number.clone()).or_insert_with(|| Row {
+            label: root_label.map_or_else(label, str::to_owned),
             number,
-            label,
             debits: Decimal::ZERO,
             credits: Decimal::ZERO,
         });
@@ -75,9 +76,15 @@ pub(crate) fn compute(w: &World, store: &CompanyStore, period: Period) -> Vec<Ro
             if overlay.is_some_and(|o| o.contains_key(&id)) {
                 continue;
             }
-            let (number, label) =
-                records::account_number_label(w, records::account_index(w, line.account));
-            add(number, label, line.debit, line.credit);
+            let index = records::account_index(w, line.account);
+            let (number, _) = records::account_number_label(w, index);
+            let id = records::id_of(Resource::LedgerAccounts, index);
+            add(
+                number,
+                &|| account_label(w, store, id),
+                line.debit,
+                line.credit,
+            );
         }
     }
     for state in overlay.into_iter().flat_map(|o| o.values()) {
@@ -99,16 +106,33 @@ pub(crate) fn compute(w: &World, store: &CompanyStore, period: Period) -> Vec<Ro
                 .unwrap_or_default()
         };
         let account = record.get("ledger_account");
-        let text = |f: &str| {
-            account
-                .and_then(|a| a.get(f))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        add(text("number"), text("label"), dec("debit"), dec("credit"));
+        let number = account
+            .and_then(|a| a.get("number"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        // A line's `ledger_account` carries no label (the spec's shape): the account's
+        // own record has it, as it is now.
+        let id = account.and_then(|a| a.get("id")).and_then(Value::as_i64);
+        let label = || id.map(|id| account_label(w, store, id)).unwrap_or_default();
+        add(number, &label, dec("debit"), dec("credit"));
     }
     rows.into_values().collect()
+}
+
+/// The label of ledger account `id` as it is now (overlaid, else generated).
+fn account_label(w: &World, store: &CompanyStore, id: i64) -> String {
+    match store.get(Resource::LedgerAccounts, id) {
+        Some(Overlaid::Present { record, .. }) => record
+            .get("label")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        Some(Overlaid::Deleted) => String::new(),
+        None => records::index_of(w, Resource::LedgerAccounts, id)
+            .map(|i| records::account_number_label(w, i).1)
+            .unwrap_or_default(),
+    }
 }
 
 /// Parses the request's period.
