@@ -72,6 +72,29 @@ async fn serve_sandbox(lines: usize) {
                 "ok".to_owned()
             }
             (Some("requests"), _) => sandbox.total_requests().to_string(),
+            // Requests per resource family (ids folded): `family=count ...`.
+            (Some("families"), _) => {
+                let mut families: std::collections::BTreeMap<String, u64> = Default::default();
+                for (path, n) in sandbox.request_counts() {
+                    let family: Vec<&str> = path
+                        .trim_start_matches('/')
+                        .split('/')
+                        .map(|part| {
+                            if part.parse::<i64>().is_ok() {
+                                "*"
+                            } else {
+                                part
+                            }
+                        })
+                        .collect();
+                    *families.entry(family.join("/")).or_default() += n;
+                }
+                families
+                    .iter()
+                    .map(|(f, n)| format!("{f}={n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
             (Some("memory"), _) => format!("{:.0}", peak_memory_mib().unwrap_or(f64::NAN)),
             _ => format!("unknown command {line:?}"),
         };
@@ -123,6 +146,65 @@ impl RemoteSandbox {
     fn total_requests(&mut self) -> u64 {
         self.ask("requests").parse().unwrap()
     }
+
+    /// Requests per resource family since the start.
+    fn families(&mut self) -> std::collections::BTreeMap<String, u64> {
+        self.ask("families")
+            .split_whitespace()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(f, n)| (f.to_owned(), n.parse().unwrap()))
+            .collect()
+    }
+}
+
+/// What `requests` cost at Pennylane's real limit, 25 requests per 5 s per token.
+fn at_real_limit(requests: u64) -> String {
+    let secs = requests as f64 / 5.0;
+    if secs >= 3600.0 {
+        format!("{:.1} h", secs / 3600.0)
+    } else if secs >= 60.0 {
+        format!("{:.1} min", secs / 60.0)
+    } else {
+        format!("{secs:.0} s")
+    }
+}
+
+/// The families of the ledger and its reports: what a first sync needs before the
+/// accounting reports can be complete.
+const LEDGER_FAMILIES: [&str; 7] = [
+    "me",
+    "journals",
+    "ledger_accounts",
+    "fiscal_years",
+    "ledger_entry_lines",
+    "ledger_entries",
+    "trial_balance",
+];
+
+/// Prints the requests of `now - before` per family, the ledger's apart.
+fn print_requests(
+    what: &str,
+    before: &std::collections::BTreeMap<String, u64>,
+    now: &std::collections::BTreeMap<String, u64>,
+) {
+    let spent: std::collections::BTreeMap<&str, u64> = now
+        .iter()
+        .map(|(f, n)| (f.as_str(), n - before.get(f).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let ledger: u64 = spent
+        .iter()
+        .filter(|(f, _)| LEDGER_FAMILIES.contains(f))
+        .map(|(_, n)| n)
+        .sum();
+    let all: u64 = spent.values().sum();
+    println!(
+        "{what}: {all} API requests ({} at 25 requests / 5 s), of which the ledger and its reports {ledger} ({})",
+        at_real_limit(all),
+        at_real_limit(ledger),
+    );
+    let list: Vec<String> = spent.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    println!("  by family: {}", list.join(", "));
 }
 
 impl Drop for RemoteSandbox {
@@ -176,6 +258,7 @@ async fn main() {
             .await
             .unwrap();
     let baseline = peak_memory_mib().unwrap_or(f64::NAN);
+    let at_start = sandbox.families();
     println!(
         "sandbox with {lines} ledger lines started in a child process ({} MiB peak); sync process peak memory {baseline:.0} MiB before syncing",
         sandbox.ask("memory")
@@ -207,6 +290,13 @@ async fn main() {
         peak_memory_mib().unwrap_or(f64::NAN),
     );
 
+    let after_full = sandbox.families();
+    print_requests("full sync", &at_start, &after_full);
+    println!(
+        "  reference: ceil(lines / 100) = {} requests for the ledger lines",
+        lines.div_ceil(100)
+    );
+
     sandbox.ask("advance 600");
     let entries: Vec<serde_json::Value> =
         ListRequest::<serde_json::Value>::new(client.clone(), "/ledger_entries", "ledger_entries")
@@ -223,6 +313,7 @@ async fn main() {
     }
     sandbox.ask("advance 60");
     let before = sandbox.total_requests();
+    let before_cycle = sandbox.families();
     let started = Instant::now();
     let inc = run_with(
         &source,
@@ -237,6 +328,7 @@ async fn main() {
     let inc_time = started.elapsed();
     assert!(inc.failures.is_empty(), "{:?}", inc.error());
     let t = inc.totals();
+    print_requests("incremental cycle", &before_cycle, &sandbox.families());
     println!(
         "incremental cycle, {} entries relabelled: {} inserted, {} updated, {} deleted in {:.2} s (raw load and transformation), {} API requests; sync process peak memory {:.0} MiB",
         entries.len(),

@@ -425,6 +425,17 @@ impl Sandbox {
         self.shared.lock().requests.get(path).copied().unwrap_or(0)
     }
 
+    /// Requests received so far, per path (below the base URL, e.g. `/customers` or
+    /// `/customer_invoices/7/payments`).
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .map(|(path, n)| (path.clone(), *n))
+            .collect()
+    }
+
     /// Requests received on every path.
     pub fn total_requests(&self) -> u64 {
         self.shared.lock().requests.values().sum()
