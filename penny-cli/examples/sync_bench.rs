@@ -290,6 +290,7 @@ async fn main() {
         peak_memory_mib().unwrap_or(f64::NAN),
     );
 
+    println!("  {}", full.line());
     let after_full = sandbox.families();
     print_requests("full sync", &at_start, &after_full);
     println!(

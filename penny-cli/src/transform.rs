@@ -983,23 +983,12 @@ async fn reconcile_with_pennylane(
                 values: accounts.into_iter().map(Value::Text).collect(),
                 within: Some(("company_id".to_owned(), company)),
             };
-            let Some(mut lines) = saved
-                .read_saved(
-                    LedgerLine::schema().name(),
-                    &reconcile::CANONICAL_LINE_COLUMNS,
-                    batch_rows,
-                    Some(&filter),
-                )
-                .await
-                .map_err(sink)?
-            else {
+            let read = each_saved_line_batch(saved, &filter, batch_rows, |b| {
+                explainer.add_canonical(b).map_err(check_error)
+            })
+            .await?;
+            if !read {
                 break;
-            };
-            while let Some(b) = futures_util::TryStreamExt::try_next(&mut lines)
-                .await
-                .map_err(sink)?
-            {
-                explainer.add_canonical(&b).map_err(check_error)?;
             }
         }
     }
@@ -1047,28 +1036,48 @@ async fn saved_lines(
     let mut out = BTreeMap::new();
     for (company, ids) in keys {
         let filter = KeyFilter::ints("line_id", ids.iter().copied()).within("company_id", *company);
-        let Some(mut lines) = saved
-            .read_saved(
-                LedgerLine::schema().name(),
-                &reconcile::CANONICAL_LINE_COLUMNS,
-                batch_rows,
-                Some(&filter),
-            )
-            .await
-            .map_err(sink)?
-        else {
-            break;
-        };
-        while let Some(b) = futures_util::TryStreamExt::try_next(&mut lines)
-            .await
-            .map_err(sink)?
-        {
-            for l in reconcile::canonical_lines(&b).map_err(check_error)? {
+        let read = each_saved_line_batch(saved, &filter, batch_rows, |b| {
+            for l in reconcile::canonical_lines(b).map_err(check_error)? {
                 out.insert((l.company_id, l.line_id), l);
             }
+            Ok(())
+        })
+        .await?;
+        if !read {
+            break;
         }
     }
     Ok(out)
+}
+
+/// Calls `f` with each batch of the `canonical_ledger_lines` rows `filter` selects
+/// (the columns the review and the reconciliation read); false when the target has no
+/// such table yet.
+async fn each_saved_line_batch(
+    saved: &dyn crate::incremental::SavedTables,
+    filter: &KeyFilter,
+    batch_rows: usize,
+    mut f: impl FnMut(&Batch) -> Result<(), CliError>,
+) -> Result<bool, CliError> {
+    let Some(mut lines) = saved
+        .read_saved(
+            LedgerLine::schema().name(),
+            &reconcile::CANONICAL_LINE_COLUMNS,
+            batch_rows,
+            Some(filter),
+        )
+        .await
+        .map_err(sink)?
+    else {
+        return Ok(false);
+    };
+    while let Some(b) = futures_util::TryStreamExt::try_next(&mut lines)
+        .await
+        .map_err(sink)?
+    {
+        f(&b)?;
+    }
+    Ok(true)
 }
 
 /// The versions of the ledger lines a cycle's raw load changed, read from

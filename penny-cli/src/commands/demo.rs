@@ -216,8 +216,12 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
         .no_rate_limit()
         .build()
         .map_err(|e| CliError::new(ExitCode::Internal, &e))?;
+    // The demo's cycle follows its changes at once: the reference tables and
+    // Pennylane's trial balance are read again with it (instead of every
+    // `api.reference_refresh`), so that the reconciliation compares like with like.
     let source = penny_api::source::PennylaneSource::new(client.clone())
-        .with_batch_rows(config.sync.batch_rows);
+        .with_batch_rows(config.sync.batch_rows)
+        .with_reference_refresh(std::time::Duration::ZERO);
     let mut out = std::io::stdout().lock();
     let say = |out: &mut std::io::StdoutLock<'_>, text: String| {
         let _ = writeln!(out, "{text}");
