@@ -48,6 +48,18 @@ use super::{AccountIndex, FiscalCalendar, Sum, YearPlace, month_end, month_index
 use crate::canonical::LedgerLine;
 use crate::pcg;
 
+/// The row of `rows` for an account and the period starting on `period_start`.
+fn find_row<'a>(
+    rows: &'a [TrialBalanceRow],
+    company_id: i64,
+    account: &str,
+    period_start: NaiveDate,
+) -> Option<&'a TrialBalanceRow> {
+    rows.iter().find(|r| {
+        r.company_id == company_id && r.account_number == account && r.period_start == period_start
+    })
+}
+
 /// One row for the whole range, or one per month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Granularity {
@@ -166,11 +178,7 @@ impl TrialBalance {
         account: &str,
         period_start: NaiveDate,
     ) -> Option<&TrialBalanceRow> {
-        self.rows.iter().find(|r| {
-            r.company_id == company_id
-                && r.account_number == account
-                && r.period_start == period_start
-        })
+        find_row(&self.rows, company_id, account, period_start)
     }
 }
 
@@ -404,11 +412,7 @@ impl FiscalTrialBalance {
         account: &str,
         period_start: NaiveDate,
     ) -> Option<&TrialBalanceRow> {
-        self.rows.iter().find(|r| {
-            r.company_id == company_id
-                && r.account_number == account
-                && r.period_start == period_start
-        })
+        find_row(&self.rows, company_id, account, period_start)
     }
 }
 
