@@ -2157,22 +2157,7 @@ mod fiscal_year_tests {
         debit: i64,
         credit: i64,
     ) -> LedgerLine {
-        LedgerLine {
-            company_id: 1,
-            entry_id: id / 2,
-            line_id: id,
-            date,
-            journal_code: Arc::from(journal),
-            account_number: Arc::from(account),
-            label: String::new(),
-            debit: Decimal::new(debit, 2),
-            credit: Decimal::new(credit, 2),
-            third_party: None,
-            document_ref: None,
-            due_date: None,
-            lettering: None,
-            categories: None,
-        }
+        penny_transform::testing::ledger_line(id / 2, id, date, journal, account, debit, credit)
     }
 
     /// Sales with VAT, purchases and payments over 2024-2026, and 2025's opening

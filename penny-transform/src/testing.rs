@@ -547,6 +547,45 @@ pub fn books_with_every_document() -> Books {
     books
 }
 
+/// A ledger line of company 1 for tests and examples: entry `entry_id`, line `line_id`,
+/// on `date` in journal `journal`, `debit_cents` / `credit_cents` on `account`, with no
+/// label, third party, document, due date, lettering or categories.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use penny_transform::testing::ledger_line;
+///
+/// let day = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+/// let l = ledger_line(1, 2, day, "VT", "706000", 0, 10000);
+/// assert_eq!(l.credit, rust_decimal::Decimal::new(10000, 2));
+/// ```
+pub fn ledger_line(
+    entry_id: i64,
+    line_id: i64,
+    date: chrono::NaiveDate,
+    journal: &str,
+    account: &str,
+    debit_cents: i64,
+    credit_cents: i64,
+) -> crate::canonical::LedgerLine {
+    crate::canonical::LedgerLine {
+        company_id: 1,
+        entry_id,
+        line_id,
+        date,
+        journal_code: journal.into(),
+        account_number: account.into(),
+        label: String::new(),
+        debit: rust_decimal::Decimal::new(debit_cents, 2),
+        credit: rust_decimal::Decimal::new(credit_cents, 2),
+        third_party: None,
+        document_ref: None,
+        due_date: None,
+        lettering: None,
+        categories: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -677,22 +677,7 @@ mod tests {
     }
 
     fn line(date: NaiveDate, account: &str, debit: i64, credit: i64) -> LedgerLine {
-        LedgerLine {
-            company_id: 1,
-            entry_id: 1,
-            line_id: 1,
-            date,
-            journal_code: "OD".into(),
-            account_number: account.into(),
-            label: String::new(),
-            debit: Decimal::new(debit, 2),
-            credit: Decimal::new(credit, 2),
-            third_party: None,
-            document_ref: None,
-            due_date: None,
-            lettering: None,
-            categories: None,
-        }
+        crate::testing::ledger_line(1, 1, date, "OD", account, debit, credit)
     }
 
     #[test]
@@ -744,22 +729,7 @@ mod fiscal_tests {
     }
 
     fn line(date: NaiveDate, journal: &str, account: &str, debit: i64, credit: i64) -> LedgerLine {
-        LedgerLine {
-            company_id: 1,
-            entry_id: 1,
-            line_id: 1,
-            date,
-            journal_code: journal.into(),
-            account_number: account.into(),
-            label: String::new(),
-            debit: Decimal::new(debit, 2),
-            credit: Decimal::new(credit, 2),
-            third_party: None,
-            document_ref: None,
-            due_date: None,
-            lettering: None,
-            categories: None,
-        }
+        crate::testing::ledger_line(1, 1, date, journal, account, debit, credit)
     }
 
     fn years() -> Vec<FiscalYear> {
