@@ -1650,6 +1650,8 @@ pub fn trial_balance_accounts(
         .extent()
         .into_keys()
         .chain(chart.iter().map(|a| a.company_id))
+        // A company whose last lines went away still has result rows to remove.
+        .chain(changed.iter().map(|(company, _)| *company))
         .collect();
     for company in companies {
         let defaults = ResultAccounts::default();
