@@ -182,3 +182,187 @@ impl RawTables for WithTrialBalance<'_> {
         self.inner.read(table, batch_rows).await
     }
 }
+
+/// The closing review of a whole rebuild finds each anomaly planted in the sandbox's
+/// books (entries created through its mutations, dated 120 days before its clock), with
+/// its amount, on the planted fiscal year.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_finds_each_anomaly_planted_in_the_sandbox_books() {
+    use penny_api::sandbox::Resource;
+    use serde_json::{Value as Json, json};
+
+    let db = penny_testdb::TestDb::new().await;
+    let (sandbox, client) = sandbox_and_client(300).await;
+    let source = penny_api::source::PennylaneSource::new(client);
+    let targets = pg_targets(&db, "rev_raw", "rev_star", &source).await;
+    let full = || {
+        run_with(
+            &source,
+            &targets,
+            &[],
+            SyncOptions { full: true },
+            4,
+            Some(TransformSettings::new(250)),
+        )
+    };
+    let pg = db.connect().await;
+    let findings =
+        || async {
+            pg.query(
+            "SELECT period_start, \"check\", account_number, amount FROM rev_star.report_review \
+             WHERE company_id = 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let start: chrono::NaiveDate = r.get(0);
+            (start, r.get::<_, String>(1), r.get::<_, String>(2), r.get::<_, Decimal>(3))
+        })
+        .collect::<Vec<_>>()
+        };
+    full().await.unwrap();
+    let before = findings().await;
+
+    // Templates: generated records, so that the planted ones have the spec's shapes.
+    let first = |r: Resource| sandbox.generated_ids(1, r).unwrap().start;
+    let template = |r: Resource| {
+        let mut t = sandbox.record(1, r, first(r)).unwrap();
+        let o = t.as_object_mut().unwrap();
+        for k in ["id", "created_at", "updated_at"] {
+            o.remove(k);
+        }
+        t
+    };
+    let date = (sandbox.now() - chrono::Duration::days(120)).date_naive();
+    let base = sandbox.base_url();
+    let mut accounts = std::collections::BTreeMap::new();
+    for number in ["411999", "401999", "512999", "471999"] {
+        let mut a = template(Resource::LedgerAccounts);
+        a["number"] = json!(number);
+        a["label"] = json!(format!("Compte {number}"));
+        let id = sandbox.create(1, Resource::LedgerAccounts, a).unwrap();
+        accounts.insert(number, id);
+    }
+    // An account the chart does not hold, and the VAT declared to pay.
+    let declared = pg
+        .query_one(
+            "SELECT number FROM rev_star.canonical_accounts WHERE number LIKE '44551%' LIMIT 1",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, String>(0))
+        .unwrap_or_else(|_| "445510".into());
+    let account_ref = |number: &str| -> Json {
+        let id = accounts.get(number).copied().unwrap_or(9_999_999);
+        json!({ "id": id, "number": number, "url": format!("{base}/ledger_accounts/{id}") })
+    };
+    let entry = |label: &str, lines: &[(&str, &str, &str)]| {
+        let mut e = template(Resource::LedgerEntries);
+        e["label"] = json!(label);
+        e["date"] = json!(date.to_string());
+        e["due_date"] = Json::Null;
+        let entry_id = sandbox
+            .create(1, Resource::LedgerEntries, e.clone())
+            .unwrap();
+        for (account, debit, credit) in lines {
+            let mut l = template(Resource::LedgerEntryLines);
+            l.as_object_mut()
+                .unwrap()
+                .remove("lettered_ledger_entry_lines");
+            l["debit"] = json!(debit);
+            l["credit"] = json!(credit);
+            l["label"] = json!(label);
+            l["date"] = json!(date.to_string());
+            l["journal"] = e["journal"].clone();
+            l["ledger_entry"] =
+                json!({ "id": entry_id, "url": format!("{base}/ledger_entries/{entry_id}") });
+            l["ledger_account"] = account_ref(account);
+            sandbox.create(1, Resource::LedgerEntryLines, l).unwrap();
+        }
+    };
+    entry(
+        "Avoir client",
+        &[("471999", "1234.56", "0.00"), ("411999", "0.00", "1234.56")],
+    );
+    entry(
+        "Acompte fournisseur",
+        &[("401999", "654.32", "0.00"), ("512999", "0.00", "654.32")],
+    );
+    entry(
+        "Saisie déséquilibrée",
+        &[("471999", "100.00", "0.00"), ("471999", "0.00", "90.00")],
+    );
+    entry(
+        "Compte inconnu",
+        &[("999999", "50.00", "0.00"), ("471999", "0.00", "50.00")],
+    );
+    entry(
+        "TVA déclarée",
+        &[("471999", "300.00", "0.00"), (&declared, "0.00", "300.00")],
+    );
+
+    full().await.unwrap();
+    let after = findings().await;
+    let year: chrono::NaiveDate = pg
+        .query_one(
+            "SELECT start FROM rev_star.canonical_fiscal_years \
+             WHERE company_id = 1 AND $1 BETWEEN start AND \"end\"",
+            &[&date],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let sum = |rows: &[(chrono::NaiveDate, String, String, Decimal)],
+               check: &str,
+               account: Option<&str>| {
+        rows.iter()
+            .filter(|(s, c, a, _)| *s == year && c == check && account.is_none_or(|x| x == a))
+            .map(|r| r.3)
+            .sum::<Decimal>()
+    };
+    let eur = |s: &str| s.parse::<Decimal>().unwrap();
+    // The declaration planted is the year's first: the check compares it with the whole
+    // year's collected minus deductible VAT.
+    let vat: Decimal = pg
+        .query_one(
+            "SELECT coalesce(sum(CASE WHEN account_number LIKE '4457%' THEN credit \
+                                      WHEN account_number LIKE '4456%' THEN -debit END), 0) \
+             FROM rev_star.report_trial_balance WHERE company_id = 1 AND period_start = $1",
+            &[&year],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let declared_before = before
+        .iter()
+        .any(|(s, c, _, _)| *s == year && c == "vat_to_pay_mismatch");
+    let vat_change = if declared_before {
+        eur("300.00")
+    } else {
+        eur("300.00") - vat
+    };
+    for (check, account, amount) in [
+        ("customer_credit_balance", Some("411999"), "-1234.56"),
+        ("old_unlettered_items", Some("411999"), "-1234.56"),
+        ("supplier_debit_balance", Some("401999"), "654.32"),
+        ("bank_in_credit", Some("512999"), "-654.32"),
+        ("suspense_not_zero", Some("471999"), "1494.56"),
+        ("account_not_in_chart", Some("999999"), "50.00"),
+        // Findings that existed already on the year change by the planted amount.
+        ("unbalanced_entry", None, "10.00"),
+        ("trial_balance_unbalanced", None, "10.00"),
+    ] {
+        assert_eq!(
+            sum(&after, check, account) - sum(&before, check, account),
+            eur(amount),
+            "{check} {account:?} on {year}: {after:#?}"
+        );
+    }
+    assert_eq!(
+        sum(&after, "vat_to_pay_mismatch", None) - sum(&before, "vat_to_pay_mismatch", None),
+        vat_change,
+        "{after:#?}"
+    );
+}
