@@ -23,16 +23,7 @@ async fn a_full_rebuild_reconciles_with_pennylanes_trial_balance() {
     let (_sandbox, client) = sandbox_and_client(300).await;
     let source = penny_api::source::PennylaneSource::new(client);
     let targets = pg_targets(&db, "rec_raw", "rec_star", &source).await;
-    let full = || {
-        run_with(
-            &source,
-            &targets,
-            &[],
-            SyncOptions { full: true },
-            4,
-            Some(TransformSettings::new(250)),
-        )
-    };
+    let full = || full_sync(&source, &targets);
     let first = full().await.unwrap();
     let transform = first.transform.as_ref().unwrap();
     // The sandbox's own `/trial_balance`, synced for every fiscal year, agrees with
@@ -155,6 +146,22 @@ async fn a_full_rebuild_reconciles_with_pennylanes_trial_balance() {
     assert!(detail.contains(&format!("line {line_id} ")), "{detail}");
 }
 
+/// A whole sync of `source` into `targets`, transformed.
+fn full_sync<'a>(
+    source: &'a penny_api::source::PennylaneSource,
+    targets: &'a penny_cli::commands::sync::Targets,
+) -> impl std::future::Future<Output = Result<penny_cli::pipeline::RunSummary, penny_cli::CliError>> + 'a
+{
+    run_with(
+        source,
+        targets,
+        &[],
+        SyncOptions { full: true },
+        4,
+        Some(TransformSettings::new(250)),
+    )
+}
+
 /// The raw tables of a target, and a `trial_balance` beside them.
 struct WithTrialBalance<'a> {
     inner: &'a dyn RawTables,
@@ -195,16 +202,7 @@ async fn the_review_finds_each_anomaly_planted_in_the_sandbox_books() {
     let (sandbox, client) = sandbox_and_client(300).await;
     let source = penny_api::source::PennylaneSource::new(client);
     let targets = pg_targets(&db, "rev_raw", "rev_star", &source).await;
-    let full = || {
-        run_with(
-            &source,
-            &targets,
-            &[],
-            SyncOptions { full: true },
-            4,
-            Some(TransformSettings::new(250)),
-        )
-    };
+    let full = || full_sync(&source, &targets);
     let pg = db.connect().await;
     let findings =
         || async {
