@@ -243,15 +243,8 @@ async fn the_review_finds_each_anomaly_planted_in_the_sandbox_books() {
         let id = sandbox.create(1, Resource::LedgerAccounts, a).unwrap();
         accounts.insert(number, id);
     }
-    // An account the chart does not hold, and the VAT declared to pay.
-    let declared = pg
-        .query_one(
-            "SELECT number FROM rev_star.canonical_accounts WHERE number LIKE '44551%' LIMIT 1",
-            &[],
-        )
-        .await
-        .map(|r| r.get::<_, String>(0))
-        .unwrap_or_else(|_| "445510".into());
+    // The VAT declared to pay: the sandbox chart's "TVA à décaisser".
+    let declared = "445510";
     let account_ref = |number: &str| -> Json {
         let id = accounts.get(number).copied().unwrap_or(9_999_999);
         json!({ "id": id, "number": number, "url": format!("{base}/ledger_accounts/{id}") })
@@ -298,7 +291,7 @@ async fn the_review_finds_each_anomaly_planted_in_the_sandbox_books() {
     );
     entry(
         "TVA déclarée",
-        &[("471999", "300.00", "0.00"), (&declared, "0.00", "300.00")],
+        &[("471999", "300.00", "0.00"), (declared, "0.00", "300.00")],
     );
 
     full().await.unwrap();
