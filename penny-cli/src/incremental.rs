@@ -1003,8 +1003,40 @@ async fn changed_digest(
             .collect(),
         ..Books::default()
     };
+    // The credit notes against a changed invoice, aged again on its due date: counted
+    // as changed (alike in both versions unless they changed themselves).
+    let mut crediting = Vec::new();
+    if !read(
+        saved,
+        Invoice::schema().name(),
+        "credited_invoice_id",
+        ids_by_company(&keys.invoices),
+        batch_rows,
+        &mut crediting,
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    let mut changed = keys.invoices.clone();
+    match crate::reports::read_back(&crediting) {
+        Ok(books) => changed.extend(
+            books
+                .invoices
+                .iter()
+                .filter(|i| {
+                    i.credits()
+                        .is_some_and(|c| keys.invoices.contains(&(i.company_id, i.kind, c)))
+                })
+                .map(|i| (i.company_id, i.kind, i.id)),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e);
+            return Ok(false);
+        }
+    }
     // The invoices: the changed ones, and those of the old and new lines and payments.
-    let mut needed: BTreeSet<InvoiceKey> = keys.invoices.clone();
+    let mut needed: BTreeSet<InvoiceKey> = changed.clone();
     for books in [&old, &new] {
         needed.extend(
             books
@@ -1042,6 +1074,43 @@ async fn changed_digest(
     }
     old.invoices
         .retain(|i| needed.contains(&(i.company_id, i.kind, i.id)));
+    // And the invoices the changed credit notes credit (old and new versions), for
+    // their due date.
+    let credited: BTreeSet<InvoiceKey> = old
+        .invoices
+        .iter()
+        .chain(&selected.invoices)
+        .filter(|i| changed.contains(&(i.company_id, i.kind, i.id)))
+        .filter_map(|i| i.credits().map(|c| (i.company_id, i.kind, c)))
+        .filter(|k| !needed.contains(k))
+        .collect();
+    if !credited.is_empty() {
+        let mut more = Vec::new();
+        if !read(
+            saved,
+            &table,
+            "id",
+            ids_by_company(&credited),
+            batch_rows,
+            &mut more,
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        match crate::reports::read_back(&more) {
+            Ok(books) => old.invoices.extend(
+                books
+                    .invoices
+                    .into_iter()
+                    .filter(|i| credited.contains(&(i.company_id, i.kind, i.id))),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e);
+                return Ok(false);
+            }
+        }
+    }
     // New versions: the changed invoices as the load left them (those gone are not
     // there), the others as they were.
     new.invoices = selected
@@ -1056,7 +1125,7 @@ async fn changed_digest(
                 .cloned(),
         )
         .collect();
-    if let Err(e) = digest.change(&old, &new, &keys.invoices) {
+    if let Err(e) = digest.change(&old, &new, &changed) {
         tracing::warn!(error = %e);
         return Ok(false);
     }

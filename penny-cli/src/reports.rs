@@ -534,6 +534,7 @@ pub fn digest_canonical_columns(table: &str) -> &'static [&'static str] {
             "due_date",
             "amount_ttc",
             "document_kind",
+            "credited_invoice_id",
         ],
         "canonical_invoice_lines" => &["invoice_id", "amount_ht", "vat", "amount_ttc", "vat_rate"],
         "canonical_invoice_payments" => &["invoice_id", "date", "amount"],
@@ -596,6 +597,20 @@ pub struct InvoiceDigest {
     /// The invoices added with briefs that are not accounting documents (drafts,
     /// quotes...), for their lines to be told apart ([`counts`](Self::counts)).
     left_out: std::collections::BTreeSet<InvoiceKey>,
+    /// Credit notes whose credited invoice was not seen yet, by that invoice's key
+    /// ([`pending_credits`](Self::pending_credits)).
+    pending: BTreeMap<InvoiceKey, Vec<PendingCredit>>,
+}
+
+/// A credit note waiting for the invoice it credits, whose due date it is aged on.
+#[derive(Debug, Clone, Copy)]
+struct PendingCredit {
+    group: aged_balance::OpenGroup,
+    /// The credit note's date (it counts from it).
+    from: NaiveDate,
+    /// Its own due date, used if the credited invoice never comes.
+    own_due: NaiveDate,
+    amount: Decimal,
 }
 
 impl InvoiceDigest {
@@ -609,7 +624,50 @@ impl InvoiceDigest {
             saved_on: None,
             touched: None,
             left_out: std::collections::BTreeSet::new(),
+            pending: BTreeMap::new(),
         }
+    }
+
+    /// The invoices credit notes added so far credit that the digest has not seen
+    /// (the keyed full rebuild reads them back and gives them to
+    /// [`resolve_credits`](Self::resolve_credits)). Credit notes still waiting when
+    /// the digest is read are aged on their own due date.
+    pub fn pending_credits(&self) -> impl Iterator<Item = &InvoiceKey> + '_ {
+        self.pending.keys()
+    }
+
+    /// Ages the credit notes waiting for one of `invoices` on its due date (invoices
+    /// that are not accounting documents credit nothing: those wait on).
+    pub fn resolve_credits(&mut self, invoices: &[Invoice]) {
+        for i in invoices
+            .iter()
+            .filter(|i| i.counts() && i.credits().is_none())
+        {
+            self.resolve((i.company_id, i.kind, i.id), i.due());
+        }
+    }
+
+    /// Ages the credit notes waiting for invoice `key` on its due date `due`.
+    fn resolve(&mut self, key: InvoiceKey, due: NaiveDate) {
+        if self.pending.is_empty() {
+            return;
+        }
+        for c in self.pending.remove(&key).unwrap_or_default() {
+            self.open.add(c.group, c.from, due, c.amount);
+        }
+    }
+
+    /// The open amounts, with the credit notes still waiting aged on their own due
+    /// date.
+    fn settled(&self) -> std::borrow::Cow<'_, aged_balance::OpenAmounts> {
+        if self.pending.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.open);
+        }
+        let mut open = self.open.clone();
+        for c in self.pending.values().flatten() {
+            open.add(c.group, c.from, c.own_due, c.amount);
+        }
+        std::borrow::Cow::Owned(open)
     }
 
     /// Whether the invoice `key` counts: false for one added with briefs
@@ -662,7 +720,9 @@ impl InvoiceDigest {
     ///
     /// Only accounting documents count ([`Invoice::counts`]): a draft, proforma,
     /// quote or order is left out, and so are its lines and payments, which find no
-    /// brief; a credit note counts with its negative amounts.
+    /// brief; a credit note counts with its negative amounts, aged on the due date of
+    /// the invoice it credits (an amount taken off it) once that invoice is seen
+    /// (here, by its brief, or [`resolve_credits`](Self::resolve_credits)).
     pub fn add_invoices(&mut self, invoices: &[Invoice], keep_briefs: bool) {
         if keep_briefs {
             self.left_out.extend(
@@ -679,18 +739,52 @@ impl InvoiceDigest {
                     InvoiceBrief {
                         third_party_id: i.third_party_id,
                         date: i.date,
-                        due: i.due_date.unwrap_or(i.date),
+                        due: i.due(),
                     },
                 );
             }
-            self.open.add(
-                open_group(i.company_id, i.kind, i.third_party_id),
-                i.date,
-                i.due_date.unwrap_or(i.date),
-                i.amount_ttc,
-            );
+            if i.credits().is_none() {
+                self.open.add(
+                    open_group(i.company_id, i.kind, i.third_party_id),
+                    i.date,
+                    i.due(),
+                    i.amount_ttc,
+                );
+                self.resolve((i.company_id, i.kind, i.id), i.due());
+            }
         }
         self.invoices.seal();
+        // Then the credit notes, on the due date of the invoice they credit.
+        let mut here: Option<HashMap<InvoiceKey, NaiveDate>> = None;
+        for i in invoices.iter().filter(|i| i.counts()) {
+            let Some(credited) = i.credits() else {
+                continue;
+            };
+            let key = (i.company_id, i.kind, credited);
+            let here = here.get_or_insert_with(|| {
+                invoices
+                    .iter()
+                    .filter(|i| i.counts() && i.credits().is_none())
+                    .map(|i| ((i.company_id, i.kind, i.id), i.due()))
+                    .collect()
+            });
+            let due = here
+                .get(&key)
+                .copied()
+                .or_else(|| self.invoices.get(&key).map(|b| b.due));
+            let group = open_group(i.company_id, i.kind, i.third_party_id);
+            match due {
+                Some(due) => {
+                    self.open.add(group, i.date, due, i.amount_ttc);
+                }
+                None => self.pending.entry(key).or_default().push(PendingCredit {
+                    group,
+                    from: i.date,
+                    own_due: i.due(),
+                    amount: i.amount_ttc,
+                }),
+            }
+        }
     }
 
     /// Adds the invoice lines and payments of `books`, joined to their invoices, also
@@ -779,10 +873,17 @@ impl InvoiceDigest {
             .collect();
         for (key, i) in &invoices {
             if changed.contains(key) {
+                // A credit note on the due date of the invoice it credits, which the
+                // caller gives with it (else on its own, as a full digest would).
+                let due = i
+                    .credits()
+                    .and_then(|c| invoices.get(&(i.company_id, i.kind, c)))
+                    .filter(|c| c.credits().is_none())
+                    .map_or(i.due(), |c| c.due());
                 let touched = self.open.add(
                     open_group(i.company_id, i.kind, i.third_party_id),
                     i.date,
-                    i.due_date.unwrap_or(i.date),
+                    due,
                     d * i.amount_ttc,
                 );
                 self.touched.get_or_insert_default().extend(touched);
@@ -885,7 +986,8 @@ impl InvoiceDigest {
                 (s.clone(), batches(&s, rows, batch_rows)?, Some(gone))
             }
             None => {
-                let rows = self.open.iter().map(|(key, amount)| row(key, *amount));
+                let open = self.settled();
+                let rows = open.iter().map(|(key, amount)| row(key, *amount));
                 (s.clone(), batches(&s, rows, batch_rows)?, None)
             }
         };
@@ -1007,7 +1109,7 @@ impl InvoiceDigest {
 
     /// The aged balances.
     fn aged(&self) -> aged_balance::AgedBalance {
-        self.open.age()
+        self.settled().age()
     }
 
     /// The VAT per rate ([`vat_by_rate`] over one invoice per company, kind and month
@@ -1086,12 +1188,13 @@ pub fn read_back(batches: &[Batch]) -> Result<Books, StaleSums> {
         };
         match s.name() {
             "canonical_invoices" => {
-                let (tp, d, due, ttc, doc) = (
+                let (tp, d, due, ttc, doc, credited) = (
                     col("third_party_id")?,
                     col("date")?,
                     col("due_date")?,
                     col("amount_ttc")?,
                     col("document_kind")?,
+                    col("credited_invoice_id")?,
                 );
                 for row in batch.rows() {
                     let (
@@ -1101,6 +1204,7 @@ pub fn read_back(batches: &[Batch]) -> Result<Books, StaleSums> {
                         Some(due_date),
                         Some(amount_ttc),
                         Some(document),
+                        Some(credited_invoice_id),
                     ) = (
                         key(row),
                         int(row, tp),
@@ -1113,6 +1217,7 @@ pub fn read_back(batches: &[Batch]) -> Result<Books, StaleSums> {
                             }
                             _ => None,
                         },
+                        int(row, credited),
                     )
                     else {
                         return Err(bad(row));
@@ -1126,6 +1231,7 @@ pub fn read_back(batches: &[Batch]) -> Result<Books, StaleSums> {
                         due_date,
                         amount_ttc,
                         document,
+                        credited_invoice_id,
                         ..synthetic_invoice()
                     });
                 }
@@ -3046,6 +3152,101 @@ mod digest_tests {
         joined.add_details(&books);
         assert_eq!(joined.aged(), expected);
         assert_eq!(joined.vat_rows(), vat);
+    }
+
+    #[test]
+    fn credit_notes_are_aged_on_the_invoice_they_credit_whatever_the_order() {
+        let books = penny_transform::testing::books_with_every_document();
+        let key = |id| (1, ThirdPartyKind::Customer, id);
+        let only = |ids: &[i64]| -> Vec<Invoice> {
+            books
+                .invoices
+                .iter()
+                .filter(|i| ids.contains(&i.id))
+                .cloned()
+                .collect()
+        };
+        // Invoice 10 is due on 31 July, its credit note 11 (-600) on 9 August.
+        for as_of in [d(2026, 7, 31), d(2026, 10, 1)] {
+            let expected =
+                aged_balance::from_invoices(&books.invoices, None, as_of, &Buckets::default());
+            // Nothing is left in the credit note's own bucket.
+            let own = aged_balance::Buckets::default().index(d(2026, 8, 9), as_of);
+            let invoice = aged_balance::Buckets::default().index(d(2026, 7, 31), as_of);
+            assert_ne!(own, invoice);
+            assert_eq!(
+                expected.rows[0].buckets[own],
+                Decimal::ZERO,
+                "as of {as_of}"
+            );
+            assert_eq!(
+                expected.rows[0].buckets[invoice],
+                units(600),
+                "as of {as_of}"
+            );
+            // The credit note before its invoice, without briefs: it waits for it.
+            let mut later = InvoiceDigest::new(as_of);
+            later.add_invoices(&only(&[11]), false);
+            assert_eq!(later.pending_credits().collect::<Vec<_>>(), [&key(10)]);
+            later.add_invoices(&only(&[10, 12, 13, 14, 15, 16, 20, 21]), false);
+            assert_eq!(later.pending_credits().count(), 0);
+            assert_eq!(later.aged(), expected, "credit note first, as of {as_of}");
+            // After it, with briefs: found by its brief.
+            let mut briefs = InvoiceDigest::new(as_of);
+            briefs.add_invoices(&only(&[10, 12, 20]), true);
+            briefs.add_invoices(&only(&[11, 13, 14, 15, 16, 21]), true);
+            assert_eq!(briefs.aged(), expected, "briefs, as of {as_of}");
+            // After it, without briefs: read back by key and resolved.
+            let mut keyed = InvoiceDigest::new(as_of);
+            keyed.add_invoices(&only(&[10, 12, 20]), false);
+            keyed.add_invoices(&only(&[11, 13, 14, 15, 16, 21]), false);
+            assert_eq!(keyed.pending_credits().collect::<Vec<_>>(), [&key(10)]);
+            let waiting = keyed.aged();
+            keyed.resolve_credits(&only(&[10]));
+            assert_eq!(keyed.aged(), expected, "read back, as of {as_of}");
+            // Never resolved: on its own due date, the total alike.
+            assert_eq!(waiting.rows[0].buckets[own], units(-600), "as of {as_of}");
+            assert_eq!(waiting.rows[0].total, expected.rows[0].total);
+        }
+        // The credited invoice's due date moves: the credit note moves with it when the
+        // update counts it as changed and gives both.
+        let saved_on = d(2026, 9, 15);
+        let mut first = InvoiceDigest::new(saved_on);
+        first.add(&books);
+        let mut after = books.clone();
+        for i in &mut after.invoices {
+            if i.id == 10 {
+                i.due_date = Some(d(2026, 6, 1));
+            }
+        }
+        let changed: std::collections::BTreeSet<InvoiceKey> = [key(10), key(11)].into();
+        let old = affected(&books, &changed, &[], &[]);
+        let new = affected(&after, &changed, &[], &[]);
+        let mut digest = InvoiceDigest::new(saved_on);
+        for (_, batches, _) in first.saved_batches(5).unwrap() {
+            for b in batches {
+                digest.add_saved(&b).unwrap();
+            }
+        }
+        let mut canonical = Vec::new();
+        canonical.extend(to_batches(&old.invoices, 3).unwrap());
+        canonical.extend(to_batches(&old.payments, 3).unwrap());
+        canonical.extend(to_batches(&old.invoice_lines, 3).unwrap());
+        let read = read_back(&canonical).unwrap();
+        assert_eq!(
+            read.invoices
+                .iter()
+                .find(|i| i.id == 11)
+                .and_then(|i| i.credits()),
+            Some(10),
+            "the credited invoice is read back"
+        );
+        digest.change(&read, &new, &changed).unwrap();
+        let mut afresh = InvoiceDigest::new(saved_on);
+        afresh.add(&after);
+        assert_eq!(digest.aged(), afresh.aged());
+        let moved = aged_balance::Buckets::default().index(d(2026, 6, 1), saved_on);
+        assert_eq!(afresh.aged().rows[0].buckets[moved], units(500));
     }
 
     #[test]

@@ -450,16 +450,26 @@ async fn fetch_invoices(
     books: &Books,
     batch_rows: usize,
 ) -> Result<Vec<Invoice>, CliError> {
-    let mut wanted: BTreeMap<(ThirdPartyKind, i64), BTreeSet<i64>> = BTreeMap::new();
     let lines = books
         .invoice_lines
         .iter()
-        .map(|l| (l.kind, l.company_id, l.invoice_id));
+        .map(|l| (l.company_id, l.kind, l.invoice_id));
     let payments = books
         .payments
         .iter()
-        .map(|p| (p.kind, p.company_id, p.invoice_id));
-    for (kind, company, invoice) in lines.chain(payments) {
+        .map(|p| (p.company_id, p.kind, p.invoice_id));
+    fetch_invoices_by_key(inc, mapper, lines.chain(payments), batch_rows).await
+}
+
+/// The invoices of `keys` read back from the raw tables by key and mapped.
+async fn fetch_invoices_by_key(
+    inc: &dyn crate::incremental::IncrementalRaw,
+    mapper: &mut ApiMapper,
+    keys: impl IntoIterator<Item = crate::reports::InvoiceKey>,
+    batch_rows: usize,
+) -> Result<Vec<Invoice>, CliError> {
+    let mut wanted: BTreeMap<(ThirdPartyKind, i64), BTreeSet<i64>> = BTreeMap::new();
+    for (company, kind, invoice) in keys {
         wanted.entry((kind, company)).or_default().insert(invoice);
     }
     for ((kind, company), ids) in wanted {
@@ -766,9 +776,10 @@ async fn stream_family(
                         Family::BankTransactions => {}
                     },
                     (Door::Api(_), None) => digest.add(&books),
-                    // No invoice lines or payments come through this door: no brief
-                    // to keep for them.
-                    (Door::DataSharing(_), _) => digest.add_invoices(&books.invoices, false),
+                    // No invoice lines or payments come through this door; the briefs
+                    // (24 bytes an invoice) give the credit notes the due date of the
+                    // invoice they credit.
+                    (Door::DataSharing(_), _) => digest.add_invoices(&books.invoices, true),
                 }
                 // After the lines' invoices are read back: the facts leave out the lines
                 // of those that are not accounting documents.
@@ -791,6 +802,16 @@ async fn stream_family(
                 for b in fact_batches {
                     facts.write(b).await.map_err(sink)?;
                 }
+            }
+        }
+        // The credit notes whose credited invoice the stream had passed before them:
+        // that invoice read back by key, for its due date.
+        if let (Family::Invoices, Door::Api(m), Some(inc)) = (family, &mut *door, raw.incremental())
+        {
+            let keys: Vec<_> = digest.pending_credits().copied().collect();
+            if !keys.is_empty() {
+                let credited = fetch_invoices_by_key(inc, m, keys, batch_rows).await?;
+                digest.resolve_credits(&credited);
             }
         }
         Ok(())

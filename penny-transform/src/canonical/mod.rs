@@ -394,6 +394,21 @@ impl Invoice {
     pub fn counts(&self) -> bool {
         self.document.counts()
     }
+
+    /// The due date, else the invoice's date: what an invoice is aged on.
+    pub fn due(&self) -> NaiveDate {
+        self.due_date.unwrap_or(self.date)
+    }
+
+    /// For a credit note that names the invoice it credits, that invoice's id: the
+    /// credit note is aged on that invoice's due date, as an amount taken off it
+    /// ([`reports::aged_balance`](crate::reports::aged_balance)).
+    pub fn credits(&self) -> Option<i64> {
+        match self.document {
+            InvoiceDocument::CreditNote => self.credited_invoice_id,
+            _ => None,
+        }
+    }
 }
 
 /// What an invoice record is. Since 15 May 2025 Pennylane's `GET /customer_invoices`

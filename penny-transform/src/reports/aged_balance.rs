@@ -11,7 +11,9 @@
 //!   [`InvoiceDocument`](crate::canonical::InvoiceDocument)) dated on or before `as_of`; the open amount is the
 //!   amount with tax minus the payments dated on or before `as_of` when payments are
 //!   given (API door), else the invoice's `remaining` amount as of the sync (Data
-//!   Sharing has no payments table). Due date: the invoice's, else its date.
+//!   Sharing has no payments table). Due date: the invoice's, else its date; a credit
+//!   note's is that of the invoice it credits (an amount taken off that invoice), else
+//!   its own.
 //!   Rows per (company, kind, third party). [`InvoiceAgeing`] does the same from a
 //!   stream of amounts (invoice totals, payments), holding one row per third party.
 //! - [`from_lettering`]: the ledger lines on customer (41) and supplier (40) accounts
@@ -177,8 +179,18 @@ pub fn from_invoices(
                 .or_default() += p.amount;
         }
     }
+    // A credit note is aged on the due date of the invoice it credits.
+    let dues: FastMap<(i64, ThirdPartyKind, i64), NaiveDate> = invoices
+        .iter()
+        .filter(|i| i.counts())
+        .map(|i| ((i.company_id, i.kind, i.id), i.due()))
+        .collect();
     let mut ageing = InvoiceAgeing::new(as_of, buckets.clone());
     for inv in invoices.iter().filter(|i| i.counts()) {
+        let due = inv
+            .credits()
+            .and_then(|c| dues.get(&(inv.company_id, inv.kind, c)).copied())
+            .unwrap_or(inv.due());
         let open = match payments {
             Some(_) => {
                 inv.amount_ttc
@@ -192,7 +204,7 @@ pub fn from_invoices(
         ageing.add(
             (inv.company_id, inv.kind, inv.third_party_id),
             inv.date,
-            inv.due_date,
+            Some(due),
             open,
         );
     }
@@ -605,10 +617,11 @@ mod tests {
                 (ThirdPartyKind::Supplier, Some(2), m(360)),
             ]
         );
-        // The credit note is not yet due: a negative amount in `not_due`.
+        // The credit note is not yet due on its own, but it is taken off the invoice it
+        // credits, in that invoice's bucket: nothing negative in `not_due`.
         let customer = &paid.rows[0];
-        assert_eq!(customer.buckets[0], m(-600));
-        assert_eq!(customer.buckets[1], m(1_100));
+        assert_eq!(customer.buckets[0], Decimal::ZERO);
+        assert_eq!(customer.buckets[1], m(500));
         // From the remaining amounts: 1,200 - 600.
         let remaining = from_invoices(&books.invoices, None, as_of, &Buckets::default());
         assert_eq!(
