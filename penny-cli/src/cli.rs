@@ -59,6 +59,11 @@ pub struct SyncArgs {
     /// Only these streams (comma-separated), instead of `source.streams`.
     #[arg(long, value_delimiter = ',', value_name = "A,B")]
     pub streams: Vec<String>,
+    /// Print what a full read through the API will cost (records and requests per
+    /// stream, time at the rate limit), estimated from two requests per list, and
+    /// stop without reading.
+    #[arg(long)]
+    pub plan: bool,
 }
 
 /// `penny schedule`.

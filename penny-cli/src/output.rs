@@ -5,6 +5,7 @@
 //! plain lines instead. Nothing Penny prints contains emoji or box-drawing
 //! characters, so the Windows console shows it as it is.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -116,6 +117,22 @@ pub fn init(options: OutputOptions) {
     };
 }
 
+/// The rows each stream is expected to read ([`expect_rows`]).
+static EXPECTED: std::sync::Mutex<BTreeMap<String, u64>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// Says how many rows `stream` is expected to read (an estimate, such as
+/// `penny sync`'s plan of a first read): its progress then shows how far it is and
+/// when it should end.
+pub fn expect_rows(stream: &str, rows: u64) {
+    if let Ok(mut expected) = EXPECTED.lock() {
+        expected.insert(stream.to_owned(), rows);
+    }
+}
+
+fn expected_rows(stream: &str) -> Option<u64> {
+    EXPECTED.lock().ok()?.get(stream).copied()
+}
+
 /// The progress of one stream: a bar on a terminal, log lines otherwise.
 #[derive(Clone)]
 pub struct StreamProgress {
@@ -126,10 +143,21 @@ pub struct StreamProgress {
 impl StreamProgress {
     /// Starts showing the progress of `stream`.
     pub fn start(stream: &str) -> Self {
+        let expected = expected_rows(stream);
         let bar = bars().map(|multi| {
-            let bar = multi.add(ProgressBar::new_spinner());
+            let (bar, template) = match expected {
+                Some(rows) => (
+                    ProgressBar::new(rows.max(1)),
+                    "{spinner} {prefix:<28} {human_pos:>10} of ~{human_len} rows  {percent:>3}%  eta {eta}  {msg}",
+                ),
+                None => (
+                    ProgressBar::new_spinner(),
+                    "{spinner} {prefix:<28} {human_pos:>10} rows  {msg}",
+                ),
+            };
+            let bar = multi.add(bar);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix:<28} {human_pos:>10} rows  {msg}")
+                ProgressStyle::with_template(template)
                     .expect("the template is valid")
                     .tick_chars("-\\|/ "),
             );
@@ -138,7 +166,7 @@ impl StreamProgress {
             bar
         });
         if bar.is_none() {
-            tracing::info!(stream, "reading");
+            tracing::info!(stream, expected_rows = expected, "reading");
         }
         StreamProgress {
             stream: stream.to_owned(),

@@ -271,6 +271,55 @@ async fn sync_against_the_sandbox_then_busy_while_another_holds_the_folder() {
     assert!(stderr.contains(&std::process::id().to_string()), "{stderr}");
 }
 
+#[tokio::test]
+async fn sync_plan_prints_the_cost_of_a_full_read_and_reads_nothing() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("PENNY_TARGET_KIND", "csv")];
+    let out = run_api(dir.path(), &sandbox, &["sync", "--plan"], &env).await;
+    let stdout = succeeds(&out);
+    // A line per stream (name, records, requests, time), then the total.
+    let total: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("total"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no total: {stdout}"));
+    let per_stream: u64 = stdout
+        .lines()
+        .filter(|l| l.starts_with("ledger_") || l.starts_with("customer"))
+        .map(|l| l.split_whitespace().nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(total > per_stream && per_stream > 0, "{stdout}");
+    assert!(stdout.contains("requests/s"), "{stdout}");
+    assert!(
+        !dir.path().join("penny-out").exists(),
+        "nothing is read into a table"
+    );
+    // A first sync says the same on standard error before reading.
+    let out = run_api(
+        dir.path(),
+        &sandbox,
+        &["sync", "--streams", "journals"],
+        &env,
+    )
+    .await;
+    succeeds(&out);
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("a full read through the API"), "{stderr}");
+    assert!(stderr.contains("journals"), "{stderr}");
+    // The Data Sharing door has no request budget to plan.
+    let out = run_api(
+        dir.path(),
+        &sandbox,
+        &["sync", "--plan"],
+        &[("PENNY_SOURCE_KIND", "redshift")],
+    )
+    .await;
+    let stderr = exits_with(&out, 3);
+    assert!(stderr.contains("--plan"), "{stderr}");
+}
+
 /// The rows of a CSV file the CSV target wrote (no quoted commas in the tables read
 /// here), by column name.
 fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {

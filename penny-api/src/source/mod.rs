@@ -67,6 +67,7 @@
 //!   reference refresh.
 
 mod mapping;
+pub mod plan;
 mod read;
 pub mod scopes;
 mod tables;
@@ -88,6 +89,7 @@ use crate::models::ChangeOperation;
 use crate::page::ListRequest;
 
 pub use mapping::MappingError;
+pub use plan::{RecordCount, StreamPlan, SyncPlan};
 pub use scopes::{Need, STREAM_SCOPES, ScopeError, StreamScope};
 
 /// How far before the server's time a full read of a change-log stream positions
@@ -242,6 +244,27 @@ impl PennylaneSource {
     pub fn with_batch_rows(mut self, rows: usize) -> Self {
         self.batch_rows = rows.max(1);
         self
+    }
+
+    /// What a full read of `streams` (every stream when empty) will cost: records and
+    /// requests per stream, and the time at the client's rate limit, estimated from two
+    /// probing requests per list ([`plan`] says how, and how rough it is). Reads nothing
+    /// into any table.
+    pub async fn plan(&self, streams: &[&str]) -> Result<SyncPlan, SourceError> {
+        for s in streams {
+            if tables::table(s).is_none() {
+                return Err(SourceError::UnknownStream {
+                    stream: (*s).to_owned(),
+                    available: stream_names().collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        let included = !self
+            .include_refused
+            .load(std::sync::atomic::Ordering::Relaxed);
+        plan::plan(&self.client, streams, included)
+            .await
+            .map_err(|(stream, e)| source_error(stream, e))
     }
 
     /// The client.

@@ -59,22 +59,112 @@ pub fn redshift_source(config: &Config) -> Result<penny_redshift::DataSharingSou
 
 /// The API source of a configuration.
 pub fn api_source(config: &Config) -> Result<penny_api::source::PennylaneSource, CliError> {
-    let client = crate::commands::api::client(config)?;
-    Ok(penny_api::source::PennylaneSource::new(client)
+    Ok(api_source_with(
+        config,
+        crate::commands::api::client(config)?,
+    ))
+}
+
+/// The API source of a configuration over `client` (whose clones share its rate limit).
+fn api_source_with(
+    config: &Config,
+    client: penny_api::Client,
+) -> penny_api::source::PennylaneSource {
+    penny_api::source::PennylaneSource::new(client)
         .with_batch_rows(config.sync.batch_rows)
-        .with_reference_refresh(config.api.reference_refresh))
+        .with_reference_refresh(config.api.reference_refresh)
 }
 
 /// The source of a configuration.
 pub fn build_source(config: &Config) -> Result<Box<dyn Source>, CliError> {
+    let client = match config.source.kind {
+        SourceKind::Redshift => None,
+        SourceKind::Api | SourceKind::Both => Some(crate::commands::api::client(config)?),
+    };
+    build_source_with(config, client)
+}
+
+/// The source of a configuration, its API door over `client`.
+fn build_source_with(
+    config: &Config,
+    client: Option<penny_api::Client>,
+) -> Result<Box<dyn Source>, CliError> {
+    let api = |client: Option<penny_api::Client>| -> Result<_, CliError> {
+        Ok(match client {
+            Some(client) => api_source_with(config, client),
+            None => api_source(config)?,
+        })
+    };
     match config.source.kind {
         SourceKind::Redshift => Ok(Box::new(redshift_source(config)?)),
-        SourceKind::Api => Ok(Box::new(api_source(config)?)),
+        SourceKind::Api => Ok(Box::new(api(client)?)),
         SourceKind::Both => Ok(Box::new(crate::sources::Combined::new(
-            Box::new(api_source(config)?),
+            Box::new(api(client)?),
             Box::new(redshift_source(config)?),
         ))),
     }
+}
+
+/// The plan of a full read of `streams` (every API stream when empty) through the API
+/// door, as `penny sync --plan` prints it: one line per stream, then the total.
+pub async fn api_plan(
+    config: &Config,
+    client: penny_api::Client,
+    streams: &[String],
+) -> Result<penny_api::source::SyncPlan, CliError> {
+    let source = api_source_with(config, client);
+    let known: Vec<&str> = penny_api::source::stream_names().collect();
+    // Streams of the Data Sharing door (`source.kind = "both"`) are not the API's.
+    let streams: Vec<&str> = streams
+        .iter()
+        .map(String::as_str)
+        .filter(|s| config.source.kind == SourceKind::Api || known.contains(s))
+        .collect();
+    source
+        .plan(&streams)
+        .await
+        .map_err(|e| CliError::classed(e.class(), &e))
+}
+
+/// The plan as a table: stream, records, requests, time at the rate limit.
+pub fn plan_table(plan: &penny_api::source::SyncPlan) -> String {
+    use crate::duration::format_duration;
+    let time = |requests: u64| {
+        plan.time_for(requests)
+            .map_or_else(|| "-".to_owned(), format_duration)
+    };
+    let mut out = format!(
+        "{:<28} {:>12} {:>10} {:>10}\n",
+        "stream", "records", "requests", "time"
+    );
+    for s in &plan.streams {
+        out.push_str(&format!(
+            "{:<28} {:>12} {:>10} {:>10}\n",
+            s.stream,
+            s.records.to_string(),
+            s.requests,
+            time(s.requests)
+        ));
+    }
+    let total = plan.requests();
+    out.push_str(&format!(
+        "{:<28} {:>12} {:>10} {:>10}\n",
+        "total",
+        "",
+        total,
+        time(total)
+    ));
+    out.push_str(&match plan.per_second {
+        Some(rate) => format!(
+            "at {rate:.1} requests/s (api.rate_limit); ~ marks estimates from each list's first and last pages ({} requests)",
+            plan.probe_requests
+        ),
+        None => format!(
+            "no rate limit set; ~ marks estimates from each list's first and last pages ({} requests)",
+            plan.probe_requests
+        ),
+    });
+    out
 }
 
 /// Where a run writes: the raw tables, and the canonical model (`None`: the same place).
@@ -221,17 +311,22 @@ async fn delete_entries_without_lines(
     Ok(())
 }
 
+/// The streams a run reads: `--streams`, else `source.streams`.
+fn requested_streams<'a>(config: &'a Config, args: &'a SyncArgs) -> &'a [String] {
+    if args.streams.is_empty() {
+        &config.source.streams
+    } else {
+        &args.streams
+    }
+}
+
 /// One run: the configured streams of `source` into freshly opened targets.
 pub async fn run_once(
     config: &Config,
     source: &dyn Source,
     args: &SyncArgs,
 ) -> Result<RunSummary, CliError> {
-    let requested = if args.streams.is_empty() {
-        &config.source.streams
-    } else {
-        &args.streams
-    };
+    let requested = requested_streams(config, args);
     let targets = open_targets(config, source).await?;
     run_with(
         source,
@@ -283,16 +378,68 @@ pub async fn rebuild(
     Ok(Some(report))
 }
 
-/// `penny sync`.
+/// `penny sync`: one run; with `--plan`, the estimate of a full read only. Before a
+/// first read of the ledger lines through the API (or with `--full`), the estimate is
+/// printed on standard error.
 pub async fn sync(config_path: Option<&Path>, args: &SyncArgs) -> Result<(), CliError> {
     let config = Config::load(config_path)?;
-    let source = build_source(&config)?;
-    let summary = run_once(&config, source.as_ref(), args).await?;
+    let client = match config.source.kind {
+        SourceKind::Redshift => None,
+        SourceKind::Api | SourceKind::Both => Some(crate::commands::api::client(&config)?),
+    };
+    let requested = requested_streams(&config, args);
+    if args.plan {
+        let Some(client) = client else {
+            return Err(CliError::msg(
+                ExitCode::Config,
+                "--plan estimates a read through the API (source.kind \"api\" or \"both\"); the Data Sharing door has no request budget to plan",
+            ));
+        };
+        let plan = api_plan(&config, client, requested).await?;
+        println!("{}", plan_table(&plan));
+        return Ok(());
+    }
+    let source = build_source_with(&config, client.clone())?;
+    let targets = open_targets(&config, source.as_ref()).await?;
+    if let Some(client) = client
+        && (args.full || first_api_read(&targets).await)
+    {
+        match api_plan(&config, client, requested).await {
+            Ok(plan) => {
+                eprintln!("a full read through the API:\n{}", plan_table(&plan));
+                for s in plan.streams.iter().filter(|s| s.records_are_rows) {
+                    crate::output::expect_rows(s.stream, s.records.value());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the full read's cost could not be estimated"),
+        }
+    }
+    let summary = run_with(
+        source.as_ref(),
+        &targets,
+        requested,
+        SyncOptions { full: args.full },
+        config.sync.concurrency,
+        config
+            .sync
+            .transform
+            .then(|| TransformSettings::of(&config)),
+    )
+    .await?;
     if let Some(e) = summary.error() {
         return Err(e);
     }
     println!("{}", summary.line());
     Ok(())
+}
+
+/// Whether the target holds no position of the API's ledger lines yet (a first read).
+/// False when that cannot be told: the sync itself then says what is wrong.
+async fn first_api_read(targets: &Targets) -> bool {
+    let Ok(mut sink) = targets.raw.open().await else {
+        return false;
+    };
+    matches!(sink.saved_position("ledger_entry_lines").await, Ok(None))
 }
 
 fn duration_arg(
