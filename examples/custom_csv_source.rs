@@ -160,10 +160,10 @@ impl Source for CsvFolderSource {
         if saved.as_ref() == Some(&stamp) {
             // Nothing changed since the last commit: an empty incremental read.
             let events = vec![Ok(SourceEvent::Checkpoint(position))];
-            return Ok(StreamRead {
-                kind: ReadKind::Incremental,
-                events: Box::pin(stream::iter(events)),
-            });
+            return Ok(StreamRead::new(
+                ReadKind::Incremental,
+                Box::pin(stream::iter(events)),
+            ));
         }
         // The file changed: read it whole, one batch at a time, on a blocking thread.
         let reader = csv::ReaderBuilder::new()
@@ -189,10 +189,7 @@ impl Source for CsvFolderSource {
             let next = if done { None } else { Some(state) };
             event.map(|e| (e, next))
         });
-        Ok(StreamRead {
-            kind: ReadKind::Full,
-            events: Box::pin(events),
-        })
+        Ok(StreamRead::new(ReadKind::Full, Box::pin(events)))
     }
 }
 

@@ -37,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 eprint!("\r{rows} rows");
             }
             SourceEvent::Checkpoint(position) => eprintln!("\ncheckpoint {position}"),
+            SourceEvent::Resume(position) => eprintln!("\nresume point {position}"),
         }
     }
     println!("{table}: {rows} rows streamed");

@@ -54,7 +54,7 @@ fn rows(events: &[SourceEvent]) -> Vec<Vec<Value>> {
         .iter()
         .filter_map(|e| match e {
             SourceEvent::Batch(b) => Some(b.rows().to_vec()),
-            SourceEvent::Checkpoint(_) => None,
+            SourceEvent::Checkpoint(_) | SourceEvent::Resume(_) => None,
         })
         .flatten()
         .collect()
@@ -63,7 +63,7 @@ fn rows(events: &[SourceEvent]) -> Vec<Vec<Value>> {
 fn last_position(events: &[SourceEvent]) -> Option<ApiPosition> {
     events.iter().rev().find_map(|e| match e {
         SourceEvent::Checkpoint(p) => Some(p.decode().expect("ours")),
-        SourceEvent::Batch(_) => None,
+        SourceEvent::Batch(_) | SourceEvent::Resume(_) => None,
     })
 }
 

@@ -196,6 +196,29 @@ impl Sink for RecordingSink {
         self.pending.remove(table);
         self.inner.abort(table).await
     }
+
+    async fn staged_position(&mut self, table: &str) -> Result<Option<Position>, SinkError> {
+        self.inner.staged_position(table).await
+    }
+
+    async fn stage(&mut self, table: &str, position: Position) -> Result<(), SinkError> {
+        self.inner.stage(table, position).await
+    }
+
+    async fn resume(&mut self, schema: &Arc<Schema>) -> Result<bool, SinkError> {
+        // A staged full read goes on: the table is replaced whole at its commit.
+        let resumed = self.inner.resume(schema).await?;
+        if resumed {
+            self.pending.insert(
+                schema.name().to_owned(),
+                TableChanges {
+                    whole: true,
+                    ..TableChanges::default()
+                },
+            );
+        }
+        Ok(resumed)
+    }
 }
 
 #[cfg(test)]

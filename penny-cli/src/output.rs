@@ -245,6 +245,15 @@ impl Sink for ProgressSink {
     async fn abort(&mut self, table: &str) -> Result<(), SinkError> {
         self.inner.abort(table).await
     }
+    async fn staged_position(&mut self, table: &str) -> Result<Option<Position>, SinkError> {
+        self.inner.staged_position(table).await
+    }
+    async fn stage(&mut self, table: &str, position: Position) -> Result<(), SinkError> {
+        self.inner.stage(table, position).await
+    }
+    async fn resume(&mut self, schema: &Arc<Schema>) -> Result<bool, SinkError> {
+        self.inner.resume(schema).await
+    }
 }
 
 /// Whether a text contains only characters every console prints (no emoji).

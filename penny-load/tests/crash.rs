@@ -131,6 +131,7 @@ async fn changes(source: &MemorySource, from: Position) -> (Vec<penny_transform:
         match event.expect("event") {
             SourceEvent::Batch(b) => batches.push(b),
             SourceEvent::Checkpoint(p) => last = Some(p),
+            SourceEvent::Resume(p) => panic!("an incremental read sends no resume point: {p}"),
         }
     }
     (batches, last.expect("a final checkpoint"))

@@ -701,10 +701,7 @@ impl Source for DataSharingSource {
             pending: VecDeque::new(),
         };
         let events = futures_util::stream::try_unfold(state, next_event);
-        Ok(StreamRead {
-            kind,
-            events: Box::pin(events),
-        })
+        Ok(StreamRead::new(kind, Box::pin(events)))
     }
 }
 

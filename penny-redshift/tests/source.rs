@@ -277,6 +277,7 @@ async fn batches_are_bounded_and_checkpointed_in_order() {
                 previous_checkpoint = value.clone();
                 last = Some(value);
             }
+            SourceEvent::Resume(p) => panic!("an incremental read sends no resume point: {p}"),
         }
     }
     assert_eq!((upserts, deletes), (2250, 250));

@@ -72,6 +72,7 @@ async fn a_large_table_streams_in_bounded_batches_with_flat_memory() {
                     .sum::<i64>();
             }
             SourceEvent::Checkpoint(_) => checkpoints += 1,
+            SourceEvent::Resume(p) => panic!("the warehouse source sends no resume point: {p}"),
         }
     }
     let growth_mib = (vm_kib("VmHWM:").saturating_sub(before)) / 1024;

@@ -68,6 +68,15 @@ pub enum SourceEvent {
     /// Every batch before this point can be committed with this position: a later
     /// read from it will not miss anything those batches did not already cover.
     Checkpoint(Position),
+    /// A resume point of a full read: every batch before it may be kept, and a read
+    /// from this position continues the same full read after them (the source answers
+    /// it with [`StreamRead::resumed`]). A sink that can stage a full read durably
+    /// ([`Sink::stage`](crate::Sink::stage)) keeps the rows so far with it, so a full
+    /// read interrupted after hours resumes there instead of starting again. The
+    /// position is never committed as the table's position: the read's last
+    /// [`Checkpoint`](SourceEvent::Checkpoint) is. Incremental reads do not send it
+    /// (their checkpoints commit already).
+    Resume(Position),
 }
 
 /// The events of one read, in order.
@@ -79,15 +88,39 @@ pub struct StreamRead<'a> {
     /// Full or incremental. A source may answer `Full` to a request from a saved
     /// position when that position can no longer be resumed (an expired changelog).
     pub kind: ReadKind,
+    /// A full read continuing the one a [`SourceEvent::Resume`] position came from:
+    /// its events follow that point, and the rows before it are the sink's.
+    pub resumed: bool,
     /// Batches and checkpoints. The last event of a read that reached its end
     /// should be a checkpoint, so the next run resumes from there.
     pub events: EventStream<'a>,
+}
+
+impl<'a> StreamRead<'a> {
+    /// A read of `kind` from its start (full) or from a saved position (incremental).
+    pub fn new(kind: ReadKind, events: EventStream<'a>) -> Self {
+        StreamRead {
+            kind,
+            resumed: false,
+            events,
+        }
+    }
+
+    /// A full read continued from one of its [`SourceEvent::Resume`] points.
+    pub fn resumed(events: EventStream<'a>) -> Self {
+        StreamRead {
+            kind: ReadKind::Full,
+            resumed: true,
+            events,
+        }
+    }
 }
 
 impl std::fmt::Debug for StreamRead<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamRead")
             .field("kind", &self.kind)
+            .field("resumed", &self.resumed)
             .finish_non_exhaustive()
     }
 }
@@ -127,7 +160,7 @@ impl std::fmt::Debug for StreamRead<'_> {
 ///         let batch = Batch::upsert(self.0.schema.clone(), vec![vec![Value::Int64(1)]])?;
 ///         let done = Position::encode(&"done").expect("a string serialises");
 ///         let events = vec![Ok(SourceEvent::Batch(batch)), Ok(SourceEvent::Checkpoint(done))];
-///         Ok(StreamRead { kind: ReadKind::Full, events: Box::pin(stream::iter(events)) })
+///         Ok(StreamRead::new(ReadKind::Full, Box::pin(stream::iter(events))))
 ///     }
 /// }
 ///

@@ -46,7 +46,9 @@ struct SourceState {
 ///
 /// Positions are change sequence numbers: a read from position `n` replays the
 /// changes after `n` (upserts of the rows' current state, deletions of removed keys).
-/// Reads without a position deliver every row.
+/// Reads without a position deliver every row, in key order, with a resume point
+/// ([`MemoryResume`]) after each batch: a read from one continues the full read after
+/// that batch's last key.
 #[derive(Debug, Default)]
 pub struct MemorySource {
     state: Mutex<SourceState>,
@@ -57,6 +59,15 @@ pub struct MemorySource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemoryPosition {
     /// The last change included.
+    pub sequence: u64,
+}
+
+/// A resume point of a [`MemorySource`] full read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemoryResume {
+    /// The last key delivered.
+    pub after: Key,
+    /// The change sequence the full read started at (its final checkpoint).
     pub sequence: u64,
 }
 
@@ -194,29 +205,40 @@ impl Source for MemorySource {
         let fail_after = state.fail_after_batches.take();
         let t = table_mut(&mut state, stream)?;
         let schema = t.info.schema.clone();
-        let since =
-            match &from {
-                None => None,
-                Some(p) => Some(p.decode::<MemoryPosition>().map_err(|e| {
-                    SourceError::InvalidPosition {
-                        stream: stream.to_owned(),
-                        position: p.to_string(),
-                        reason: e.to_string(),
-                    }
-                })?),
-            };
+        let invalid = |p: &Position, e: serde_json::Error| SourceError::InvalidPosition {
+            stream: stream.to_owned(),
+            position: p.to_string(),
+            reason: e.to_string(),
+        };
+        let (since, resume) = match &from {
+            None => (None, None),
+            Some(p) => match p.decode::<MemoryResume>() {
+                Ok(resume) => (None, Some(resume)),
+                Err(_) => (
+                    Some(p.decode::<MemoryPosition>().map_err(|e| invalid(p, e))?),
+                    None,
+                ),
+            },
+        };
         let mut events = Vec::new();
         let end = t.log.last().map_or(0, |(s, _)| *s);
-        let kind = match since {
+        let (kind, end) = match since {
             None => {
+                // A full read, or the rest of one after a resume point.
+                let (after, end) = match &resume {
+                    Some(r) => (Some(&r.after), r.sequence),
+                    None => (None, end),
+                };
                 let mut builder = BatchBuilder::upsert(schema, self.batch_rows);
-                for row in t.rows.values() {
+                let rows = t.rows.iter().filter(|(k, _)| after.is_none_or(|a| *k > a));
+                for (key, row) in rows {
                     if let Some(b) = builder.push(row.clone())? {
                         events.push(SourceEvent::Batch(b));
+                        events.push(SourceEvent::Resume(resume_point(key, end)));
                     }
                 }
                 events.extend(builder.finish()?.map(SourceEvent::Batch));
-                ReadKind::Full
+                (ReadKind::Full, end)
             }
             Some(MemoryPosition { sequence }) => {
                 // Replay the changes after `sequence`, a checkpoint after each chunk.
@@ -247,7 +269,7 @@ impl Source for MemorySource {
                     let last = chunk.last().map_or(sequence, |(s, _)| *s);
                     events.push(SourceEvent::Checkpoint(encode(last)));
                 }
-                ReadKind::Incremental
+                (ReadKind::Incremental, end)
             }
         };
         events.push(SourceEvent::Checkpoint(encode(end)));
@@ -260,15 +282,24 @@ impl Source for MemorySource {
                 source: "injected failure".into(),
             }));
         }
-        Ok(StreamRead {
-            kind,
-            events: Box::pin(stream::iter(items)),
+        let events = Box::pin(stream::iter(items));
+        Ok(match resume {
+            Some(_) => StreamRead::resumed(events),
+            None => StreamRead::new(kind, events),
         })
     }
 }
 
 fn encode(sequence: u64) -> Position {
     Position::encode(&MemoryPosition { sequence }).expect("a struct of one integer serialises")
+}
+
+fn resume_point(after: &Key, sequence: u64) -> Position {
+    Position::encode(&MemoryResume {
+        after: after.clone(),
+        sequence,
+    })
+    .expect("a key of values serialises")
 }
 
 /// The index just past the `batches`-th batch (0 for none): the failure comes after
@@ -296,6 +327,8 @@ struct SinkTable {
     position: Option<Position>,
     pending: Vec<Batch>,
     pending_kind: Option<ReadKind>,
+    /// A full read staged: its resume point and the batches written before it.
+    staged: Option<(Position, Vec<Batch>)>,
 }
 
 /// A sink that keeps tables in memory, committing writes and positions together.
@@ -343,10 +376,14 @@ impl Sink for MemorySink {
                 position: None,
                 pending: Vec::new(),
                 pending_kind: None,
+                staged: None,
             });
         table.schema = schema.clone();
         table.pending.clear();
         table.pending_kind = Some(kind);
+        if kind == ReadKind::Full {
+            table.staged = None;
+        }
         Ok(())
     }
 
@@ -376,7 +413,11 @@ impl Sink for MemorySink {
             }
             _ => std::mem::take(&mut t.rows),
         };
-        for batch in t.pending.drain(..) {
+        let staged = match t.pending_kind {
+            Some(ReadKind::Full) => t.staged.take().map(|(_, b)| b).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for batch in staged.into_iter().chain(t.pending.drain(..)) {
             let keys: Vec<Key> = batch.keys().collect();
             match batch.operation() {
                 Operation::Upsert => {
@@ -414,6 +455,39 @@ impl Sink for MemorySink {
             t.pending.clear();
         }
         Ok(())
+    }
+
+    async fn staged_position(&mut self, table: &str) -> Result<Option<Position>, SinkError> {
+        Ok(self
+            .tables
+            .get(table)
+            .and_then(|t| t.staged.as_ref().map(|(p, _)| p.clone())))
+    }
+
+    async fn stage(&mut self, table: &str, position: Position) -> Result<(), SinkError> {
+        let t = self.table(table)?;
+        if t.pending_kind != Some(ReadKind::Full) {
+            return Err(SinkError::Data {
+                table: table.to_owned(),
+                source: "a resume point outside a full read".into(),
+            });
+        }
+        let mut batches = t.staged.take().map(|(_, b)| b).unwrap_or_default();
+        batches.append(&mut t.pending);
+        t.staged = Some((position, batches));
+        Ok(())
+    }
+
+    async fn resume(&mut self, schema: &Arc<Schema>) -> Result<bool, SinkError> {
+        let Some(t) = self.tables.get_mut(schema.name()) else {
+            return Ok(false);
+        };
+        if t.staged.is_none() || t.schema != *schema {
+            return Ok(false);
+        }
+        t.pending.clear();
+        t.pending_kind = Some(ReadKind::Full);
+        Ok(true)
     }
 }
 

@@ -459,10 +459,10 @@ impl Source for PennylaneSource {
                         scope,
                         "the token lacks this optional stream's scope (GET /me): stream skipped"
                     );
-                    return Ok(StreamRead {
-                        kind: ReadKind::Incremental,
-                        events: Box::pin(futures_util::stream::empty()),
-                    });
+                    return Ok(StreamRead::new(
+                        ReadKind::Incremental,
+                        Box::pin(futures_util::stream::empty()),
+                    ));
                 }
                 Need::Required => {
                     return Err(SourceError::Auth {
@@ -483,9 +483,11 @@ impl Source for PennylaneSource {
             include_refused: self.include_refused.clone(),
         };
         use tables::Mode;
-        let nothing = || StreamRead {
-            kind: ReadKind::Incremental,
-            events: Box::pin(futures_util::stream::empty()),
+        let nothing = || {
+            StreamRead::new(
+                ReadKind::Incremental,
+                Box::pin(futures_util::stream::empty()),
+            )
         };
         let (kind, plan) = match (spec.mode, position) {
             (Mode::Me, _) | (_, None) => (ReadKind::Full, read::Plan::full(&context)),
@@ -510,10 +512,10 @@ impl Source for PennylaneSource {
                                 max_id,
                             };
                             let checkpoint = read::checkpoint(stream, &position)?;
-                            return Ok(StreamRead {
-                                kind: ReadKind::Incremental,
-                                events: Box::pin(futures_util::stream::iter([Ok(checkpoint)])),
-                            });
+                            return Ok(StreamRead::new(
+                                ReadKind::Incremental,
+                                Box::pin(futures_util::stream::iter([Ok(checkpoint)])),
+                            ));
                         }
                         Ok(None) => (ReadKind::Full, read::Plan::full(&context)),
                         Err(error @ Error::ResyncNeeded { .. }) => {
@@ -579,9 +581,6 @@ impl Source for PennylaneSource {
             }
         };
         tracing::info!(stream, ?kind, company_id, "reading");
-        Ok(StreamRead {
-            kind,
-            events: read::events(context, plan),
-        })
+        Ok(StreamRead::new(kind, read::events(context, plan)))
     }
 }
