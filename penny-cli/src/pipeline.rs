@@ -51,8 +51,12 @@ pub struct RunSummary {
     pub reports: Vec<StreamReport>,
     /// The streams that failed, with why.
     pub failures: Vec<(String, SyncError)>,
-    /// The canonical rebuild after the raw load, when it ran.
+    /// The canonical rebuild after the raw load, when it ran (the last one of a
+    /// ledger-first run).
     pub transform: Option<crate::transform::TransformReport>,
+    /// A ledger-first run's transformation made after the ledger's streams, before
+    /// the others were read.
+    pub ledger: Option<crate::transform::TransformReport>,
     /// Wall time.
     pub duration: Duration,
 }

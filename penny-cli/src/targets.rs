@@ -175,12 +175,13 @@ impl PgTarget {
                 "SELECT c.relname::text, greatest(c.reltuples, 0)::bigint FROM pg_class c \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname <> ALL($2) \
-                 ORDER BY 1",
+                 AND c.relname NOT LIKE '%\\_\\_penny\\_new' ORDER BY 1",
                 &[
                     &config.schema(),
                     &vec![
                         penny_load::STATE_TABLE,
                         penny_load::RUNS_TABLE,
+                        penny_load::STAGED_TABLE,
                         crate::incremental::REFS_TABLE,
                     ],
                 ],

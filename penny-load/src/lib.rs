@@ -75,13 +75,15 @@ mod sink;
 pub mod state;
 mod types;
 
-pub use config::{DEFAULT_SCHEMA, DEFAULT_SWAP_LOCK_TIMEOUT, PgConfig, TlsMode};
+pub use config::{
+    DEFAULT_SCHEMA, DEFAULT_STAGE_INTERVAL, DEFAULT_SWAP_LOCK_TIMEOUT, PgConfig, TlsMode,
+};
 pub use error::LoadError;
 pub use ident::MAX_IDENTIFIER_BYTES;
 pub use lock::TargetLock;
 pub use read::{BatchStream, KeyFilter, TableReader};
 pub use sink::{PgSink, UNKNOWN_SOURCE};
-pub use state::{RUNS_TABLE, RunRecord, STATE_TABLE, StreamState};
+pub use state::{RUNS_TABLE, RunRecord, STAGED_TABLE, STATE_TABLE, StreamState};
 pub use types::DECIMAL_PRECISION;
 
 /// The README's example, compiled as a doc test.

@@ -24,7 +24,7 @@ use crate::config::PgConfig;
 use crate::ddl::{self, ExistingTable};
 use crate::error::LoadError;
 use crate::ident::{qualified, quote};
-use crate::state::{RUNS_TABLE, STATE_TABLE};
+use crate::state::{RUNS_TABLE, STAGED_TABLE, STATE_TABLE};
 use crate::types::PgType;
 
 /// The batches of a table read back, in primary-key order.
@@ -90,10 +90,14 @@ impl TableReader {
                 "SELECT c.relname::text FROM pg_class c \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname <> ALL($2) \
-                 ORDER BY 1",
+                 AND c.relname NOT LIKE '%\\_\\_penny\\_new' ORDER BY 1",
                 &[
                     &self.config.schema(),
-                    &vec![STATE_TABLE.to_owned(), RUNS_TABLE.to_owned()],
+                    &vec![
+                        STATE_TABLE.to_owned(),
+                        RUNS_TABLE.to_owned(),
+                        STAGED_TABLE.to_owned(),
+                    ],
                 ],
             )
             .await

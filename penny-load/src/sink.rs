@@ -80,6 +80,8 @@ struct TableState {
     run_stats: CommitStats,
     started: Instant,
     error_recorded: bool,
+    /// When a resume point of this full read was last made durable.
+    last_stage: Option<Instant>,
 }
 
 /// Creates the schema and the state tables if needed, in one transaction under a
@@ -256,6 +258,62 @@ impl PgSink {
     }
 
     async fn do_prepare(&mut self, schema: &Arc<Schema>, kind: ReadKind) -> Result<(), LoadError> {
+        self.prepare_table(schema, kind, false).await?;
+        if kind == ReadKind::Full {
+            // A new full read: what an earlier one staged is dropped.
+            let name = schema.name();
+            let build_q = self.q(&refresh::build_name(name));
+            self.exec(
+                &format!("DROP TABLE IF EXISTS {build_q}"),
+                format!("dropping the staged full read of `{name}`"),
+            )
+            .await?;
+            state::clear_staged(&self.client, self.config.schema(), name).await?;
+        }
+        Ok(())
+    }
+
+    /// Prepares the continuation of `schema`'s staged full read; `false` (and the staged
+    /// read dropped) when there is none to continue or its table does not match.
+    async fn do_resume(&mut self, schema: &Arc<Schema>) -> Result<bool, LoadError> {
+        let name = schema.name();
+        let target_schema = self.config.schema().to_owned();
+        if state::staged_position(&self.client, &target_schema, name)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let build = refresh::build_name(name);
+        let wanted = ddl::target_types(None, schema);
+        let matches = match ddl::existing_table(&self.client, &target_schema, &build).await? {
+            Some(have) => {
+                have.columns.len() == wanted.len()
+                    && have
+                        .columns
+                        .iter()
+                        .zip(schema.columns().iter().zip(&wanted))
+                        .all(|(h, (c, t))| h.name == c.name && h.pg_type == *t)
+            }
+            None => false,
+        };
+        if !matches {
+            tracing::info!(table = %name, "the staged full read does not match the table's schema: read again");
+            self.do_prepare(schema, ReadKind::Full).await?;
+            return Ok(false);
+        }
+        self.prepare_table(schema, ReadKind::Full, true).await?;
+        Ok(true)
+    }
+
+    /// Prepares `schema`'s table for a read of `kind`; `resume`: a full read continuing
+    /// the new table an earlier run staged.
+    async fn prepare_table(
+        &mut self,
+        schema: &Arc<Schema>,
+        kind: ReadKind,
+        resume: bool,
+    ) -> Result<(), LoadError> {
         let name = schema.name().to_owned();
         if let Some(open) = self.open.clone() {
             if open != name {
@@ -310,6 +368,7 @@ impl PgSink {
             (ReadKind::Full, None) => {}
         }
         let replace = kind == ReadKind::Full
+            && !resume
             && match &existing {
                 Some(have) => self.replaceable(&target_q, have, schema).await?,
                 None => false,
@@ -358,12 +417,14 @@ impl PgSink {
                 seq: 0,
                 staged: Staged::default(),
                 replace,
-                build_started: false,
-                build_rows: Some(0),
+                // A resumed read adds to the staged new table, whose count is not known.
+                build_started: resume,
+                build_rows: (!resume).then_some(0),
                 run_id,
                 run_stats: CommitStats::default(),
                 started: Instant::now(),
                 error_recorded: false,
+                last_stage: resume.then(Instant::now),
             },
         );
         Ok(())
@@ -513,6 +574,39 @@ impl PgSink {
         Ok(())
     }
 
+    /// Makes the full read's rows so far durable with `position`, unless a resume point
+    /// was made durable less than the stage interval ago or the read is applied in place
+    /// (its rows wait in a session-private table).
+    async fn do_stage(&mut self, table: &str, position: Position) -> Result<(), LoadError> {
+        let interval = self.config.stage_interval();
+        let t = self
+            .tables
+            .get(table)
+            .ok_or_else(|| LoadError::NotPrepared {
+                table: table.to_owned(),
+            })?;
+        if t.kind != ReadKind::Full
+            || t.replace
+            || t.last_stage.is_some_and(|at| at.elapsed() < interval)
+        {
+            return Ok(());
+        }
+        self.ensure_transaction(table).await?;
+        state::save_staged(&self.client, self.config.schema(), table, &position).await?;
+        self.exec(
+            "COMMIT",
+            format!("committing the resume point of the full read of `{table}`"),
+        )
+        .await?;
+        self.open = None;
+        if let Some(t) = self.tables.get_mut(table) {
+            t.last_stage = Some(Instant::now());
+            // Rows copied before a crash may come again: their count is no longer exact.
+            t.build_rows = None;
+        }
+        Ok(())
+    }
+
     async fn do_commit(
         &mut self,
         table: &str,
@@ -584,6 +678,9 @@ impl PgSink {
             t.started.elapsed(),
         )
         .await?;
+        if t.kind == ReadKind::Full {
+            state::clear_staged(&self.client, &schema_name, table).await?;
+        }
         self.exec("COMMIT", format!("committing `{table}`")).await?;
         self.open = None;
         let existing = if t.kind == ReadKind::Full {
@@ -687,6 +784,32 @@ impl Sink for PgSink {
                 Err(e.into_sink_error(Some(table)))
             }
             Err(e) => Err(self.fail(table, e).await),
+        }
+    }
+
+    async fn staged_position(&mut self, table: &str) -> Result<Option<Position>, SinkError> {
+        state::staged_position(&self.client, self.config.schema(), table)
+            .await
+            .map_err(|e| e.into_sink_error(Some(table)))
+    }
+
+    async fn stage(&mut self, table: &str, position: Position) -> Result<(), SinkError> {
+        match self.do_stage(table, position).await {
+            Ok(()) => Ok(()),
+            Err(e @ (LoadError::NotPrepared { .. } | LoadError::OtherTablePending { .. })) => {
+                Err(e.into_sink_error(Some(table)))
+            }
+            Err(e) => Err(self.fail(table, e).await),
+        }
+    }
+
+    async fn resume(&mut self, schema: &Arc<Schema>) -> Result<bool, SinkError> {
+        match self.do_resume(schema).await {
+            Ok(resumed) => Ok(resumed),
+            Err(e @ LoadError::OtherTablePending { .. }) => {
+                Err(e.into_sink_error(Some(schema.name())))
+            }
+            Err(e) => Err(self.fail(schema.name(), e).await),
         }
     }
 

@@ -18,6 +18,8 @@ use crate::ident::qualified;
 pub const STATE_TABLE: &str = "penny_sync_state";
 /// The table holding the history of runs.
 pub const RUNS_TABLE: &str = "penny_sync_runs";
+/// The table holding the resume point of each full read staged and not finished.
+pub const STAGED_TABLE: &str = "penny_sync_staged";
 
 /// What the target knows of a stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +88,7 @@ pub(crate) struct RunRef<'a> {
 pub(crate) async fn ensure_tables(client: &Client, schema: &str) -> Result<(), LoadError> {
     let state = qualified(schema, STATE_TABLE);
     let runs = qualified(schema, RUNS_TABLE);
+    let staged = qualified(schema, STAGED_TABLE);
     client
         .batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS {state} (
@@ -113,6 +116,11 @@ pub(crate) async fn ensure_tables(client: &Client, schema: &str) -> Result<(), L
                 rows_deleted bigint NOT NULL DEFAULT 0,
                 position jsonb,
                 error text
+            );
+            CREATE TABLE IF NOT EXISTS {staged} (
+                stream text PRIMARY KEY,
+                position jsonb NOT NULL,
+                staged_at timestamptz NOT NULL DEFAULT now()
             );"
         ))
         .await
@@ -143,6 +151,65 @@ pub(crate) async fn saved_position(
     Ok(row
         .and_then(|r| r.get::<_, Option<Json<serde_json::Value>>>(0))
         .map(|Json(v)| Position::from_json(v)))
+}
+
+/// The resume point of `stream`'s staged full read, if one is staged.
+pub(crate) async fn staged_position(
+    client: &Client,
+    schema: &str,
+    stream: &str,
+) -> Result<Option<Position>, LoadError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT position FROM {} WHERE stream = $1",
+                qualified(schema, STAGED_TABLE)
+            ),
+            &[&stream],
+        )
+        .await
+        .map_err(|e| LoadError::pg(format!("reading the staged read of `{stream}`"), e))?;
+    Ok(row.map(|r| Position::from_json(r.get::<_, Json<serde_json::Value>>(0).0)))
+}
+
+/// Saves `position` as `stream`'s staged resume point (in the caller's transaction).
+pub(crate) async fn save_staged(
+    client: &Client,
+    schema: &str,
+    stream: &str,
+    position: &Position,
+) -> Result<(), LoadError> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {} (stream, position, staged_at) VALUES ($1, $2, now()) \
+                 ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, staged_at = now()",
+                qualified(schema, STAGED_TABLE)
+            ),
+            &[&stream, &Json(position.as_json())],
+        )
+        .await
+        .map_err(|e| LoadError::pg(format!("saving the resume point of `{stream}`"), e))?;
+    Ok(())
+}
+
+/// Forgets `stream`'s staged read (in the caller's transaction, if any).
+pub(crate) async fn clear_staged(
+    client: &Client,
+    schema: &str,
+    stream: &str,
+) -> Result<(), LoadError> {
+    client
+        .execute(
+            &format!(
+                "DELETE FROM {} WHERE stream = $1",
+                qualified(schema, STAGED_TABLE)
+            ),
+            &[&stream],
+        )
+        .await
+        .map_err(|e| LoadError::pg(format!("forgetting the staged read of `{stream}`"), e))?;
+    Ok(())
 }
 
 /// Records the start of a run; returns its id. Autocommitted: the log shows it at once.

@@ -254,17 +254,68 @@ pub async fn run_with(
         full = options.full,
         "sync starting"
     );
-    let mut summary =
-        pipeline::sync_streams(source, targets.raw.as_ref(), &streams, options, concurrency).await;
-    if summary.failures.is_empty() {
-        delete_entries_without_lines(targets, &streams).await?;
-    }
-    if let Some(settings) = transform.filter(|_| summary.failures.is_empty()) {
-        summary.transform = rebuild(targets.raw.as_ref(), targets.star(), settings).await?;
+    // A first (or full) read puts the ledger first: its star tables and accounting
+    // reports are built and committed before the invoices, which cost most requests.
+    let (first, then): (Vec<String>, Vec<String>) = streams
+        .iter()
+        .cloned()
+        .partition(|s| LEDGER_FIRST.contains(&s.as_str()));
+    let phased = transform.is_some()
+        && !first.is_empty()
+        && !then.is_empty()
+        && (options.full || first_api_read(targets).await);
+    let phases = if phased {
+        vec![first, then]
+    } else {
+        vec![streams.clone()]
+    };
+    let mut summary = RunSummary::default();
+    for (i, phase) in phases.iter().enumerate() {
+        if i > 0 {
+            tracing::info!(
+                streams = phase.len(),
+                "ledger tables and accounting reports committed: the invoices follow"
+            );
+        }
+        let run =
+            pipeline::sync_streams(source, targets.raw.as_ref(), phase, options, concurrency).await;
+        summary.reports.extend(run.reports);
+        summary.failures.extend(run.failures);
+        if !summary.failures.is_empty() {
+            break;
+        }
+        delete_entries_without_lines(targets, phase).await?;
+        if let Some(settings) = transform {
+            let report = rebuild(targets.raw.as_ref(), targets.star(), settings).await?;
+            if i == 0 && phased {
+                summary.ledger = report;
+                continue;
+            }
+            summary.transform = report;
+            // The ledger's checks (made with the ledger) stand when the invoices' update
+            // did not make them again.
+            if let (Some(now), Some(ledger)) = (summary.transform.as_mut(), &summary.ledger) {
+                now.review = now.review.or(ledger.review);
+                now.reconciliation = now.reconciliation.or(ledger.reconciliation);
+            }
+        }
     }
     summary.duration = started.elapsed();
     Ok(summary)
 }
+
+/// The streams a first sync reads, transforms and commits before the others: the
+/// ledger and what its reports need (the accounts, journals and fiscal years, the
+/// entries and their lines, Pennylane's own trial balance).
+pub const LEDGER_FIRST: &[&str] = &[
+    "companies",
+    "journals",
+    "ledger_accounts",
+    "fiscal_years",
+    "ledger_entry_lines",
+    "ledger_entries",
+    "trial_balance",
+];
 
 /// After a raw load that deleted ledger lines, deletes the raw entries no line names any
 /// more: the API door sees an entry deleted with its lines only as its lines' deletions

@@ -141,7 +141,7 @@ pub async fn pg_tables(db: &penny_testdb::TestDb, schema: &str) -> BTreeMap<Stri
     let names: Vec<String> = client
         .query(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
-             AND table_name NOT IN ('penny_sync_state', 'penny_sync_runs') ORDER BY 1",
+             AND table_name NOT IN ('penny_sync_state', 'penny_sync_runs', 'penny_sync_staged') ORDER BY 1",
             &[&schema],
         )
         .await
