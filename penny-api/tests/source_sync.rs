@@ -140,7 +140,9 @@ async fn full_then_incremental_through_the_changelog_with_a_deletion() {
         .await
         .expect("full");
     assert_eq!(full.kind, ReadKind::Full);
-    assert_eq!(full.batches, 1, "one batch across both pages");
+    // Customers resume: the first page's rows are flushed at its resume point.
+    assert_eq!(full.batches, 2, "one batch per page");
+    assert_eq!(full.stages, 1, "a resume point after the first page");
     assert_eq!(
         names(&sink, "customers", name_col),
         [(1, "A".into()), (2, "B".into()), (3, "C".into())]

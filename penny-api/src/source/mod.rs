@@ -35,6 +35,16 @@
 //! retention. The margin assumes Pennylane records a change in its log within
 //! 5 minutes (not documented).
 //!
+//! Full reads of the streams whose list accepts `sort=id` and an `id gt` filter
+//! (customers, suppliers, products, customer and supplier invoices with their lines and
+//! payments, ledger entries and lines, ledger accounts, categories) ask their list (the
+//! parent invoices' for lines and payments) sorted by id and send a resume point
+//! ([`ApiPosition::Resume`]) after each page but the last, every row so far handed out
+//! before it. A read from one asks the same list with `id gt` the page's last id and
+//! ends on the checkpoint the uninterrupted read would have: its server time is the
+//! first page's of the original read. Transactions (no `gt` on `id`), journals, fiscal
+//! years, bank accounts, category groups, the trial balance and `companies` send none.
+//!
 //! Scopes ([`scopes::STREAM_SCOPES`], one table): the general ledger's streams are
 //! required, the others optional. When `GET /me` lists the token's scopes, an optional
 //! stream whose scope is missing is skipped (an empty incremental read, a warning) and
@@ -140,6 +150,17 @@ pub enum ApiPosition {
         /// The largest `updated_at` seen.
         updated_at: Option<DateTime<Utc>>,
     },
+    /// A resume point of a full read ([`SourceEvent::Resume`](penny_transform::SourceEvent::Resume)):
+    /// the read continues with the records (for sub-collections, the parent invoices)
+    /// whose id is greater than `after_id`, and ends on the checkpoint the
+    /// uninterrupted read would have ended on.
+    Resume {
+        /// The largest id read so far (the list is sorted by id).
+        after_id: i64,
+        /// The position the read would end on, as known at this point (the server's
+        /// time of its first page, the largest id so far...).
+        then: Box<ApiPosition>,
+    },
 }
 
 /// A [`Source`] over the Pennylane API: the raw tables of one company (the token's).
@@ -165,6 +186,7 @@ pub struct PennylaneSource {
     /// answered without `included`: the lines are then read per invoice for the rest of
     /// the source's life.
     include_refused: Arc<AtomicBool>,
+    page_size: Option<u32>,
 }
 
 /// The token's company and, when `GET /me` listed them, its scopes.
@@ -185,6 +207,7 @@ impl std::fmt::Debug for PennylaneSource {
             .field("batch_rows", &self.batch_rows)
             .field("server_clock", &self.clock.as_ref().map(|_| "custom"))
             .field("reference_refresh", &self.reference_refresh)
+            .field("page_size", &self.page_size)
             .finish()
     }
 }
@@ -200,7 +223,18 @@ impl PennylaneSource {
             reference_refresh: chrono::Duration::from_std(DEFAULT_REFERENCE_REFRESH)
                 .unwrap_or(chrono::Duration::hours(1)),
             include_refused: Arc::new(AtomicBool::new(false)),
+            page_size: None,
         }
+    }
+
+    /// Records per page of the full reads' lists (default: each endpoint's maximum, for
+    /// the fewest requests; clamped to `1..=` that maximum). A resumable full read
+    /// sends a resume point after every page but its last, so smaller pages lose less
+    /// of an interrupted read, at the cost of more requests ([`PennylaneSource::plan`]
+    /// assumes the maximum).
+    pub fn with_page_size(mut self, records: u32) -> Self {
+        self.page_size = Some(records.max(1));
+        self
     }
 
     /// How often the reference streams (journals, ledger accounts, fiscal years, bank
@@ -481,7 +515,27 @@ impl Source for PennylaneSource {
             clock: self.clock.clone(),
             started: self.now(),
             include_refused: self.include_refused.clone(),
+            page_size: self.page_size,
         };
+        if let Some(ApiPosition::Resume { after_id, then }) = &position {
+            if !spec.resumable() {
+                tracing::warn!(
+                    stream,
+                    "a resume point for a stream whose full reads do not resume: reading it in full"
+                );
+                let plan = read::Plan::full(&context);
+                return Ok(StreamRead::new(ReadKind::Full, read::events(context, plan)));
+            }
+            let plan = read::Plan::resume(&context, *after_id, then).map_err(|reason| {
+                SourceError::InvalidPosition {
+                    stream: stream.to_owned(),
+                    position: from.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                    reason,
+                }
+            })?;
+            tracing::info!(stream, after_id, company_id, "resuming a full read");
+            return Ok(StreamRead::resumed(read::events(context, plan)));
+        }
         use tables::Mode;
         let nothing = || {
             StreamRead::new(

@@ -34,6 +34,8 @@ pub(crate) struct Context {
     pub started: DateTime<Utc>,
     /// Set once `include=invoice_lines` was refused (see [`super::PennylaneSource`]).
     pub include_refused: Arc<AtomicBool>,
+    /// Records per page of a full read's list (`None`: the endpoint's maximum).
+    pub page_size: Option<u32>,
 }
 
 type Pages<T> = BoxStream<'static, Result<Page<T>, Error>>;
@@ -50,6 +52,10 @@ pub(crate) enum Plan {
         parents: Pages<Json>,
         kind: SubKind,
         position: PositionTracker,
+        /// The parent id the list starts after (a resumed read).
+        after: Option<i64>,
+        /// Whether no parent page was received yet (the `include` fallback's window).
+        first: bool,
     },
     /// Change-log pages (the first one already fetched).
     Changelog {
@@ -94,14 +100,51 @@ impl PositionTracker {
         }
     }
 
-    /// Whether no page was observed yet.
-    fn is_fresh(&self) -> bool {
-        matches!(
-            self,
-            PositionTracker::ChangelogFrom(None)
-                | PositionTracker::Full(None)
-                | PositionTracker::Reference { server: None, .. }
-        )
+    /// The tracker of a full read of `mode` resumed from a resume point whose read
+    /// would end, as known then, on `then`: the original read's server time,
+    /// reference time and largest id, so the resumed read ends on the checkpoint the
+    /// uninterrupted read would have. `Err` says why `then` does not fit `mode`.
+    fn resumed(mode: Mode, then: &ApiPosition) -> Result<PositionTracker, String> {
+        let margin = chrono::Duration::minutes(RESYNC_MARGIN_MINUTES);
+        // `position()` subtracts the margin: add it back once.
+        let unmargined = |at: DateTime<Utc>| {
+            at.checked_add_signed(margin)
+                .ok_or_else(|| format!("{at} is out of range"))
+        };
+        match (mode, then) {
+            (
+                Mode::Entries | Mode::Changelog(_) | Mode::SubCollection(..),
+                ApiPosition::Changelog { processed_at },
+            ) => Ok(PositionTracker::ChangelogFrom(Some(unmargined(
+                *processed_at,
+            )?))),
+            (
+                Mode::Reference(link),
+                ApiPosition::Reference {
+                    read_at,
+                    lines_from,
+                    max_id,
+                },
+            ) => {
+                let server = match (link, lines_from) {
+                    (Some(_), Some(from)) => unmargined(*from)?,
+                    (Some(_), None) => {
+                        return Err("the resume point does not say where the ledger lines' change log is followed from".to_owned());
+                    }
+                    // Not followed: the server's time is never used.
+                    (None, _) => *read_at,
+                };
+                Ok(PositionTracker::Reference {
+                    read_at: *read_at,
+                    server: Some(server),
+                    track_ids: link.is_some(),
+                    max_id: *max_id,
+                })
+            }
+            (_, other) => Err(format!(
+                "a resume point ending on a {other:?} position does not fit this stream"
+            )),
+        }
     }
 
     fn observe_record(&mut self, record: &Json) {
@@ -313,10 +356,81 @@ fn trial_balance_pages(client: Client) -> Pages<Json> {
     }))
 }
 
+/// The list of a full read: `page_size` records a page when set; sorted by id when the
+/// stream is resumable, and then past `after` when given (a resumed read).
+fn full_list(cx: &Context, list: ListRequest<Json>, after: Option<i64>) -> ListRequest<Json> {
+    let mut list = list;
+    if let Some(size) = cx.page_size {
+        let max = list.max_limit();
+        list = list.limit(size.clamp(1, max));
+    }
+    if cx.spec.resumable() {
+        list = list.sort("id");
+        if let Some(after) = after {
+            list = list.filter(Filter::gt("id", after));
+        }
+    }
+    list
+}
+
+/// The parent invoices' pages of a full read of their sub-collection `kind`.
+fn parent_pages(cx: &Context, kind: SubKind, after: Option<i64>) -> Pages<Json> {
+    full_list(cx, parent_list(cx, kind), after).pages()
+}
+
+/// The resume point after `page`, when the read resumes and more pages follow: the
+/// largest id of the page (its last, the list being sorted by id).
+fn resume_after(cx: &Context, page: &Page<Json>) -> Option<i64> {
+    if !cx.spec.resumable() || !page.has_more {
+        return None;
+    }
+    page.items
+        .iter()
+        .filter_map(|r| r.get("id").and_then(as_i64))
+        .max()
+}
+
+/// The events of one page of a full read: its full batches, or, at a resume point,
+/// every row so far (the partial batch flushed) and the [`SourceEvent::Resume`].
+fn page_events(
+    cx: &Context,
+    page: &Page<Json>,
+    position: &PositionTracker,
+    out: &mut Rows,
+) -> Result<Vec<SourceEvent>, SourceError> {
+    match resume_after(cx, page) {
+        Some(after_id) => {
+            let mut events = out.flush()?;
+            let point = ApiPosition::Resume {
+                after_id,
+                then: Box::new(position.position()),
+            };
+            events.push(resume_point(cx.spec.name, &point)?);
+            Ok(events)
+        }
+        None => Ok(out.drain()),
+    }
+}
+
 impl Plan {
     /// A full read.
     pub fn full(cx: &Context) -> Plan {
-        let position = match cx.spec.mode {
+        Plan::full_after(cx, Self::fresh_tracker(cx), None)
+    }
+
+    /// The rest of a full read after its resume point `after_id`, whose read would end
+    /// on `then` as known at that point. `Err` says why the point does not fit the
+    /// stream.
+    pub fn resume(cx: &Context, after_id: i64, then: &ApiPosition) -> Result<Plan, String> {
+        if !cx.spec.resumable() {
+            return Err(format!("{} full reads do not resume", cx.spec.name));
+        }
+        let position = PositionTracker::resumed(cx.spec.mode, then)?;
+        Ok(Plan::full_after(cx, position, Some(after_id)))
+    }
+
+    fn fresh_tracker(cx: &Context) -> PositionTracker {
+        match cx.spec.mode {
             Mode::Me => PositionTracker::Full(None),
             Mode::Reference(link) => PositionTracker::Reference {
                 read_at: cx.started,
@@ -333,7 +447,10 @@ impl Plan {
             Mode::Entries | Mode::Changelog(_) | Mode::SubCollection(..) => {
                 PositionTracker::ChangelogFrom(None)
             }
-        };
+        }
+    }
+
+    fn full_after(cx: &Context, position: PositionTracker, after: Option<i64>) -> Plan {
         match cx.spec.mode {
             Mode::Me => Plan::List {
                 pages: me_company_page(cx.client.clone()),
@@ -344,12 +461,19 @@ impl Plan {
                 position,
             },
             Mode::SubCollection(_, kind) => Plan::SubFull {
-                parents: parent_list(cx, kind).pages(),
+                parents: parent_pages(cx, kind, after),
                 kind,
                 position,
+                after,
+                first: true,
             },
             _ => Plan::List {
-                pages: raw_list(&cx.client, cx.spec.endpoint, cx.spec.name).pages(),
+                pages: full_list(
+                    cx,
+                    raw_list(&cx.client, cx.spec.endpoint, cx.spec.name),
+                    after,
+                )
+                .pages(),
                 position,
             },
         }
@@ -420,7 +544,7 @@ async fn step(cx: &Context, plan: &mut Plan, out: &mut Rows) -> Result<Step, Sou
                     position.observe_record(record);
                     out.push(cx, record, None)?;
                 }
-                Ok(Step::More(out.drain()))
+                Ok(Step::More(page_events(cx, &page, position, out)?))
             }
             None => {
                 let mut events = out.flush()?;
@@ -432,20 +556,21 @@ async fn step(cx: &Context, plan: &mut Plan, out: &mut Rows) -> Result<Step, Sou
             parents,
             kind,
             position,
+            after,
+            first,
         } => match parents.next().await {
-            Some(Err(Error::Http { status: 400, .. }))
-                if lines_included(cx, *kind) && position.is_fresh() =>
-            {
+            Some(Err(Error::Http { status: 400, .. })) if lines_included(cx, *kind) && *first => {
                 // The API refused `include` on the first page: the list again, without.
                 refuse_include(cx, "the API answered 400 to include=invoice_lines");
-                *parents = parent_list(cx, *kind).pages();
+                *parents = parent_pages(cx, *kind, *after);
                 Ok(Step::More(Vec::new()))
             }
             Some(page) => {
                 let page = page.map_err(|e| source_error(stream, e))?;
+                *first = false;
                 position.observe_page(&page, cx.clock.as_ref());
                 subs_of_page(cx, *kind, &page, out).await?;
-                Ok(Step::More(out.drain()))
+                Ok(Step::More(page_events(cx, &page, position, out)?))
             }
             None => {
                 let mut events = out.flush()?;
@@ -689,6 +814,16 @@ async fn fetch_sub(
 pub(crate) fn checkpoint(stream: &str, position: &ApiPosition) -> Result<SourceEvent, SourceError> {
     Position::encode(position)
         .map(SourceEvent::Checkpoint)
+        .map_err(|e| SourceError::Data {
+            stream: stream.to_owned(),
+            source: Box::new(e),
+        })
+}
+
+/// A [`SourceEvent::Resume`] at `point`.
+fn resume_point(stream: &str, point: &ApiPosition) -> Result<SourceEvent, SourceError> {
+    Position::encode(point)
+        .map(SourceEvent::Resume)
         .map_err(|e| SourceError::Data {
             stream: stream.to_owned(),
             source: Box::new(e),

@@ -102,6 +102,14 @@ impl TableSpec {
             .expect("the raw table specs are valid schemas (checked by a test)")
     }
 
+    /// Whether a full read of the stream can resume after its last page: its list (for
+    /// sub-collections, the parent invoices' list) accepts `sort=id` and a `filter` on
+    /// `id` with `gt` in Pennylane's spec ([`RESUMABLE_LISTS`]).
+    pub fn resumable(&self) -> bool {
+        !matches!(self.mode, Mode::Me | Mode::TrialBalance)
+            && RESUMABLE_LISTS.contains(&self.endpoint)
+    }
+
     pub fn sync_mode(&self) -> SyncMode {
         match self.mode {
             Mode::Reference(_) | Mode::Me | Mode::TrialBalance => SyncMode::FullOnly,
@@ -208,6 +216,22 @@ const PAYMENT_COLUMNS: &[ColumnSpec] = &[
     text("status"),
     CREATED,
     UPDATED,
+];
+
+/// The list endpoints that accept `sort=id` and a `filter` `id gt` in
+/// `company-v2-endpoints.json`: their full reads resume after the last id of a page.
+/// Not `/transactions` (its `id` filter has no `gt`), `/journals` (no `id` filter),
+/// `/fiscal_years`, `/bank_accounts`, `/category_groups` (no filter), `/trial_balance`.
+pub(crate) const RESUMABLE_LISTS: &[&str] = &[
+    "/customer_invoices",
+    "/supplier_invoices",
+    "/customers",
+    "/suppliers",
+    "/products",
+    "/ledger_entries",
+    "/ledger_entry_lines",
+    "/ledger_accounts",
+    "/categories",
 ];
 
 /// Every stream the source offers.
