@@ -198,12 +198,16 @@ pub async fn sync_streams(
             match &result {
                 Ok(r) => {
                     progress.finish(&format!(
-                        "done: +{} ~{} -{}",
-                        r.stats.inserted, r.stats.updated, r.stats.deleted
+                        "done{}: +{} ~{} -{}",
+                        if r.resumed { " (continued)" } else { "" },
+                        r.stats.inserted,
+                        r.stats.updated,
+                        r.stats.deleted
                     ));
                     tracing::info!(
                         stream = %stream,
                         kind = ?r.kind,
+                        resumed = r.resumed,
                         inserted = r.stats.inserted,
                         updated = r.stats.updated,
                         deleted = r.stats.deleted,

@@ -56,6 +56,10 @@ pub(crate) enum Plan {
         after: Option<i64>,
         /// Whether no parent page was received yet (the `include` fallback's window).
         first: bool,
+        /// The invoices of the current parent page whose records are still to fetch
+        /// one request each, in id order, and whether more parent pages follow.
+        pending: std::collections::VecDeque<i64>,
+        more_pages: bool,
     },
     /// Change-log pages (the first one already fetched).
     Changelog {
@@ -466,6 +470,8 @@ impl Plan {
                 position,
                 after,
                 first: true,
+                pending: Default::default(),
+                more_pages: true,
             },
             _ => Plan::List {
                 pages: full_list(
@@ -558,26 +564,65 @@ async fn step(cx: &Context, plan: &mut Plan, out: &mut Rows) -> Result<Step, Sou
             position,
             after,
             first,
-        } => match parents.next().await {
-            Some(Err(Error::Http { status: 400, .. })) if lines_included(cx, *kind) && *first => {
-                // The API refused `include` on the first page: the list again, without.
-                refuse_include(cx, "the API answered 400 to include=invoice_lines");
-                *parents = parent_pages(cx, *kind, *after);
-                Ok(Step::More(Vec::new()))
+            pending,
+            more_pages,
+        } => {
+            if !pending.is_empty() {
+                // A few invoices of the page, one request each, then a resume point
+                // after them: a killed read repeats at most those requests.
+                let take = pending.len().min(SUB_RESUME_EVERY);
+                let chunk: Vec<i64> = pending.drain(..take).collect();
+                fetch_subs(cx, *kind, chunk.clone(), out).await?;
+                let after_id = chunk.iter().copied().max();
+                return match after_id {
+                    Some(after_id)
+                        if cx.spec.resumable() && (*more_pages || !pending.is_empty()) =>
+                    {
+                        let mut events = out.flush()?;
+                        let point = ApiPosition::Resume {
+                            after_id,
+                            then: Box::new(position.position()),
+                        };
+                        events.push(resume_point(stream, &point)?);
+                        Ok(Step::More(events))
+                    }
+                    _ => Ok(Step::More(out.drain())),
+                };
             }
-            Some(page) => {
-                let page = page.map_err(|e| source_error(stream, e))?;
-                *first = false;
-                position.observe_page(&page, cx.clock.as_ref());
-                subs_of_page(cx, *kind, &page, out).await?;
-                Ok(Step::More(page_events(cx, &page, position, out)?))
+            match parents.next().await {
+                Some(Err(Error::Http { status: 400, .. }))
+                    if lines_included(cx, *kind) && *first =>
+                {
+                    // The API refused `include` on the first page: the list again, without.
+                    refuse_include(cx, "the API answered 400 to include=invoice_lines");
+                    *parents = parent_pages(cx, *kind, *after);
+                    Ok(Step::More(Vec::new()))
+                }
+                Some(page) => {
+                    let page = page.map_err(|e| source_error(stream, e))?;
+                    *first = false;
+                    position.observe_page(&page, cx.clock.as_ref());
+                    if lines_included(cx, *kind) {
+                        subs_of_page(cx, *kind, &page, out).await?;
+                        return Ok(Step::More(page_events(cx, &page, position, out)?));
+                    }
+                    *more_pages = page.has_more;
+                    let mut ids: Vec<i64> = page
+                        .items
+                        .iter()
+                        .filter_map(|p| p.get("id").and_then(as_i64))
+                        .collect();
+                    ids.sort_unstable();
+                    pending.extend(ids);
+                    Ok(Step::More(out.drain()))
+                }
+                None => {
+                    let mut events = out.flush()?;
+                    events.push(checkpoint(stream, &position.position())?);
+                    Ok(Step::Last(events))
+                }
             }
-            None => {
-                let mut events = out.flush()?;
-                events.push(checkpoint(stream, &position.position())?);
-                Ok(Step::Last(events))
-            }
-        },
+        }
         Plan::Changelog {
             first,
             rest,
@@ -769,6 +814,10 @@ async fn changed_subs(
 /// paces them): with one at a time, the API's latency rather than its rate limit
 /// would set the pace of the one-request-per-invoice reads.
 pub(crate) const SUB_COLLECTION_CONCURRENCY: usize = 4;
+
+/// Invoices whose records are read (one request each) between two resume points of a
+/// full read of their sub-collection: at Pennylane's rate, two seconds of requests.
+const SUB_RESUME_EVERY: usize = 10;
 
 /// Fetches the lines or payments of `invoice_ids` into `out`, in the invoices' order,
 /// a few invoices at a time.
