@@ -20,7 +20,7 @@ use std::time::Instant;
 use futures_util::{StreamExt, TryStreamExt};
 use penny_api::sandbox::{Sandbox, SandboxConfig};
 use penny_api::{Client, ListRequest};
-use penny_cli::commands::sync::{Targets, run_with};
+use penny_cli::commands::sync::{LEDGER_FIRST, Targets, run_with};
 use penny_cli::transform::TransformSettings;
 use penny_transform::driver::SyncOptions;
 
@@ -169,17 +169,11 @@ fn at_real_limit(requests: u64) -> String {
     }
 }
 
-/// The families of the ledger and its reports: what a first sync needs before the
-/// accounting reports can be complete.
-const LEDGER_FAMILIES: [&str; 7] = [
-    "me",
-    "journals",
-    "ledger_accounts",
-    "fiscal_years",
-    "ledger_entry_lines",
-    "ledger_entries",
-    "trial_balance",
-];
+/// Whether requests of `family` belong to the ledger and its reports: the streams a
+/// first sync reads before the others ([`LEDGER_FIRST`]; `companies` is `GET /me`).
+fn is_ledger_family(family: &str) -> bool {
+    family == "me" || (family != "companies" && LEDGER_FIRST.contains(&family))
+}
 
 /// Prints the requests of `now - before` per family, the ledger's apart.
 fn print_requests(
@@ -194,7 +188,7 @@ fn print_requests(
         .collect();
     let ledger: u64 = spent
         .iter()
-        .filter(|(f, _)| LEDGER_FAMILIES.contains(f))
+        .filter(|(f, _)| is_ledger_family(f))
         .map(|(_, n)| n)
         .sum();
     let all: u64 = spent.values().sum();

@@ -138,19 +138,7 @@ pub(crate) async fn saved_position(
     schema: &str,
     stream: &str,
 ) -> Result<Option<Position>, LoadError> {
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT position FROM {} WHERE stream = $1",
-                qualified(schema, STATE_TABLE)
-            ),
-            &[&stream],
-        )
-        .await
-        .map_err(|e| LoadError::pg(format!("reading the saved position of `{stream}`"), e))?;
-    Ok(row
-        .and_then(|r| r.get::<_, Option<Json<serde_json::Value>>>(0))
-        .map(|Json(v)| Position::from_json(v)))
+    position_in(client, schema, STATE_TABLE, stream, "the saved position").await
 }
 
 /// The resume point of `stream`'s staged full read, if one is staged.
@@ -159,17 +147,30 @@ pub(crate) async fn staged_position(
     schema: &str,
     stream: &str,
 ) -> Result<Option<Position>, LoadError> {
+    position_in(client, schema, STAGED_TABLE, stream, "the staged read").await
+}
+
+/// The `position` of `stream`'s row in `table` (`what` it is, for the error).
+async fn position_in(
+    client: &Client,
+    schema: &str,
+    table: &str,
+    stream: &str,
+    what: &str,
+) -> Result<Option<Position>, LoadError> {
     let row = client
         .query_opt(
             &format!(
                 "SELECT position FROM {} WHERE stream = $1",
-                qualified(schema, STAGED_TABLE)
+                qualified(schema, table)
             ),
             &[&stream],
         )
         .await
-        .map_err(|e| LoadError::pg(format!("reading the staged read of `{stream}`"), e))?;
-    Ok(row.map(|r| Position::from_json(r.get::<_, Json<serde_json::Value>>(0).0)))
+        .map_err(|e| LoadError::pg(format!("reading {what} of `{stream}`"), e))?;
+    Ok(row
+        .and_then(|r| r.get::<_, Option<Json<serde_json::Value>>>(0))
+        .map(|Json(v)| Position::from_json(v)))
 }
 
 /// Saves `position` as `stream`'s staged resume point (in the caller's transaction).
