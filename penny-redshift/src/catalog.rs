@@ -7,12 +7,11 @@
 //! quoted with [`quote_ident`] (in `FROM`).
 
 use penny_transform::{LogicalType, Row};
-use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
 
 use crate::connect::Connection;
-use crate::cursor::parse_row;
 use crate::error::Error;
-use crate::types::{ColumnInfo, UnknownTypes, logical_type, qualified, quote_ident};
+use crate::types::{ColumnInfo, UnknownTypes, logical_type, parse_text, qualified, quote_ident};
 
 /// What kind of relation a table entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +42,39 @@ pub struct DescribedColumn {
     pub info: ColumnInfo,
     /// Its Penny type.
     pub logical_type: LogicalType,
+}
+
+/// Parses one text row by the columns' logical types. `number` is the row's
+/// 1-based position in the read, for errors.
+pub(crate) fn parse_row(
+    label: &str,
+    number: u64,
+    row: &SimpleQueryRow,
+    columns: &[DescribedColumn],
+    types: &[LogicalType],
+) -> Result<Row, Error> {
+    if row.len() != types.len() {
+        return Err(Error::ColumnCount {
+            table: label.to_owned(),
+            row: number,
+            sent: row.len(),
+            described: types.len(),
+        });
+    }
+    let mut values = Vec::with_capacity(types.len());
+    for (index, ty) in types.iter().enumerate() {
+        let text = row.get(index);
+        let value = parse_text(text, *ty).map_err(|reason| Error::Value {
+            table: label.to_owned(),
+            row: number,
+            column: columns[index].info.name.clone(),
+            value: text.unwrap_or_default().chars().take(100).collect(),
+            expected: *ty,
+            reason,
+        })?;
+        values.push(value);
+    }
+    Ok(values)
 }
 
 /// A table's columns, in order.

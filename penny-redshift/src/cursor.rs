@@ -32,12 +32,11 @@
 //! [`CursorOptions::batch_rows`] (per chunk handed to the caller).
 
 use penny_transform::{DEFAULT_BATCH_ROWS, LogicalType, Row};
-use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
+use tokio_postgres::SimpleQueryMessage;
 
-use crate::catalog::DescribedColumn;
+use crate::catalog::{DescribedColumn, parse_row};
 use crate::connect::Connection;
 use crate::error::Error;
-use crate::types::parse_text;
 
 /// The name of the one cursor a connection holds at a time.
 const CURSOR_NAME: &str = "penny_cursor";
@@ -213,37 +212,4 @@ impl TableCursor {
     pub fn is_closed(&self) -> bool {
         self.closed
     }
-}
-
-/// Parses one text row by the columns' logical types. `number` is the row's
-/// 1-based position in the read, for errors.
-pub(crate) fn parse_row(
-    label: &str,
-    number: u64,
-    row: &SimpleQueryRow,
-    columns: &[DescribedColumn],
-    types: &[LogicalType],
-) -> Result<Row, Error> {
-    if row.len() != types.len() {
-        return Err(Error::ColumnCount {
-            table: label.to_owned(),
-            row: number,
-            sent: row.len(),
-            described: types.len(),
-        });
-    }
-    let mut values = Vec::with_capacity(types.len());
-    for (index, ty) in types.iter().enumerate() {
-        let text = row.get(index);
-        let value = parse_text(text, *ty).map_err(|reason| Error::Value {
-            table: label.to_owned(),
-            row: number,
-            column: columns[index].info.name.clone(),
-            value: text.unwrap_or_default().chars().take(100).collect(),
-            expected: *ty,
-            reason,
-        })?;
-        values.push(value);
-    }
-    Ok(values)
 }
