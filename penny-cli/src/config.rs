@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::duration::{format_duration, parse_duration};
+use penny_sync::duration::{format_duration, parse_duration};
 
 /// The environment variable holding the Pennylane API token (`PENNYLANE_API_TOKEN`,
 /// the name `penny-api` reads too).
@@ -165,7 +165,7 @@ pub enum SourceKind {
 pub enum TargetKind {
     /// PostgreSQL (`penny-load`), at `DATABASE_URL`.
     Postgres,
-    /// A folder of CSV files ([`CsvSink`](crate::csv_sink::CsvSink)).
+    /// A folder of CSV files ([`CsvSink`](penny_sync::target::csv_sink::CsvSink)).
     Csv,
 }
 

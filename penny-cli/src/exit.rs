@@ -124,27 +124,19 @@ impl From<ConfigError> for CliError {
     }
 }
 
-impl From<penny_transform::driver::SyncError> for CliError {
-    fn from(e: penny_transform::driver::SyncError) -> Self {
+impl From<penny_sync::SyncError> for CliError {
+    fn from(e: penny_sync::SyncError) -> Self {
         CliError::classed(e.class(), &e)
     }
 }
 
-/// An error and its causes, `: `-separated, without repeating a cause already
-/// included in its parent's message.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
+impl From<penny_transform::SinkError> for CliError {
+    fn from(e: penny_transform::SinkError) -> Self {
+        CliError::classed(e.class(), &e)
     }
-    out
 }
+
+pub use penny_sync::error::chain;
 
 #[cfg(test)]
 mod tests {

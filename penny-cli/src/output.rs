@@ -11,7 +11,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use penny_transform::{Batch, CommitStats, Position, ReadKind, Schema, Sink, SinkError};
+use penny_sync::{Progress, StreamObserver};
+use penny_transform::CommitStats;
+use penny_transform::driver::{StreamError, StreamReport};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -206,53 +208,34 @@ impl StreamProgress {
     }
 }
 
-/// A [`Sink`] that reports what passes through it to a [`StreamProgress`].
-pub struct ProgressSink {
-    inner: Box<dyn Sink>,
-    progress: StreamProgress,
-}
+/// The bars (or log lines) of a run's streams, as the engine's [`Progress`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Bars;
 
-impl ProgressSink {
-    /// Wraps `inner`.
-    pub fn new(inner: Box<dyn Sink>, progress: StreamProgress) -> Self {
-        ProgressSink { inner, progress }
+impl Progress for Bars {
+    fn stream(&self, stream: &str) -> Arc<dyn StreamObserver> {
+        Arc::new(StreamProgress::start(stream))
     }
 }
 
-#[async_trait::async_trait]
-impl Sink for ProgressSink {
-    async fn saved_position(&mut self, table: &str) -> Result<Option<Position>, SinkError> {
-        self.inner.saved_position(table).await
+impl StreamObserver for StreamProgress {
+    fn rows(&self, n: u64) {
+        StreamProgress::rows(self, n);
     }
-    async fn prepare(&mut self, schema: &Arc<Schema>, kind: ReadKind) -> Result<(), SinkError> {
-        self.inner.prepare(schema, kind).await
+    fn committed(&self, stats: CommitStats) {
+        StreamProgress::committed(self, stats);
     }
-    async fn write(&mut self, batch: Batch) -> Result<(), SinkError> {
-        let n = batch.len() as u64;
-        self.inner.write(batch).await?;
-        self.progress.rows(n);
-        Ok(())
-    }
-    async fn commit(
-        &mut self,
-        table: &str,
-        position: Option<Position>,
-    ) -> Result<CommitStats, SinkError> {
-        let stats = self.inner.commit(table, position).await?;
-        self.progress.committed(stats);
-        Ok(stats)
-    }
-    async fn abort(&mut self, table: &str) -> Result<(), SinkError> {
-        self.inner.abort(table).await
-    }
-    async fn staged_position(&mut self, table: &str) -> Result<Option<Position>, SinkError> {
-        self.inner.staged_position(table).await
-    }
-    async fn stage(&mut self, table: &str, position: Position) -> Result<(), SinkError> {
-        self.inner.stage(table, position).await
-    }
-    async fn resume(&mut self, schema: &Arc<Schema>) -> Result<bool, SinkError> {
-        self.inner.resume(schema).await
+    fn finished(&self, outcome: Result<&StreamReport, &StreamError>) {
+        match outcome {
+            Ok(r) => self.finish(&format!(
+                "done{}: +{} ~{} -{}",
+                if r.resumed { " (continued)" } else { "" },
+                r.stats.inserted,
+                r.stats.updated,
+                r.stats.deleted
+            )),
+            Err(_) => self.finish("failed"),
+        }
     }
 }
 
@@ -260,18 +243,6 @@ impl Sink for ProgressSink {
 pub fn is_console_safe(text: &str) -> bool {
     text.chars()
         .all(|c| c.is_ascii() || ('\u{a0}'..='\u{24f}').contains(&c))
-}
-
-/// The process's resident memory now and at its peak, in MiB (Linux `VmRSS`, `VmHWM`;
-/// `None` elsewhere), for the debug log lines of long steps.
-pub fn memory_mib() -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib / 1024)
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@
 //!
 //! This crate is test support only (`publish = false`): use it as a dev-dependency.
 
+pub mod compare;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -50,7 +50,7 @@ pub struct StreamReport {
 
 /// A failed sync: which side failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SyncError {
+pub enum StreamError {
     /// The source failed; the sink was rolled back to its last commit.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -59,12 +59,12 @@ pub enum SyncError {
     Sink(#[from] SinkError),
 }
 
-impl SyncError {
+impl StreamError {
     /// The kind of failure.
     pub fn class(&self) -> ErrorClass {
         match self {
-            SyncError::Source(e) => e.class(),
-            SyncError::Sink(e) => e.class(),
+            StreamError::Source(e) => e.class(),
+            StreamError::Sink(e) => e.class(),
         }
     }
 }
@@ -90,14 +90,14 @@ impl SyncError {
 /// )?;
 /// assert_eq!(report.kind, ReadKind::Full);
 /// assert_eq!(sink.rows("journals").len(), report.rows_upserted as usize);
-/// # Ok::<(), penny_transform::driver::SyncError>(())
+/// # Ok::<(), penny_transform::driver::StreamError>(())
 /// ```
 pub async fn sync_stream(
     source: &dyn Source,
     sink: &mut dyn Sink,
     stream: &str,
     options: SyncOptions,
-) -> Result<StreamReport, SyncError> {
+) -> Result<StreamReport, StreamError> {
     let started = Instant::now();
     let saved = if options.full {
         None
@@ -169,7 +169,7 @@ async fn pump(
     stream: &str,
     kind: ReadKind,
     report: &mut StreamReport,
-) -> Result<(), SyncError> {
+) -> Result<(), StreamError> {
     let mut uncommitted = false;
     let mut last_checkpoint: Option<Position> = None;
     while let Some(event) = events.next().await {

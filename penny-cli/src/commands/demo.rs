@@ -13,17 +13,15 @@ use std::io::Write;
 use futures_util::TryStreamExt;
 use penny_api::sandbox::{Resource, Sandbox, SandboxConfig};
 use penny_api::{Client, ListRequest};
+use penny_sync::pipeline::RunSummary;
+use penny_sync::run::{RunOptions, Targets};
 use penny_transform::Source;
-use penny_transform::driver::SyncOptions;
 use secrecy::ExposeSecret;
 use serde_json::Value as Json;
 
 use crate::cli::DemoArgs;
-use crate::commands::sync::{Targets, run_with};
 use crate::config::Config;
 use crate::exit::{CliError, ExitCode, chain};
-use crate::pipeline::RunSummary;
-use crate::transform::TransformSettings;
 
 const COMPANY: i64 = 1;
 
@@ -188,7 +186,8 @@ pub fn redact(url: &str) -> String {
 
 fn check_run(summary: &RunSummary, what: &str) -> Result<(), CliError> {
     match summary.error() {
-        Some(mut e) => {
+        Some(e) => {
+            let mut e = CliError::from(e);
             e.message = format!("the demo's {what} failed: {}", e.message);
             Err(e)
         }
@@ -239,14 +238,20 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
     let (targets, place) = choose_targets(args, &config, &source).await?;
     say(&mut out, format!("Writing to {}", targets.raw.describe()));
 
-    let concurrency = config.sync.concurrency;
-    let full = run_with(
+    let options = RunOptions {
+        streams: Vec::new(),
+        full: true,
+        concurrency: config.sync.concurrency,
+        transform: Some(crate::commands::sync::transform_settings(&config)),
+    };
+    let full = penny_sync::run::run(
         &source,
         &targets,
-        &[],
-        SyncOptions { full: true },
-        concurrency,
-        Some(TransformSettings::of(&config)),
+        RunOptions {
+            full: true,
+            ..options.clone()
+        },
+        &crate::output::Bars,
     )
     .await?;
     check_run(&full, "full sync")?;
@@ -258,13 +263,14 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
         format!("2. Changes made in the sandbox: {}", changes.0.join(", ")),
     );
 
-    let incremental = run_with(
+    let incremental = penny_sync::run::run(
         &source,
         &targets,
-        &[],
-        SyncOptions { full: false },
-        concurrency,
-        Some(TransformSettings::of(&config)),
+        RunOptions {
+            full: false,
+            ..options.clone()
+        },
+        &crate::output::Bars,
     )
     .await?;
     check_run(&incremental, "incremental sync")?;
@@ -277,7 +283,7 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
 
     let tables: Vec<(String, u64)> = match &place {
         Place::Csv => {
-            let csv = crate::targets::CsvTarget::tables_in(&args.out)?;
+            let csv = penny_sync::target::CsvTarget::tables_in(&args.out)?;
             csv.into_iter()
                 .map(|(t, n)| (format!("{t}.csv"), n))
                 .collect()
@@ -285,7 +291,7 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
         Place::Postgres { .. } => {
             let mut all = Vec::new();
             for schema in [&config.target.raw_schema, &config.target.star_schema] {
-                let listed = crate::targets::PgTarget::list(
+                let listed = penny_sync::target::PgTarget::list(
                     config
                         .target
                         .database_url

@@ -399,7 +399,7 @@ async fn check_postgres(config: &Config, report: &mut Report<'_>) {
 
 fn check_csv(config: &Config, report: &mut Report<'_>) {
     let dir = &config.target.csv_dir;
-    match crate::csv_sink::CsvSink::open(dir, Default::default()) {
+    match penny_sync::target::csv_sink::CsvSink::open(dir, Default::default()) {
         Ok(_) => report.line(
             "csv folder",
             Outcome::Ok(format!("{} is writable and free", dir.display())),

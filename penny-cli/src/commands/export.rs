@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use crate::cli::ExportCommand;
 use crate::config::{Config, TargetKind};
 use crate::exit::{CliError, ExitCode};
-use crate::transform::{RawTables, map_everything};
+use penny_sync::transform::rebuild::{RawTables, map_everything};
 
 /// `penny export`.
 pub async fn export(config_path: Option<&Path>, command: &ExportCommand) -> Result<(), CliError> {
@@ -26,11 +26,11 @@ pub async fn export(config_path: Option<&Path>, command: &ExportCommand) -> Resu
     let config = Config::load(config_path)?;
     let raw: Box<dyn RawTables> = match config.target.kind {
         TargetKind::Csv => Box::new(
-            crate::targets::CsvTarget::open(&config.target.csv_dir, Default::default())
+            penny_sync::target::CsvTarget::open(&config.target.csv_dir, Default::default())
                 .map_err(|e| CliError::classed(e.class(), &e))?,
         ),
         TargetKind::Postgres => Box::new(
-            crate::targets::PgTarget::reader(
+            penny_sync::target::PgTarget::reader(
                 config.database_url()?.expose_secret(),
                 &config.target.raw_schema,
             )

@@ -12,9 +12,9 @@ use serde_json::Value as Json;
 use crate::cli::{Format, RedshiftCommand};
 use crate::commands::api::write_table;
 use crate::config::Config;
-use crate::csv_sink::render;
 use crate::exit::{CliError, ExitCode};
 use crate::output::StreamProgress;
+use penny_sync::target::csv_sink::render;
 
 /// Rows the table format of `penny redshift query` shows when no `--limit` is given
 /// (it aligns columns, so it holds its rows; csv and json stream).

@@ -65,34 +65,10 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<(), CliError> {
         token.expose_secret(),
         sandbox.base_url()
     );
-    wait_for_stop().await;
+    crate::signals::stop_requested().await;
     eprintln!(
         "sandbox: stopped ({} requests served)",
         sandbox.total_requests()
     );
     Ok(())
-}
-
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminated => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

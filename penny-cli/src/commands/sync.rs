@@ -2,18 +2,16 @@
 
 use std::path::Path;
 
+use penny_sync::duration::parse_duration;
+use penny_sync::pipeline::RunSummary;
+use penny_sync::run::{RunOptions, Targets, first_api_read};
+use penny_sync::schedule::{self, Cadence};
+use penny_sync::transform::rebuild::TransformSettings;
 use penny_transform::Source;
-use penny_transform::driver::SyncOptions;
 
 use crate::cli::{ScheduleArgs, SyncArgs};
 use crate::config::{Config, ConfigError, SourceKind, TargetKind};
-use crate::csv_sink::CsvOptions;
-use crate::duration::parse_duration;
 use crate::exit::{CliError, ExitCode};
-use crate::pipeline::{self, RunSummary, SinkFactory};
-use crate::schedule::{self, Cadence, Stop};
-use crate::targets::{CsvTarget, PgTarget};
-use crate::transform::TransformSettings;
 
 /// The Data Sharing connection settings of a configuration.
 pub fn data_sharing_config(config: &Config) -> Result<penny_redshift::DataSharingConfig, CliError> {
@@ -98,7 +96,7 @@ fn build_source_with(
     match config.source.kind {
         SourceKind::Redshift => Ok(Box::new(redshift_source(config)?)),
         SourceKind::Api => Ok(Box::new(api(client)?)),
-        SourceKind::Both => Ok(Box::new(crate::sources::Combined::new(
+        SourceKind::Both => Ok(Box::new(penny_sync::combined::Combined::new(
             Box::new(api(client)?),
             Box::new(redshift_source(config)?),
         ))),
@@ -128,7 +126,7 @@ pub async fn api_plan(
 
 /// The plan as a table: stream, records, requests, time at the rate limit.
 pub fn plan_table(plan: &penny_api::source::SyncPlan) -> String {
-    use crate::duration::format_duration;
+    use penny_sync::duration::format_duration;
     let time = |requests: u64| {
         plan.time_for(requests)
             .map_or_else(|| "-".to_owned(), format_duration)
@@ -167,59 +165,10 @@ pub fn plan_table(plan: &penny_api::source::SyncPlan) -> String {
     out
 }
 
-/// Where a run writes: the raw tables, and the canonical model (`None`: the same place).
-pub struct Targets {
-    /// The raw tables.
-    pub raw: Box<dyn SinkFactory>,
-    /// The canonical model and reports, when elsewhere (the star schema).
-    pub star: Option<Box<dyn SinkFactory>>,
-}
-
-impl Targets {
-    /// The CSV folder `dir`, for both.
-    pub fn csv(dir: &Path, bom: bool) -> Result<Targets, CliError> {
-        let target = CsvTarget::open(dir, CsvOptions { bom })
-            .map_err(|e| CliError::classed(e.class(), &e))?;
-        Ok(Targets {
-            raw: Box::new(target),
-            star: None,
-        })
-    }
-
-    /// PostgreSQL at `url`: schemas `raw_schema` and `star_schema`, both locked for the run.
-    pub async fn postgres(
-        url: &str,
-        raw_schema: &str,
-        star_schema: &str,
-        source: &dyn Source,
-    ) -> Result<Targets, penny_transform::SinkError> {
-        let schemas = source
-            .streams()
-            .await
-            .map_err(|e| penny_transform::SinkError::Config { source: e.into() })?
-            .into_iter()
-            .map(|s| s.schema)
-            .collect();
-        let raw = PgTarget::open(url, raw_schema, source.name())
-            .await?
-            .with_schemas(schemas);
-        let star = PgTarget::open(url, star_schema, "penny-transform").await?;
-        Ok(Targets {
-            raw: Box::new(raw),
-            star: Some(Box::new(star)),
-        })
-    }
-
-    /// Where the canonical model goes.
-    pub fn star(&self) -> &dyn SinkFactory {
-        self.star.as_deref().unwrap_or(self.raw.as_ref())
-    }
-}
-
 /// The targets of a configuration, opened (and locked) for one run.
 pub async fn open_targets(config: &Config, source: &dyn Source) -> Result<Targets, CliError> {
     match config.target.kind {
-        TargetKind::Csv => Targets::csv(&config.target.csv_dir, config.target.csv_bom),
+        TargetKind::Csv => Ok(Targets::csv(&config.target.csv_dir, config.target.csv_bom)?),
         TargetKind::Postgres => {
             let url = config.database_url()?;
             Targets::postgres(
@@ -234,134 +183,6 @@ pub async fn open_targets(config: &Config, source: &dyn Source) -> Result<Target
     }
 }
 
-/// One run of `streams` (all when empty) of `source` into `targets`, then the
-/// canonical rebuild with the `transform` settings when given and every stream
-/// succeeded.
-pub async fn run_with(
-    source: &dyn Source,
-    targets: &Targets,
-    requested: &[String],
-    options: SyncOptions,
-    concurrency: usize,
-    transform: Option<TransformSettings>,
-) -> Result<RunSummary, CliError> {
-    let started = std::time::Instant::now();
-    let streams = pipeline::select_streams(source, requested).await?;
-    tracing::info!(
-        source = source.name(),
-        target = %targets.raw.describe(),
-        streams = streams.len(),
-        full = options.full,
-        "sync starting"
-    );
-    // A first (or full) read puts the ledger first: its star tables and accounting
-    // reports are built and committed before the invoices, which cost most requests.
-    let (first, then): (Vec<String>, Vec<String>) = streams
-        .iter()
-        .cloned()
-        .partition(|s| LEDGER_FIRST.contains(&s.as_str()));
-    let phased = transform.is_some()
-        && !first.is_empty()
-        && !then.is_empty()
-        && (options.full || first_api_read(targets).await);
-    let phases = if phased {
-        vec![first, then]
-    } else {
-        vec![streams.clone()]
-    };
-    let mut summary = RunSummary::default();
-    for (i, phase) in phases.iter().enumerate() {
-        if i > 0 {
-            tracing::info!(
-                streams = phase.len(),
-                "ledger tables and accounting reports committed: the invoices follow"
-            );
-        }
-        let run =
-            pipeline::sync_streams(source, targets.raw.as_ref(), phase, options, concurrency).await;
-        summary.reports.extend(run.reports);
-        summary.failures.extend(run.failures);
-        if !summary.failures.is_empty() {
-            break;
-        }
-        delete_entries_without_lines(targets, phase).await?;
-        if let Some(settings) = transform {
-            let report = rebuild(targets.raw.as_ref(), targets.star(), settings).await?;
-            if i == 0 && phased {
-                summary.ledger = report;
-                continue;
-            }
-            summary.transform = report;
-            // The ledger's checks (made with the ledger) stand when the invoices' update
-            // did not make them again.
-            if let (Some(now), Some(ledger)) = (summary.transform.as_mut(), &summary.ledger) {
-                now.review = now.review.or(ledger.review);
-                now.reconciliation = now.reconciliation.or(ledger.reconciliation);
-            }
-        }
-    }
-    summary.duration = started.elapsed();
-    Ok(summary)
-}
-
-/// The streams a first sync reads, transforms and commits before the others: the
-/// ledger and what its reports need (the accounts, journals and fiscal years, the
-/// entries and their lines, Pennylane's own trial balance).
-pub const LEDGER_FIRST: &[&str] = &[
-    "companies",
-    "journals",
-    "ledger_accounts",
-    "fiscal_years",
-    "ledger_entry_lines",
-    "ledger_entries",
-    "trial_balance",
-];
-
-/// After a raw load that deleted ledger lines, deletes the raw entries no line names any
-/// more: the API door sees an entry deleted with its lines only as its lines' deletions
-/// (Pennylane has no entry change log, and a deleted line's entry cannot be asked for),
-/// so the entry is deleted here, where the raw tables are known. Only when both streams
-/// ran (and succeeded); the entries this run upserted are kept (their lines may come
-/// with the next run, when the lines' read ended before they were inserted).
-async fn delete_entries_without_lines(
-    targets: &Targets,
-    streams: &[String],
-) -> Result<(), CliError> {
-    let ran = |s: &str| streams.iter().any(|n| n == s);
-    if !ran("ledger_entries") || !ran("ledger_entry_lines") {
-        return Ok(());
-    }
-    let Some(changes) = targets
-        .raw
-        .raw_tables()
-        .and_then(|r| r.incremental())
-        .map(|i| i.changes().snapshot())
-    else {
-        return Ok(());
-    };
-    if changes
-        .get("ledger_entry_lines")
-        .is_none_or(|c| c.deleted.is_empty())
-    {
-        return Ok(());
-    }
-    let keep = changes
-        .get("ledger_entries")
-        .map(|c| c.upserted.clone())
-        .unwrap_or_default();
-    match targets.raw.delete_entries_without_lines(&keep).await {
-        Ok(Some(n)) if n > 0 => {
-            tracing::info!(
-                entries = n,
-                "raw ledger entries whose lines were all deleted: deleted"
-            );
-        }
-        Ok(_) => {}
-        Err(e) => return Err(CliError::classed(e.class(), &e)),
-    }
-    Ok(())
-}
-
 /// The streams a run reads: `--streams`, else `source.streams`.
 fn requested_streams<'a>(config: &'a Config, args: &'a SyncArgs) -> &'a [String] {
     if args.streams.is_empty() {
@@ -371,62 +192,38 @@ fn requested_streams<'a>(config: &'a Config, args: &'a SyncArgs) -> &'a [String]
     }
 }
 
+/// What a run of `config` with `args` does.
+pub fn run_options(config: &Config, args: &SyncArgs) -> RunOptions {
+    RunOptions {
+        streams: requested_streams(config, args).to_vec(),
+        full: args.full,
+        concurrency: config.sync.concurrency,
+        transform: config.sync.transform.then(|| transform_settings(config)),
+    }
+}
+
+/// The transformation's settings of `config` (`sync.batch_rows`, `fiscal.year_start`).
+pub fn transform_settings(config: &Config) -> TransformSettings {
+    TransformSettings {
+        year_start_month: config.fiscal.year_start_month,
+        ..TransformSettings::new(config.sync.batch_rows)
+    }
+}
+
 /// One run: the configured streams of `source` into freshly opened targets.
 pub async fn run_once(
     config: &Config,
     source: &dyn Source,
     args: &SyncArgs,
 ) -> Result<RunSummary, CliError> {
-    let requested = requested_streams(config, args);
     let targets = open_targets(config, source).await?;
-    run_with(
+    Ok(penny_sync::run::run(
         source,
         &targets,
-        requested,
-        SyncOptions { full: args.full },
-        config.sync.concurrency,
-        config.sync.transform.then(|| TransformSettings::of(config)),
+        run_options(config, args),
+        &crate::output::Bars,
     )
-    .await
-}
-
-/// Rebuilds the canonical model from the target's raw tables, when it can read them.
-pub async fn rebuild(
-    target: &dyn SinkFactory,
-    star: &dyn SinkFactory,
-    settings: TransformSettings,
-) -> Result<Option<crate::transform::TransformReport>, CliError> {
-    let Some(raw) = target.raw_tables() else {
-        tracing::warn!(target = %target.describe(), "this target cannot read its raw tables back: the canonical model was not rebuilt");
-        return Ok(None);
-    };
-    tracing::debug!(
-        memory_mib = ?crate::output::memory_mib(),
-        "transformation starting"
-    );
-    let mut out = star
-        .open()
-        .await
-        .map_err(|e| CliError::classed(e.class(), &e))?;
-    let mut facts = star
-        .open()
-        .await
-        .map_err(|e| CliError::classed(e.class(), &e))?;
-    let report = crate::transform::rebuild_canonical(
-        raw,
-        star.saved_tables(),
-        out.as_mut(),
-        facts.as_mut(),
-        settings,
-    )
-    .await?;
-    tracing::info!(
-        door = report.door,
-        tables = report.tables.len(),
-        rows = report.rows(),
-        "canonical model rebuilt"
-    );
-    Ok(Some(report))
+    .await?)
 }
 
 /// `penny sync`: one run; with `--plan`, the estimate of a full read only. Before a
@@ -465,32 +262,18 @@ pub async fn sync(config_path: Option<&Path>, args: &SyncArgs) -> Result<(), Cli
             Err(e) => tracing::warn!(error = %e, "the full read's cost could not be estimated"),
         }
     }
-    let summary = run_with(
+    let summary = penny_sync::run::run(
         source.as_ref(),
         &targets,
-        requested,
-        SyncOptions { full: args.full },
-        config.sync.concurrency,
-        config
-            .sync
-            .transform
-            .then(|| TransformSettings::of(&config)),
+        run_options(&config, args),
+        &crate::output::Bars,
     )
     .await?;
     if let Some(e) = summary.error() {
-        return Err(e);
+        return Err(e.into());
     }
     println!("{}", summary.line());
     Ok(())
-}
-
-/// Whether the target holds no position of the API's ledger lines yet (a first read).
-/// False when that cannot be told: the sync itself then says what is wrong.
-async fn first_api_read(targets: &Targets) -> bool {
-    let Ok(mut sink) = targets.raw.open().await else {
-        return false;
-    };
-    matches!(sink.saved_position("ledger_entry_lines").await, Ok(None))
 }
 
 fn duration_arg(
@@ -533,8 +316,7 @@ pub async fn schedule(config_path: Option<&Path>, args: &ScheduleArgs) -> Result
     let config = Config::load(config_path)?;
     let cadence = cadence(&config, args)?;
     let source = build_source(&config)?;
-    let stop = Stop::on_signals();
-    let report = schedule::run(cadence, args.runs, stop, |_| {
+    let report = schedule::run(cadence, args.runs, crate::signals::stop_requested(), |_| {
         run_once(&config, source.as_ref(), &args.sync)
     })
     .await;

@@ -1,9 +1,8 @@
 //! Helpers shared by the end-to-end tests (compiled into each test binary: not every
 //! binary uses every item).
 
-#![allow(clippy::unwrap_used, dead_code)]
+#![allow(clippy::unwrap_used, dead_code, unused_imports)]
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -93,96 +92,4 @@ pub fn penny(dir: &Path) -> Command {
     cmd
 }
 
-/// The rows only in `a` and the rows only in `b`, each sorted.
-pub fn only_in_each<'a, T: Ord + ?Sized>(
-    a: impl IntoIterator<Item = &'a T>,
-    b: impl IntoIterator<Item = &'a T>,
-) -> (Vec<&'a T>, Vec<&'a T>) {
-    let (la, lb): (BTreeSet<&T>, BTreeSet<&T>) = (a.into_iter().collect(), b.into_iter().collect());
-    (
-        la.difference(&lb).copied().collect(),
-        lb.difference(&la).copied().collect(),
-    )
-}
-
-/// Asserts that the `incremental` tables equal the `fresh` ones (same table names, same
-/// rows), except that a table of `may_keep_extra` may keep up to 5 extra rows (what an
-/// incremental read cannot see: the lines and payments of a deleted invoice, ...).
-pub fn assert_converged<T: PartialEq>(
-    incremental: &BTreeMap<String, T>,
-    fresh: &BTreeMap<String, T>,
-    rows: impl Fn(&T) -> Vec<&str>,
-    may_keep_extra: &[&str],
-) {
-    assert_eq!(
-        incremental.keys().collect::<Vec<_>>(),
-        fresh.keys().collect::<Vec<_>>()
-    );
-    let mut differ = Vec::new();
-    for (name, table) in incremental {
-        if fresh[name] == *table {
-            continue;
-        }
-        let (only_inc, only_full) = only_in_each(rows(table), rows(&fresh[name]));
-        if only_full.is_empty() && may_keep_extra.contains(&name.as_str()) && only_inc.len() <= 5 {
-            continue;
-        }
-        differ.push(format!(
-            "{name}: only incremental {only_inc:?}; only full {only_full:?}"
-        ));
-    }
-    assert!(differ.is_empty(), "tables differ:\n{}", differ.join("\n"));
-}
-
-/// Every row of every table of `schema` (penny-load's state tables left out), as
-/// sorted JSON texts per table.
-pub async fn pg_tables(db: &penny_testdb::TestDb, schema: &str) -> BTreeMap<String, Vec<String>> {
-    let client = db.connect().await;
-    let names: Vec<String> = client
-        .query(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
-             AND table_name NOT IN ('penny_sync_state', 'penny_sync_runs', 'penny_sync_staged') ORDER BY 1",
-            &[&schema],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut out = BTreeMap::new();
-    for name in names {
-        let rows = client
-            .query(
-                &format!("SELECT to_jsonb(t)::text FROM \"{schema}\".\"{name}\" t ORDER BY 1"),
-                &[],
-            )
-            .await
-            .unwrap();
-        out.insert(name, rows.iter().map(|r| r.get(0)).collect());
-    }
-    out
-}
-
-/// The PostgreSQL targets of `db`, raw tables in `raw`, star schema in `star`.
-///
-/// Targets just dropped release their lock when the server sees their connection
-/// close, which a busy machine may not have done yet: a busy lock is retried for up to
-/// 10 s before failing.
-pub async fn pg_targets(
-    db: &penny_testdb::TestDb,
-    raw: &str,
-    star: &str,
-    source: &penny_api::source::PennylaneSource,
-) -> penny_cli::commands::sync::Targets {
-    let mut tries = 0;
-    loop {
-        match penny_cli::commands::sync::Targets::postgres(db.url(), raw, star, source).await {
-            Ok(targets) => return targets,
-            Err(penny_transform::SinkError::Busy { .. }) if tries < 100 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("opening the targets {raw}, {star}: {e}"),
-        }
-    }
-}
+pub use penny_testdb::compare::{assert_same_schemas, pg_tables};

@@ -20,9 +20,8 @@ use std::time::Instant;
 use futures_util::{StreamExt, TryStreamExt};
 use penny_api::sandbox::{Sandbox, SandboxConfig};
 use penny_api::{Client, ListRequest};
-use penny_cli::commands::sync::{LEDGER_FIRST, Targets, run_with};
-use penny_cli::transform::TransformSettings;
-use penny_transform::driver::SyncOptions;
+use penny_sync::run::{LEDGER_FIRST, Targets};
+use penny_sync::transform::rebuild::TransformSettings;
 
 fn peak_memory_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -263,13 +262,16 @@ async fn main() {
         .unwrap();
 
     let started = Instant::now();
-    let full = run_with(
+    let full = penny_sync::run::run(
         &source,
         &targets,
-        &[],
-        SyncOptions { full: true },
-        4,
-        Some(TransformSettings::new(5000)),
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full: true,
+            concurrency: 4,
+            transform: Some(TransformSettings::new(5000)),
+        },
+        &penny_sync::NoProgress,
     )
     .await
     .unwrap();
@@ -310,13 +312,16 @@ async fn main() {
     let before = sandbox.total_requests();
     let before_cycle = sandbox.families();
     let started = Instant::now();
-    let inc = run_with(
+    let inc = penny_sync::run::run(
         &source,
         &targets,
-        &[],
-        SyncOptions { full: false },
-        4,
-        Some(TransformSettings::new(5000)),
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full: false,
+            concurrency: 4,
+            transform: Some(TransformSettings::new(5000)),
+        },
+        &penny_sync::NoProgress,
     )
     .await
     .unwrap();

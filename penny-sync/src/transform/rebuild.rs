@@ -28,7 +28,7 @@
 //! reports), their ledger entries (read by key for each batch of lines when the target
 //! can filter its reads, as PostgreSQL can), and the invoices, invoice lines, payments
 //! and bank transactions (each mapped, written and digested for the reports batch by
-//! batch into [`InvoiceDigest`](crate::reports::InvoiceDigest); in PostgreSQL, each
+//! batch into [`InvoiceDigest`](crate::transform::reports::InvoiceDigest); in PostgreSQL, each
 //! batch of invoice lines and payments is joined to its invoices read back by key, so
 //! nothing is held per invoice; the CSV target keeps 24 bytes per invoice instead).
 //! The CSV target reads a whole file before streaming it (its files are demo-sized)
@@ -48,7 +48,7 @@ use penny_transform::canonical::{
 use penny_transform::reports::{reconcile, review};
 use penny_transform::{Batch, CommitStats, ReadKind, Schema, Sink, SinkError, Value, star};
 
-use crate::exit::{CliError, ExitCode};
+use crate::error::SyncError;
 
 /// The batches of a table read back, in primary-key order.
 pub type BatchStream<'a> =
@@ -68,7 +68,7 @@ pub trait RawTables: Send + Sync {
     ) -> Result<Option<BatchStream<'_>>, SinkError>;
     /// The incremental side of these tables (what changed, filtered reads), when the
     /// target has one; `None`: the transformation is always rebuilt whole.
-    fn incremental(&self) -> Option<&dyn crate::incremental::IncrementalRaw> {
+    fn incremental(&self) -> Option<&dyn crate::transform::update::IncrementalRaw> {
         None
     }
 }
@@ -103,14 +103,6 @@ impl TransformSettings {
             incremental_limit: DEFAULT_INCREMENTAL_LIMIT,
         }
     }
-
-    /// The settings of `config` (`sync.batch_rows`, `fiscal.year_start`).
-    pub fn of(config: &crate::config::Config) -> Self {
-        TransformSettings {
-            year_start_month: config.fiscal.year_start_month,
-            ..TransformSettings::new(config.sync.batch_rows)
-        }
-    }
 }
 
 /// Calls `f` on every batch of `table` (nothing if it is absent).
@@ -118,8 +110,8 @@ pub(crate) async fn each_batch(
     raw: &dyn RawTables,
     table: &str,
     batch_rows: usize,
-    mut f: impl FnMut(Batch) -> Result<(), CliError>,
-) -> Result<(), CliError> {
+    mut f: impl FnMut(Batch) -> Result<(), SyncError>,
+) -> Result<(), SyncError> {
     use futures_util::TryStreamExt;
     if let Some(mut batches) = raw.read(table, batch_rows).await.map_err(sink)? {
         while let Some(b) = batches.try_next().await.map_err(sink)? {
@@ -246,7 +238,7 @@ impl Family {
         self,
         books: &Books,
         batch_rows: usize,
-    ) -> Result<(Vec<Batch>, Vec<Batch>), CliError> {
+    ) -> Result<(Vec<Batch>, Vec<Batch>), SyncError> {
         Ok(match self {
             Family::Invoices => (
                 to_batches(&books.invoices, batch_rows).map_err(mapping)?,
@@ -268,12 +260,12 @@ impl Family {
     }
 }
 
-pub(crate) fn mapping(e: MappingError) -> CliError {
-    CliError::new(ExitCode::Data, &e)
+pub(crate) fn mapping(e: MappingError) -> SyncError {
+    SyncError::from(e)
 }
 
-pub(crate) fn sink(e: SinkError) -> CliError {
-    CliError::classed(e.class(), &e)
+pub(crate) fn sink(e: SinkError) -> SyncError {
+    SyncError::from(e)
 }
 
 /// The mapping of one door, fed with the small tables, ready for the ledger lines.
@@ -302,7 +294,7 @@ impl Door {
     }
 
     /// Maps one batch of raw ledger lines.
-    pub fn lines(&mut self, batch: &Batch) -> Result<Vec<LedgerLine>, CliError> {
+    pub fn lines(&mut self, batch: &Batch) -> Result<Vec<LedgerLine>, SyncError> {
         match self {
             Door::Api(m) => m.ledger_lines(batch),
             Door::DataSharing(m) => m.ledger_lines(batch),
@@ -311,7 +303,7 @@ impl Door {
     }
 
     /// Maps one batch of a small or transactional raw table.
-    pub fn add(&mut self, batch: &Batch) -> Result<(), CliError> {
+    pub fn add(&mut self, batch: &Batch) -> Result<(), SyncError> {
         match self {
             Door::Api(m) => m.add(batch),
             Door::DataSharing(m) => m.add(batch),
@@ -364,7 +356,7 @@ pub async fn map_small_tables(
     raw: &dyn RawTables,
     batch_rows: usize,
     with_entries: bool,
-) -> Result<Door, CliError> {
+) -> Result<Door, SyncError> {
     let api_lines = raw.has("ledger_entry_lines").await.map_err(sink)?;
     let data_sharing = !api_lines && raw.has("general_ledger").await.map_err(sink)?;
     let (mut door, tables) = if data_sharing {
@@ -393,11 +385,11 @@ pub async fn map_small_tables(
 /// Maps the ledger entries of the lines of `lines` into `mapper`, read from `inc` by
 /// key (one query per company, on the entries' primary key).
 pub(crate) async fn fetch_entries(
-    inc: &dyn crate::incremental::IncrementalRaw,
+    inc: &dyn crate::transform::update::IncrementalRaw,
     mapper: &mut ApiMapper,
     lines: &Batch,
     batch_rows: usize,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     let s = lines.schema();
     let (Some(c), Some(e)) = (
         s.column_index("company_id"),
@@ -420,12 +412,12 @@ pub(crate) async fn fetch_entries(
 
 /// Maps the rows of raw `table` that `filter` keeps into `mapper`.
 async fn map_where(
-    inc: &dyn crate::incremental::IncrementalRaw,
+    inc: &dyn crate::transform::update::IncrementalRaw,
     mapper: &mut ApiMapper,
     table: &str,
     filter: &KeyFilter,
     batch_rows: usize,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     if let Some(mut rows) = inc
         .read_where(table, batch_rows, filter)
         .await
@@ -445,11 +437,11 @@ async fn map_where(
 /// (one query per company and kind, on the raw invoices' primary key) and mapped
 /// through `mapper` (which must hold no other transactional record).
 async fn fetch_invoices(
-    inc: &dyn crate::incremental::IncrementalRaw,
+    inc: &dyn crate::transform::update::IncrementalRaw,
     mapper: &mut ApiMapper,
     books: &Books,
     batch_rows: usize,
-) -> Result<Vec<Invoice>, CliError> {
+) -> Result<Vec<Invoice>, SyncError> {
     let lines = books
         .invoice_lines
         .iter()
@@ -463,11 +455,11 @@ async fn fetch_invoices(
 
 /// The invoices of `keys` read back from the raw tables by key and mapped.
 async fn fetch_invoices_by_key(
-    inc: &dyn crate::incremental::IncrementalRaw,
+    inc: &dyn crate::transform::update::IncrementalRaw,
     mapper: &mut ApiMapper,
-    keys: impl IntoIterator<Item = crate::reports::InvoiceKey>,
+    keys: impl IntoIterator<Item = crate::transform::reports::InvoiceKey>,
     batch_rows: usize,
-) -> Result<Vec<Invoice>, CliError> {
+) -> Result<Vec<Invoice>, SyncError> {
     let mut wanted: BTreeMap<(ThirdPartyKind, i64), BTreeSet<i64>> = BTreeMap::new();
     for (company, kind, invoice) in keys {
         wanted.entry((kind, company)).or_default().insert(invoice);
@@ -487,7 +479,7 @@ async fn fetch_invoices_by_key(
 pub async fn map_everything(
     raw: &dyn RawTables,
     batch_rows: usize,
-) -> Result<(Books, Vec<LedgerLine>), CliError> {
+) -> Result<(Books, Vec<LedgerLine>), SyncError> {
     let mut door = map_small_tables(raw, batch_rows, true).await?;
     let mut lines = Vec::new();
     let table = door.lines_table();
@@ -521,15 +513,15 @@ pub async fn map_everything(
 ///
 /// When `raw` tracks its changes ([`RawTables::incremental`]) and the last raw loads
 /// were incremental, only what they affected is updated
-/// ([`crate::incremental::update`]); otherwise everything is rebuilt, each table
+/// ([`crate::transform::update::update`]); otherwise everything is rebuilt, each table
 /// replaced whole in one commit.
 pub async fn rebuild_canonical(
     raw: &dyn RawTables,
-    saved: Option<&dyn crate::incremental::SavedTables>,
+    saved: Option<&dyn crate::transform::update::SavedTables>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     settings: TransformSettings,
-) -> Result<TransformReport, CliError> {
+) -> Result<TransformReport, SyncError> {
     let started = std::time::Instant::now();
     let batch_rows = settings.batch_rows;
     let mut report = match raw.incremental() {
@@ -543,18 +535,20 @@ pub async fn rebuild_canonical(
                     }),
                 None => None,
             };
-            let mut report = match crate::incremental::update(raw, inc, saved, out, facts, settings)
-                .await?
-            {
-                Some(report) => report,
-                None => {
-                    let report =
-                        rebuild_whole(raw, saved, saved.is_some(), out, facts, settings).await?;
-                    let refs = crate::incremental::Refs::read(raw, batch_rows).await?;
-                    inc.save_refs(&refs).await.map_err(sink)?;
-                    report
-                }
-            };
+            let mut report =
+                match crate::transform::update::update(raw, inc, saved, out, facts, settings)
+                    .await?
+                {
+                    Some(report) => report,
+                    None => {
+                        let report =
+                            rebuild_whole(raw, saved, saved.is_some(), out, facts, settings)
+                                .await?;
+                        let refs = crate::transform::update::Refs::read(raw, batch_rows).await?;
+                        inc.save_refs(&refs).await.map_err(sink)?;
+                        report
+                    }
+                };
             inc.changes().clear();
             if let (Some(watch), Some(saved)) = (watch, saved)
                 && let Err(e) = watch.after(saved, facts, batch_rows, &mut report).await
@@ -573,23 +567,23 @@ pub async fn rebuild_canonical(
 ///
 /// Memory: the reference tables are held; the ledger lines and the transactional
 /// tables stream through, one batch at a time, summed for the reports on the way
-/// ([`LineDays`](crate::reports::LineDays), [`InvoiceDigest`]). When `raw` can filter its
+/// ([`LineDays`](crate::transform::reports::LineDays), [`InvoiceDigest`]). When `raw` can filter its
 /// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
 /// of held.
 ///
 /// With `saved` (the target can read its tables back), the reconciliation's explaining
 /// lines are read back from it; with `save_sums`, the lines' sums and the invoices'
-/// digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](crate::reports::LINE_SUMS_TABLE),
-/// [`OPEN_AMOUNTS_TABLE`](crate::reports::OPEN_AMOUNTS_TABLE),
-/// [`INVOICE_VAT_TABLE`](crate::reports::INVOICE_VAT_TABLE)).
+/// digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](crate::transform::reports::LINE_SUMS_TABLE),
+/// [`OPEN_AMOUNTS_TABLE`](crate::transform::reports::OPEN_AMOUNTS_TABLE),
+/// [`INVOICE_VAT_TABLE`](crate::transform::reports::INVOICE_VAT_TABLE)).
 async fn rebuild_whole(
     raw: &dyn RawTables,
-    saved: Option<&dyn crate::incremental::SavedTables>,
+    saved: Option<&dyn crate::transform::update::SavedTables>,
     save_sums: bool,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     settings: TransformSettings,
-) -> Result<TransformReport, CliError> {
+) -> Result<TransformReport, SyncError> {
     let batch_rows = settings.batch_rows;
     let by_key = raw.incremental();
     let mut door = map_small_tables(raw, batch_rows, by_key.is_none()).await?;
@@ -607,14 +601,15 @@ async fn rebuild_whole(
         .await
         .map_err(sink)?;
     let mut dates: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
-    let mut days = crate::reports::LineDays::new(&door.fiscal_years(), door.opening_journals());
+    let mut days =
+        crate::transform::reports::LineDays::new(&door.fiscal_years(), door.opening_journals());
     let mut review_lines = review::ReviewLines::new();
     let mut line_count = 0u64;
     let mut batches = raw
         .read(door.lines_table(), batch_rows)
         .await
         .map_err(sink)?;
-    let written: Result<(), CliError> = async {
+    let written: Result<(), SyncError> = async {
         while let Some(batch) = match batches.as_mut() {
             Some(b) => futures_util::TryStreamExt::try_next(b)
                 .await
@@ -662,7 +657,7 @@ async fn rebuild_whole(
     tracing::debug!(
         lines = line_count,
         sums = days.len(),
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         "ledger lines rebuilt"
     );
     let stats = facts.commit(fact_schema.name(), None).await.map_err(sink)?;
@@ -670,7 +665,7 @@ async fn rebuild_whole(
         .tables
         .push((fact_schema.name().to_owned(), line_count, stats));
 
-    let mut digest = crate::reports::InvoiceDigest::new(chrono::Utc::now().date_naive());
+    let mut digest = crate::transform::reports::InvoiceDigest::new(chrono::Utc::now().date_naive());
     for family in Family::ALL {
         stream_family(
             raw,
@@ -685,7 +680,7 @@ async fn rebuild_whole(
         .await?;
     }
     tracing::debug!(
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         "transactional tables rebuilt"
     );
     let books = door.into_books();
@@ -703,7 +698,7 @@ async fn rebuild_whole(
     )
     .await?;
     tracing::debug!(
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         "dimensions and reports written"
     );
     let years = years_used(&books, dates, &days, settings).0;
@@ -717,11 +712,11 @@ async fn rebuild_whole(
     write_checks(raw, saved, facts, checks, batch_rows, &mut report).await?;
     tracing::debug!(
         held = review_lines.len(),
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         "review and reconciliation written"
     );
     if save_sums {
-        let schema = crate::reports::LineDays::schema();
+        let schema = crate::transform::reports::LineDays::schema();
         let (sums, _) = days.batches(None, batch_rows)?;
         write_batches(facts, &schema, ReadKind::Full, sums, &mut report).await?;
         for write in digest.saved_batches(batch_rows)? {
@@ -741,9 +736,9 @@ async fn stream_family(
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     batch_rows: usize,
-    digest: &mut crate::reports::InvoiceDigest,
+    digest: &mut crate::transform::reports::InvoiceDigest,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     let canonical = family.canonical();
     let fact = family.fact();
     out.prepare(&canonical, ReadKind::Full)
@@ -753,7 +748,7 @@ async fn stream_family(
         facts.prepare(f, ReadKind::Full).await.map_err(sink)?;
     }
     let mut rows = 0u64;
-    let written: Result<(), CliError> = async {
+    let written: Result<(), SyncError> = async {
         for table in family.raw_tables(door.name()) {
             let Some(mut batches) = raw.read(table, batch_rows).await.map_err(sink)? else {
                 continue;
@@ -841,7 +836,7 @@ async fn stream_family(
 fn years_used(
     books: &Books,
     dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
-    days: &crate::reports::LineDays,
+    days: &crate::transform::reports::LineDays,
     settings: TransformSettings,
 ) -> (
     Vec<penny_transform::canonical::FiscalYear>,
@@ -861,7 +856,7 @@ fn years_used(
         .iter()
         .map(|c| c.company_id)
         .chain(days.extent().into_keys());
-    let fiscal_years = crate::reports::fiscal_years_used(
+    let fiscal_years = crate::transform::reports::fiscal_years_used(
         &books.fiscal_years,
         companies,
         settings.year_start_month,
@@ -879,8 +874,8 @@ fn years_used(
 struct Checks<'a> {
     books: &'a Books,
     fiscal_years: &'a [penny_transform::canonical::FiscalYear],
-    days: &'a crate::reports::LineDays,
-    digest: &'a crate::reports::InvoiceDigest,
+    days: &'a crate::transform::reports::LineDays,
+    digest: &'a crate::transform::reports::InvoiceDigest,
     lines: &'a review::ReviewLines,
 }
 
@@ -894,22 +889,22 @@ struct Checks<'a> {
 /// the target can (`saved`).
 async fn write_checks(
     raw: &dyn RawTables,
-    saved: Option<&dyn crate::incremental::SavedTables>,
+    saved: Option<&dyn crate::transform::update::SavedTables>,
     facts: &mut dyn Sink,
     checks: Checks<'_>,
     batch_rows: usize,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     // The review, from the trial balance as `report_trial_balance` holds it.
     let mut trial_balance = Vec::new();
-    for (schema, batches) in crate::reports::report_batches(
+    for (schema, batches) in crate::transform::reports::report_batches(
         checks.fiscal_years,
         checks.days,
         checks.digest,
-        &crate::reports::result_accounts(&checks.books.accounts),
+        &crate::transform::reports::result_accounts(&checks.books.accounts),
         batch_rows,
     )? {
-        if schema.name() == crate::reports::trial_balance_schema().name() {
+        if schema.name() == crate::transform::reports::trial_balance_schema().name() {
             for b in &batches {
                 trial_balance.extend(review::trial_balance_rows(b).map_err(check_error)?);
             }
@@ -969,10 +964,10 @@ async fn write_checks(
 /// with the lines that explain the differences when `saved` can read them back.
 async fn reconcile_with_pennylane(
     raw: &dyn RawTables,
-    saved: Option<&dyn crate::incremental::SavedTables>,
-    days: &crate::reports::LineDays,
+    saved: Option<&dyn crate::transform::update::SavedTables>,
+    days: &crate::transform::reports::LineDays,
     batch_rows: usize,
-) -> Result<Option<Vec<reconcile::Discrepancy>>, CliError> {
+) -> Result<Option<Vec<reconcile::Discrepancy>>, SyncError> {
     if !raw
         .has(reconcile::TRIAL_BALANCE_TABLE)
         .await
@@ -1020,10 +1015,10 @@ async fn reconcile_with_pennylane(
 /// The `change_in_closed_year` rows of `report_review` as last written whose fiscal
 /// year (in `years`) is still closed or frozen.
 async fn closed_year_changes(
-    saved: &dyn crate::incremental::SavedTables,
+    saved: &dyn crate::transform::update::SavedTables,
     years: &[penny_transform::canonical::FiscalYear],
     batch_rows: usize,
-) -> Result<Vec<review::ReviewRow>, CliError> {
+) -> Result<Vec<review::ReviewRow>, SyncError> {
     let mut kept = Vec::new();
     let Some(mut rows) = saved
         .read_saved(review::REVIEW_TABLE, &[], batch_rows, None)
@@ -1050,10 +1045,10 @@ async fn closed_year_changes(
 
 /// The ledger lines of `keys` (line ids per company) in `canonical_ledger_lines`.
 async fn saved_lines(
-    saved: &dyn crate::incremental::SavedTables,
+    saved: &dyn crate::transform::update::SavedTables,
     keys: &BTreeMap<i64, BTreeSet<i64>>,
     batch_rows: usize,
-) -> Result<BTreeMap<(i64, i64), LedgerLine>, CliError> {
+) -> Result<BTreeMap<(i64, i64), LedgerLine>, SyncError> {
     let mut out = BTreeMap::new();
     for (company, ids) in keys {
         let filter = KeyFilter::ints("line_id", ids.iter().copied()).within("company_id", *company);
@@ -1075,11 +1070,11 @@ async fn saved_lines(
 /// (the columns the review and the reconciliation read); false when the target has no
 /// such table yet.
 async fn each_saved_line_batch(
-    saved: &dyn crate::incremental::SavedTables,
+    saved: &dyn crate::transform::update::SavedTables,
     filter: &KeyFilter,
     batch_rows: usize,
-    mut f: impl FnMut(&Batch) -> Result<(), CliError>,
-) -> Result<bool, CliError> {
+    mut f: impl FnMut(&Batch) -> Result<(), SyncError>,
+) -> Result<bool, SyncError> {
     let Some(mut lines) = saved
         .read_saved(
             LedgerLine::schema().name(),
@@ -1117,10 +1112,10 @@ impl ClosedYearWatch {
     /// Reads the old versions of the lines `inc`'s raw load changed (`None`: none did,
     /// or too many, or the lines were read whole).
     async fn before(
-        inc: &dyn crate::incremental::IncrementalRaw,
-        saved: &dyn crate::incremental::SavedTables,
+        inc: &dyn crate::transform::update::IncrementalRaw,
+        saved: &dyn crate::transform::update::SavedTables,
         settings: TransformSettings,
-    ) -> Result<Option<Self>, CliError> {
+    ) -> Result<Option<Self>, SyncError> {
         let changes = inc.changes().snapshot();
         let Some(lines) = changes.get("ledger_entry_lines") else {
             return Ok(None);
@@ -1141,11 +1136,11 @@ impl ClosedYearWatch {
     /// `report_review`.
     async fn after(
         self,
-        saved: &dyn crate::incremental::SavedTables,
+        saved: &dyn crate::transform::update::SavedTables,
         facts: &mut dyn Sink,
         batch_rows: usize,
         report: &mut TransformReport,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), SyncError> {
         let new = saved_lines(saved, &self.keys, batch_rows).await?;
         let changes = review::line_changes(&self.old, &new);
         if changes.is_empty() {
@@ -1193,8 +1188,8 @@ impl ClosedYearWatch {
     }
 }
 
-fn check_error(e: reconcile::ReconcileError) -> CliError {
-    CliError::new(ExitCode::Data, &e)
+fn check_error(e: reconcile::ReconcileError) -> SyncError {
+    SyncError::from(e)
 }
 
 /// Writes every table but the ledger lines, whole, from `books`; `dim_date` covers the
@@ -1209,13 +1204,13 @@ pub(crate) async fn write_books(
     facts: &mut dyn Sink,
     books: &Books,
     dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
-    days: &crate::reports::LineDays,
-    invoices: &crate::reports::InvoiceDigest,
+    days: &crate::transform::reports::LineDays,
+    invoices: &crate::transform::reports::InvoiceDigest,
     changed_accounts: Option<&std::collections::BTreeSet<(i64, std::sync::Arc<str>)>>,
     settings: TransformSettings,
     whole: WholeTables,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     let batch_rows = settings.batch_rows;
     if whole.references {
         write_table(out, &books.companies, batch_rows, report).await?;
@@ -1264,7 +1259,7 @@ pub(crate) async fn write_books(
         let batches = batches.map_err(batch_error)?;
         write_batches(facts, &schema, ReadKind::Full, batches, report).await?;
     }
-    crate::reports::write_reports(
+    crate::transform::reports::write_reports(
         facts,
         &fiscal_years,
         days,
@@ -1302,17 +1297,17 @@ impl WholeTables {
     };
 }
 
-pub(crate) fn batch_error(e: penny_transform::BatchError) -> CliError {
-    CliError::new(ExitCode::Data, &e)
+pub(crate) fn batch_error(e: penny_transform::BatchError) -> SyncError {
+    SyncError::from(e)
 }
 
 /// Writes `schema`'s rows in one commit: with `gone` `None` they replace the table,
 /// otherwise they are merged into it and the keys `gone` deleted.
 pub(crate) async fn write_changes(
     out: &mut dyn Sink,
-    (schema, batches, gone): crate::reports::TableWrite,
+    (schema, batches, gone): crate::transform::reports::TableWrite,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     match gone {
         None => write_batches(out, &schema, ReadKind::Full, batches, report).await,
         Some(gone) => {
@@ -1334,7 +1329,7 @@ pub(crate) async fn write_batches(
     kind: ReadKind,
     batches: Vec<Batch>,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     out.prepare(schema, kind).await.map_err(sink)?;
     let mut rows = 0u64;
     for b in batches {
@@ -1354,7 +1349,7 @@ pub(crate) async fn write_table<T: CanonicalTable>(
     records: &[T],
     batch_rows: usize,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     let schema = T::schema();
     out.prepare(&schema, ReadKind::Full).await.map_err(sink)?;
     for b in to_batches(records, batch_rows).map_err(mapping)? {

@@ -9,11 +9,10 @@ use std::path::Path;
 
 use common::{CheckedSandbox, assert_converged, pg_tables, pg_targets, sandbox_and_client};
 
+use common::mutate;
 use penny_api::Client;
-use penny_cli::commands::demo::mutate;
-use penny_cli::commands::sync::{Targets, run_with};
-use penny_cli::transform::TransformSettings;
-use penny_transform::driver::SyncOptions;
+use penny_sync::run::Targets;
+use penny_sync::transform::rebuild::TransformSettings;
 
 async fn sandbox() -> (CheckedSandbox, Client) {
     sandbox_and_client(600).await
@@ -37,15 +36,18 @@ async fn sync(
     source: &penny_api::source::PennylaneSource,
     dir: &Path,
     full: bool,
-) -> penny_cli::pipeline::RunSummary {
+) -> penny_sync::pipeline::RunSummary {
     let targets = Targets::csv(dir, false).unwrap();
-    let summary = run_with(
+    let summary = penny_sync::run::run(
         source,
         &targets,
-        &[],
-        SyncOptions { full },
-        4,
-        Some(TransformSettings::new(1000)),
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full,
+            concurrency: 4,
+            transform: Some(TransformSettings::new(1000)),
+        },
+        &penny_sync::NoProgress,
     )
     .await
     .unwrap();
@@ -65,8 +67,8 @@ async fn incremental_sync_equals_a_fresh_full_sync_of_the_mutated_world() {
 
     let first = sync(&source, incremental.path(), true).await;
     assert!(first.totals().inserted > 1000, "{}", first.line());
-    let changes = mutate(&sandbox, &client).await.unwrap();
-    assert!(changes.0.len() >= 4, "{:?}", changes.0);
+    let changes = mutate(&sandbox);
+    assert!(changes.len() >= 4, "{:?}", changes);
     let second = sync(&source, incremental.path(), false).await;
     assert!(second.totals().inserted >= 3, "{}", second.line());
     assert!(second.totals().deleted >= 1, "{}", second.line());
@@ -107,7 +109,7 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
     let incremental = tempfile::tempdir().unwrap();
     let fresh = tempfile::tempdir().unwrap();
     sync(&source, incremental.path(), true).await;
-    mutate(&sandbox, &client).await.unwrap();
+    mutate(&sandbox);
 
     // A 503 burst and a 429 storm are absorbed by the client's retries.
     sandbox.inject(Fault::ServerError {
@@ -121,13 +123,16 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
     // Cut JSON bodies make some streams fail; their sinks roll back.
     sandbox.inject(Fault::MalformedJson { count: 6 });
     let targets = Targets::csv(incremental.path(), false).unwrap();
-    let broken = run_with(
+    let broken = penny_sync::run::run(
         &source,
         &targets,
-        &[],
-        SyncOptions::default(),
-        4,
-        Some(TransformSettings::new(1000)),
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full: false,
+            concurrency: 4,
+            transform: Some(TransformSettings::new(1000)),
+        },
+        &penny_sync::NoProgress,
     )
     .await
     .unwrap();
@@ -152,14 +157,17 @@ async fn pg_sync(
     source: &penny_api::source::PennylaneSource,
     targets: &Targets,
     full: bool,
-) -> penny_cli::pipeline::RunSummary {
-    let summary = run_with(
+) -> penny_sync::pipeline::RunSummary {
+    let summary = penny_sync::run::run(
         source,
         targets,
-        &[],
-        SyncOptions { full },
-        4,
-        Some(TransformSettings::new(250)),
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full,
+            concurrency: 4,
+            transform: Some(TransformSettings::new(250)),
+        },
+        &penny_sync::NoProgress,
     )
     .await
     .unwrap();
@@ -190,8 +198,8 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         "{}",
         first.line()
     );
-    let changes = mutate(&sandbox, &client).await.unwrap();
-    assert!(changes.0.len() >= 4, "{:?}", changes.0);
+    let changes = mutate(&sandbox);
+    assert!(changes.len() >= 4, "{:?}", changes);
     let second = pg_sync(&source, &targets, false).await;
     let transform = second.transform.as_ref().unwrap();
     assert_eq!(transform.door, "api, incremental", "{}", second.line());
@@ -226,18 +234,25 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // The same world read in one go and transformed once, whole, gives the same star
     // schema as the ledger-first full sync.
     let once = pg_targets(&db, "one_raw", "one_star", &source).await;
-    let raw_only = run_with(&source, &once, &[], SyncOptions { full: true }, 4, None)
-        .await
-        .unwrap();
-    assert!(raw_only.failures.is_empty(), "{:?}", raw_only.error());
-    let whole = penny_cli::commands::sync::rebuild(
-        once.raw.as_ref(),
-        once.star(),
-        TransformSettings::new(250),
+    let raw_only = penny_sync::run::run(
+        &source,
+        &once,
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full: true,
+            concurrency: 4,
+            transform: None,
+        },
+        &penny_sync::NoProgress,
     )
     .await
-    .unwrap()
     .unwrap();
+    assert!(raw_only.failures.is_empty(), "{:?}", raw_only.error());
+    let whole =
+        penny_sync::run::rebuild(once.raw.as_ref(), once.star(), TransformSettings::new(250))
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(whole.door, "api");
     drop(once);
     assert_star_converged(
@@ -260,10 +275,13 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         pg_tables(&db, "inc_star").await,
         pg_tables(&db, "mid_star").await,
     );
-    for report in penny_cli::reports::REPORT_TABLES.iter().chain(&[
-        penny_cli::reports::OPEN_AMOUNTS_TABLE,
-        penny_cli::reports::INVOICE_VAT_TABLE,
-    ]) {
+    for report in penny_sync::transform::reports::REPORT_TABLES
+        .iter()
+        .chain(&[
+            penny_sync::transform::reports::OPEN_AMOUNTS_TABLE,
+            penny_sync::transform::reports::INVOICE_VAT_TABLE,
+        ])
+    {
         assert!(!b[*report].is_empty(), "{report} is empty");
     }
     assert_star_converged(&a, &b);
@@ -273,9 +291,9 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // amounts and aged balances for the third parties the changes touched, fewer rows
     // than the whole table. (table, rows written at least one, fraction of the table)
     for (table, some, fraction) in [
-        (penny_cli::reports::LINE_SUMS_TABLE, true, 4),
+        (penny_sync::transform::reports::LINE_SUMS_TABLE, true, 4),
         ("report_trial_balance", true, 4),
-        (penny_cli::reports::OPEN_AMOUNTS_TABLE, false, 1),
+        (penny_sync::transform::reports::OPEN_AMOUNTS_TABLE, false, 1),
         ("report_aged_receivables", false, 1),
     ] {
         let (_, written, _) = transform
@@ -307,7 +325,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     assert!(written <= 10, "{written} lines rewritten without changes");
     // The reference tables, read whole but unchanged, are left as they are (the second
     // run, which added a customer, wrote them).
-    let wrote = |summary: &penny_cli::pipeline::RunSummary, table: &str| {
+    let wrote = |summary: &penny_sync::pipeline::RunSummary, table: &str| {
         let transform = summary.transform.as_ref().unwrap();
         transform.tables.iter().any(|(t, _, _)| t == table)
     };
@@ -334,9 +352,19 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // rebuilds everything (the changes it loaded are not lost).
     sandbox.advance_clock(chrono::Duration::minutes(1));
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
-    let raw_only = run_with(&source, &targets, &[], SyncOptions { full: false }, 4, None)
-        .await
-        .unwrap();
+    let raw_only = penny_sync::run::run(
+        &source,
+        &targets,
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full: false,
+            concurrency: 4,
+            transform: None,
+        },
+        &penny_sync::NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(raw_only.transform.is_none());
     drop(targets);
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
@@ -359,13 +387,16 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
             incremental_limit: limit,
             ..TransformSettings::new(250)
         };
-        run_with(
+        penny_sync::run::run(
             &source,
             &targets,
-            &[],
-            SyncOptions::default(),
-            4,
-            Some(settings),
+            penny_sync::run::RunOptions {
+                streams: Vec::new(),
+                full: false,
+                concurrency: 4,
+                transform: Some(settings),
+            },
+            &penny_sync::NoProgress,
         )
     };
     let over = limited(2).await.unwrap();
@@ -395,7 +426,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         !a["dim_company"].is_empty(),
         "the companies stream is mapped"
     );
-    for report in penny_cli::reports::REPORT_TABLES {
+    for report in penny_sync::transform::reports::REPORT_TABLES {
         assert!(a.contains_key(report), "{report} missing");
     }
     // The entry relabelled under the limit is in a closed fiscal year: the incremental
@@ -670,7 +701,7 @@ async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_r
         if kind == "draft" {
             for table in [
                 "report_aged_receivables",
-                penny_cli::reports::OPEN_AMOUNTS_TABLE,
+                penny_sync::transform::reports::OPEN_AMOUNTS_TABLE,
             ] {
                 assert_ne!(incremental[table], before[table], "{table}");
             }

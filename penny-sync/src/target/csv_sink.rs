@@ -138,7 +138,7 @@ struct Pending {
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-/// use penny_cli::csv_sink::{CsvOptions, CsvSink};
+/// use penny_sync::target::csv_sink::{CsvOptions, CsvSink};
 /// use penny_transform::{driver, testing::MemorySource};
 ///
 /// let mut sink = CsvSink::open("penny-out", CsvOptions { bom: true })?;
@@ -867,7 +867,10 @@ mod tests {
         let err = sync_stream(&source, &mut csv, "journals", SyncOptions { full: true })
             .await
             .unwrap_err();
-        assert!(matches!(err, penny_transform::driver::SyncError::Source(_)));
+        assert!(matches!(
+            err,
+            penny_transform::driver::StreamError::Source(_)
+        ));
         assert_eq!(read(&file), before);
         assert_eq!(read(&dir.path().join(STATE_FILE)), state_before);
         // No temporary file is left behind as a table.

@@ -9,11 +9,11 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use penny_transform::driver::{StreamReport, SyncError, SyncOptions, sync_stream};
-use penny_transform::{CommitStats, ErrorClass, Sink, SinkError, Source, SourceError};
+use penny_transform::driver::{StreamError, StreamReport, SyncOptions, sync_stream};
+use penny_transform::{CommitStats, Sink, SinkError, Source, SourceError};
 
-use crate::exit::{CliError, ExitCode, chain};
-use crate::output::{ProgressSink, StreamProgress};
+use crate::error::{SyncError, chain};
+use crate::progress::{ObservedSink, Progress};
 
 /// Opens sink handles on the run's target, one per concurrent stream.
 #[async_trait::async_trait]
@@ -23,12 +23,12 @@ pub trait SinkFactory: Send + Sync {
     /// The target, for messages (`PostgreSQL schema pennylane_raw`, `folder ./penny-out`).
     fn describe(&self) -> String;
     /// The raw tables read back, when this target can (for the canonical rebuild).
-    fn raw_tables(&self) -> Option<&dyn crate::transform::RawTables> {
+    fn raw_tables(&self) -> Option<&dyn crate::transform::rebuild::RawTables> {
         None
     }
     /// The transformed tables read back, when this target can (for the incremental
     /// update of the canonical model).
-    fn saved_tables(&self) -> Option<&dyn crate::incremental::SavedTables> {
+    fn saved_tables(&self) -> Option<&dyn crate::transform::update::SavedTables> {
         None
     }
     /// Deletes the raw ledger entries no raw ledger line names any more, but those of
@@ -50,13 +50,13 @@ pub struct RunSummary {
     /// The streams that completed, in the order they were asked for.
     pub reports: Vec<StreamReport>,
     /// The streams that failed, with why.
-    pub failures: Vec<(String, SyncError)>,
+    pub failures: Vec<(String, StreamError)>,
     /// The canonical rebuild after the raw load, when it ran (the last one of a
     /// ledger-first run).
-    pub transform: Option<crate::transform::TransformReport>,
+    pub transform: Option<crate::transform::rebuild::TransformReport>,
     /// A ledger-first run's transformation made after the ledger's streams, before
     /// the others were read.
-    pub ledger: Option<crate::transform::TransformReport>,
+    pub ledger: Option<crate::transform::rebuild::TransformReport>,
     /// Wall time.
     pub duration: Duration,
 }
@@ -71,31 +71,20 @@ impl RunSummary {
         t
     }
 
-    /// The most serious failure as a command error (`None` when all succeeded).
-    pub fn error(&self) -> Option<CliError> {
-        let rank = |c: ErrorClass| match c {
-            ErrorClass::Config => 0,
-            ErrorClass::Auth => 1,
-            ErrorClass::Busy => 2,
-            ErrorClass::Data => 3,
-            ErrorClass::Unavailable => 4,
-        };
-        let (_, worst) = self.failures.iter().min_by_key(|(_, e)| rank(e.class()))?;
-        let lines: Vec<String> = self
-            .failures
-            .iter()
-            .map(|(s, e)| format!("stream `{s}`: {}", chain(e)))
-            .collect();
-        let ok = self.reports.len();
-        Some(CliError::msg(
-            ExitCode::from_class(worst.class()),
-            format!(
-                "{} of {} streams failed ({ok} committed):\n  {}",
-                self.failures.len(),
-                self.failures.len() + ok,
-                lines.join("\n  ")
-            ),
-        ))
+    /// The failed streams as one error (`None` when all succeeded); its
+    /// [`class`](SyncError::class) is the most serious of theirs.
+    pub fn error(&self) -> Option<SyncError> {
+        if self.failures.is_empty() {
+            return None;
+        }
+        Some(SyncError::Streams {
+            failures: self
+                .failures
+                .iter()
+                .map(|(s, e)| crate::error::StreamFailure::new(s, e))
+                .collect(),
+            committed: self.reports.len(),
+        })
     }
 
     /// The one-line summary of the run.
@@ -152,11 +141,8 @@ impl RunSummary {
 pub async fn select_streams(
     source: &dyn Source,
     requested: &[String],
-) -> Result<Vec<String>, CliError> {
-    let offered = source
-        .streams()
-        .await
-        .map_err(|e| CliError::classed(e.class(), &e))?;
+) -> Result<Vec<String>, SyncError> {
+    let offered = source.streams().await.map_err(SyncError::from)?;
     let names: Vec<String> = offered.iter().map(|s| s.name().to_owned()).collect();
     if requested.is_empty() {
         return Ok(names);
@@ -171,7 +157,7 @@ pub async fn select_streams(
                 .join(", "),
             available: names.join(", "),
         };
-        return Err(CliError::classed(e.class(), &e));
+        return Err(SyncError::from(e));
     }
     Ok(requested.to_vec())
 }
@@ -183,27 +169,22 @@ pub async fn sync_streams(
     streams: &[String],
     options: SyncOptions,
     concurrency: usize,
+    progress: &dyn Progress,
 ) -> RunSummary {
     let started = Instant::now();
     let runs = futures_util::stream::iter(streams.iter().enumerate().map(|(i, stream)| {
         let stream = stream.clone();
         async move {
-            let progress = StreamProgress::start(&stream);
+            let observer = progress.stream(&stream);
             let result = async {
-                let inner = sinks.open().await.map_err(SyncError::Sink)?;
-                let mut sink = ProgressSink::new(inner, progress.clone());
+                let inner = sinks.open().await.map_err(StreamError::Sink)?;
+                let mut sink = ObservedSink::new(inner, observer.clone());
                 sync_stream(source, &mut sink, &stream, options).await
             }
             .await;
+            observer.finished(result.as_ref());
             match &result {
                 Ok(r) => {
-                    progress.finish(&format!(
-                        "done{}: +{} ~{} -{}",
-                        if r.resumed { " (continued)" } else { "" },
-                        r.stats.inserted,
-                        r.stats.updated,
-                        r.stats.deleted
-                    ));
                     tracing::info!(
                         stream = %stream,
                         kind = ?r.kind,
@@ -216,7 +197,6 @@ pub async fn sync_streams(
                     );
                 }
                 Err(e) => {
-                    progress.finish("failed");
                     tracing::error!(stream = %stream, error = %chain(e), "stream failed");
                 }
             }
@@ -240,7 +220,7 @@ pub async fn sync_streams(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::csv_sink::{CsvOptions, CsvSink};
+    use crate::target::csv_sink::{CsvOptions, CsvSink};
     use std::sync::Mutex;
 
     /// Hands out handles on one CSV folder.
@@ -289,7 +269,15 @@ mod tests {
         ));
         let streams = select_streams(&source, &[]).await.unwrap();
         assert!(streams.len() >= 2, "{streams:?}");
-        let run = sync_streams(&source, &sinks, &streams, SyncOptions::default(), 4).await;
+        let run = sync_streams(
+            &source,
+            &sinks,
+            &streams,
+            SyncOptions::default(),
+            4,
+            &crate::progress::NoProgress,
+        )
+        .await;
         assert!(run.failures.is_empty());
         assert_eq!(run.reports.len(), streams.len());
         for s in &streams {
@@ -303,14 +291,21 @@ mod tests {
         let err = select_streams(&source, &["nope".to_owned()])
             .await
             .unwrap_err();
-        assert_eq!(err.code, ExitCode::Config);
-        assert!(err.message.contains("nope"), "{}", err.message);
+        assert_eq!(err.class(), penny_transform::ErrorClass::Config);
+        assert!(err.to_string().contains("nope"), "{err}");
 
         source.fail_next_read_after(0);
-        let run = sync_streams(&source, &sinks, &streams, SyncOptions { full: true }, 1).await;
+        let run = sync_streams(
+            &source,
+            &sinks,
+            &streams,
+            SyncOptions { full: true },
+            1,
+            &crate::progress::NoProgress,
+        )
+        .await;
         assert_eq!(run.failures.len(), 1);
         let err = run.error().unwrap();
-        assert_ne!(err.code, ExitCode::Success);
-        assert!(err.message.contains("1 of"), "{}", err.message);
+        assert!(err.to_string().contains("1 of"), "{err}");
     }
 }

@@ -8,9 +8,10 @@
 //!   schedulers do not hit Pennylane at the same second.
 //! - After a failure the wait doubles (every, 2x, 4x...) up to `backoff_max`, and the
 //!   scheduler goes on: it never gives up by itself.
-//! - A stop request (Ctrl-C, SIGTERM) lets the current run finish within
-//!   `stop_grace`; past that the run is dropped, which rolls back its uncommitted
-//!   batch (committed work stays). Then the scheduler returns normally (exit 0).
+//! - A stop request (a future the caller passes, which completes when the run should
+//!   stop: the `penny` command completes it on Ctrl-C or SIGTERM) lets the current run
+//!   finish within `stop_grace`; past that the run is dropped, which rolls back its
+//!   uncommitted batch (committed work stays). Then the scheduler returns normally.
 //! - Each run logs one summary line: streams, rows inserted/updated/deleted,
 //!   duration and the next run's time.
 
@@ -18,11 +19,9 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use chrono::{Local, SecondsFormat};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::duration::format_duration;
-use crate::exit::CliError;
 use crate::pipeline::RunSummary;
 
 /// When to run.
@@ -49,63 +48,6 @@ pub struct ScheduleReport {
     pub interrupted: bool,
 }
 
-/// A stop request that can be waited for.
-#[derive(Debug, Clone)]
-pub struct Stop(watch::Receiver<bool>);
-
-impl Stop {
-    /// A stop request and its trigger.
-    pub fn new() -> (watch::Sender<bool>, Stop) {
-        let (tx, rx) = watch::channel(false);
-        (tx, Stop(rx))
-    }
-
-    /// A stop request triggered by Ctrl-C or SIGTERM.
-    pub fn on_signals() -> Stop {
-        let (tx, stop) = Stop::new();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("stop requested: finishing the current run");
-            let _ = tx.send(true);
-        });
-        stop
-    }
-
-    /// Whether a stop was requested.
-    pub fn requested(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Waits until a stop is requested (forever if the trigger is dropped unused).
-    pub async fn wait(&mut self) {
-        if self.0.wait_for(|v| *v).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// The wait after `failures` consecutive failures (0: the plain cadence).
 pub fn wait_after(cadence: &Cadence, failures: u32) -> Duration {
     if failures == 0 {
@@ -129,21 +71,29 @@ fn jitter(max: Duration) -> Duration {
     Duration::from_nanos(mixed % (max.as_nanos().min(u64::MAX as u128) as u64).max(1))
 }
 
-/// Calls `cycle` on `cadence` until `stop` (or `max_runs` runs).
-pub async fn run<F, Fut>(
+/// Calls `cycle` on `cadence` until `stop` completes (or `max_runs` runs). A cycle is
+/// usually one [`run`](crate::run::run) of freshly opened targets; its error type is
+/// the caller's (any error is logged with its causes, counted, and backed off from).
+pub async fn run<F, Fut, S, E>(
     cadence: Cadence,
     max_runs: Option<u64>,
-    mut stop: Stop,
+    stop: S,
     mut cycle: F,
 ) -> ScheduleReport
 where
     F: FnMut(u64) -> Fut,
-    Fut: Future<Output = Result<RunSummary, CliError>>,
+    Fut: Future<Output = Result<RunSummary, E>>,
+    S: Future<Output = ()>,
+    E: std::error::Error + 'static,
 {
+    use futures_util::FutureExt;
+    let stop = stop.fuse();
+    tokio::pin!(stop);
+    let mut stopped = false;
     let mut report = ScheduleReport::default();
     let mut failures: u32 = 0;
     loop {
-        if stop.requested() {
+        if stopped || (&mut stop).now_or_never().is_some() {
             break;
         }
         let started = Instant::now();
@@ -153,7 +103,9 @@ where
         tokio::pin!(run);
         let outcome = tokio::select! {
             outcome = &mut run => Some(outcome),
-            _ = stop.wait() => {
+            _ = &mut stop => {
+                stopped = true;
+                tracing::info!("stop requested: finishing the current run");
                 tokio::time::timeout(cadence.stop_grace, &mut run).await.ok()
             }
         };
@@ -179,7 +131,10 @@ where
             failures = failures.saturating_add(1);
             report.failed += 1;
         }
-        let last = max_runs.is_some_and(|m| n >= m) || stop.requested();
+        if !stopped && (&mut stop).now_or_never().is_some() {
+            stopped = true;
+        }
+        let last = max_runs.is_some_and(|m| n >= m) || stopped;
         let wait = wait_after(&cadence, failures).saturating_sub(took) + jitter(cadence.jitter);
         let next = if last {
             "none (stopping)".to_owned()
@@ -199,14 +154,14 @@ where
                 consecutive_failures = failures,
                 "{}; {}; next run: {next}",
                 summary.line(),
-                e.message
+                e
             ),
             (Err(e), _) => tracing::error!(
                 run = n,
                 consecutive_failures = failures,
                 "run failed in {}: {}; next run: {next}",
                 format_duration(took),
-                e.message
+                crate::error::chain(e)
             ),
         }
         if last {
@@ -214,7 +169,7 @@ where
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stop.wait() => break,
+            _ = &mut stop => break,
         }
     }
     report
@@ -255,8 +210,7 @@ mod tests {
         let running = Arc::new(AtomicU32::new(0));
         let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
         let t0 = Instant::now();
-        let (_tx, stop) = Stop::new();
-        let report = run(cadence(1000), Some(5), stop, |n| {
+        let report = run(cadence(1000), Some(5), std::future::pending(), |n| {
             let running = running.clone();
             let starts = starts.clone();
             async move {
@@ -269,7 +223,11 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 running.fetch_sub(1, Ordering::SeqCst);
                 if n == 2 || n == 3 {
-                    Err(CliError::msg(crate::exit::ExitCode::Unavailable, "down"))
+                    Err(crate::SyncError::from(
+                        penny_transform::SinkError::Unavailable {
+                            source: "down".into(),
+                        },
+                    ))
                 } else {
                     Ok(RunSummary::default())
                 }
@@ -286,7 +244,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stop_lets_the_current_run_finish() {
-        let (tx, stop) = Stop::new();
+        let (tx, stop) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            let _ = stop.await;
+        };
         let finished = Arc::new(AtomicU32::new(0));
         let f = finished.clone();
         let handle = tokio::spawn(run(cadence(1000), None, stop, move |_| {
@@ -294,11 +255,11 @@ mod tests {
             async move {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 f.fetch_add(1, Ordering::SeqCst);
-                Ok(RunSummary::default())
+                Ok::<_, crate::SyncError>(RunSummary::default())
             }
         }));
         tokio::time::sleep(Duration::from_millis(2200)).await;
-        tx.send(true).unwrap();
+        tx.send(()).unwrap();
         let report = handle.await.unwrap();
         assert_eq!(report.runs, 3);
         assert_eq!(finished.load(Ordering::SeqCst), 3, "the third run finished");
@@ -307,15 +268,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stop_cuts_a_run_past_its_grace() {
-        let (tx, stop) = Stop::new();
+        let (tx, stop) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            let _ = stop.await;
+        };
         let mut c = cadence(1000);
         c.stop_grace = Duration::from_millis(100);
         let handle = tokio::spawn(run(c, None, stop, |_| async {
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok(RunSummary::default())
+            Ok::<_, crate::SyncError>(RunSummary::default())
         }));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        tx.send(true).unwrap();
+        tx.send(()).unwrap();
         let report = handle.await.unwrap();
         assert_eq!(report.runs, 1);
         assert!(report.interrupted);

@@ -69,14 +69,14 @@ use penny_transform::{
 };
 
 use crate::changes::{ChangeLog, TableChanges};
-use crate::exit::CliError;
-use crate::reports::{
-    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, LINE_SUMS_TABLE, LineDays, OPEN_AMOUNTS_TABLE,
-    SumKey,
-};
-use crate::transform::{
+use crate::error::SyncError;
+use crate::transform::rebuild::{
     API_REFERENCE_TABLES, BatchStream, Family, RawTables, TransformReport, WholeTables,
     batch_error, each_batch, mapping, sink, write_batches,
+};
+use crate::transform::reports::{
+    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, LINE_SUMS_TABLE, LineDays, OPEN_AMOUNTS_TABLE,
+    SumKey,
 };
 
 /// The raw table of the saved references (journal codes and types, account numbers,
@@ -238,7 +238,7 @@ impl Refs {
     }
 
     /// The references of the raw tables now.
-    pub async fn read(raw: &dyn RawTables, batch_rows: usize) -> Result<Refs, CliError> {
+    pub async fn read(raw: &dyn RawTables, batch_rows: usize) -> Result<Refs, SyncError> {
         let mut refs = Refs::default();
         for table in ["journals", "ledger_accounts", "customers", "suppliers"] {
             each_batch(raw, table, batch_rows, |batch| {
@@ -354,7 +354,7 @@ async fn saved_batches(
     columns: &[&str],
     batch_rows: usize,
     filter: Option<&KeyFilter>,
-) -> Result<Option<Vec<Batch>>, CliError> {
+) -> Result<Option<Vec<Batch>>, SyncError> {
     let Some(mut stream) = saved
         .read_saved(table, columns, batch_rows, filter)
         .await
@@ -381,7 +381,7 @@ async fn changed_sums(
     lines: &BTreeMap<(i64, i64), LedgerLine>,
     deleted: &[(i64, i64)],
     batch_rows: usize,
-) -> Result<Option<(LineDays, BTreeSet<SumKey>)>, CliError> {
+) -> Result<Option<(LineDays, BTreeSet<SumKey>)>, SyncError> {
     let fiscal_years = &books.fiscal_years;
     let mut days = LineDays::new(fiscal_years, OpeningJournals::of(&books.journals));
     let old_years = saved_batches(
@@ -469,8 +469,8 @@ pub async fn update(
     star: Option<&dyn SavedTables>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
-    settings: crate::transform::TransformSettings,
-) -> Result<Option<TransformReport>, CliError> {
+    settings: crate::transform::rebuild::TransformSettings,
+) -> Result<Option<TransformReport>, SyncError> {
     let batch_rows = settings.batch_rows;
     let changes = inc.changes().snapshot();
     let whole = |why: &str| {
@@ -515,7 +515,7 @@ pub async fn update(
     let _ = mapper.books();
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         "small tables mapped"
     );
     let (journals, accounts) = saved.diff(&refs);
@@ -554,7 +554,8 @@ pub async fn update(
             .map_err(sink)?
         {
             while let Some(batch) = stream.try_next().await.map_err(sink)? {
-                crate::transform::fetch_entries(inc, &mut mapper, &batch, batch_rows).await?;
+                crate::transform::rebuild::fetch_entries(inc, &mut mapper, &batch, batch_rows)
+                    .await?;
                 for l in mapper.ledger_lines(&batch).map_err(mapping)? {
                     lines.insert((l.company_id, l.line_id), l);
                 }
@@ -579,7 +580,7 @@ pub async fn update(
     };
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         by_difference = changed.is_some(),
         "line sums"
     );
@@ -618,7 +619,7 @@ pub async fn update(
 
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         "ledger lines merged"
     );
 
@@ -662,17 +663,17 @@ pub async fn update(
                 .map(Some),
         }
     };
-    let (days, fresh_digest) = futures_util::try_join!(days_pass, fresh_digest)?;
+    let (days, fresh_digest) = tokio::try_join!(days_pass, fresh_digest)?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         digest_saved = saved_digest.is_some(),
         "reports' passes over the lines and invoices done"
     );
     let selected = select_changed(raw, inc, &mut mapper, &changes, whole, batch_rows).await?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         "changed transactional records read"
     );
     // Changed by the old versions (read back before the merge) and the new ones.
@@ -696,7 +697,7 @@ pub async fn update(
     };
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        memory_mib = ?crate::output::memory_mib(),
+        memory_mib = ?crate::progress::memory_mib(),
         "invoices' digest changed"
     );
     let mut books = mapper.into_books();
@@ -716,9 +717,9 @@ pub async fn update(
     let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
         .as_ref()
         .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
-        .and_then(crate::reports::changed_accounts)
+        .and_then(crate::transform::reports::changed_accounts)
         .map(|accounts| accounts.into_iter().chain(renumbered).collect());
-    crate::transform::write_books(
+    crate::transform::rebuild::write_books(
         out,
         facts,
         &books,
@@ -739,7 +740,7 @@ pub async fn update(
             None => write_batches(facts, &schema, ReadKind::Full, upserts, &mut report).await?,
         }
         for write in digest.saved_batches(batch_rows)? {
-            crate::transform::write_changes(facts, write, &mut report).await?;
+            crate::transform::rebuild::write_changes(facts, write, &mut report).await?;
         }
     }
     inc.save_refs(&refs).await.map_err(sink)?;
@@ -753,10 +754,12 @@ async fn lines_pass(
     inc: &dyn IncrementalRaw,
     mut mapper: ApiMapper,
     batch_rows: usize,
-) -> Result<crate::reports::LineDays, CliError> {
+) -> Result<crate::transform::reports::LineDays, SyncError> {
     let books = mapper.books();
-    let mut days =
-        crate::reports::LineDays::new(&books.fiscal_years, OpeningJournals::of(&books.journals));
+    let mut days = crate::transform::reports::LineDays::new(
+        &books.fiscal_years,
+        OpeningJournals::of(&books.journals),
+    );
     if let Some(mut stream) = inc
         .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
         .await
@@ -806,8 +809,8 @@ async fn digest_pass(
     mut mapper: ApiMapper,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
-) -> Result<crate::reports::InvoiceDigest, CliError> {
-    let mut digest = crate::reports::InvoiceDigest::new(as_of);
+) -> Result<crate::transform::reports::InvoiceDigest, SyncError> {
+    let mut digest = crate::transform::reports::InvoiceDigest::new(as_of);
     for family in [Family::Invoices, Family::InvoiceLines, Family::Payments] {
         for table in family.raw_tables("api") {
             let Some(mut stream) = inc
@@ -888,7 +891,7 @@ async fn saved_digest(
     saved: &dyn SavedTables,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
-) -> Result<Option<InvoiceDigest>, CliError> {
+) -> Result<Option<InvoiceDigest>, SyncError> {
     let mut digest = InvoiceDigest::new(as_of);
     for table in [OPEN_AMOUNTS_TABLE, INVOICE_VAT_TABLE] {
         let Some(mut stream) = saved
@@ -920,7 +923,7 @@ async fn changed_digest(
     selected: &Books,
     keys: &InvoiceChanges,
     batch_rows: usize,
-) -> Result<bool, CliError> {
+) -> Result<bool, SyncError> {
     // Reads `table`'s rows whose `column` is one of the ids, per company.
     async fn read(
         saved: &dyn SavedTables,
@@ -929,10 +932,10 @@ async fn changed_digest(
         ids: BTreeMap<i64, BTreeSet<i64>>,
         batch_rows: usize,
         out: &mut Vec<Batch>,
-    ) -> Result<bool, CliError> {
+    ) -> Result<bool, SyncError> {
         for (company, ids) in ids {
             let filter = KeyFilter::ints(column, ids).within("company_id", company);
-            let columns = crate::reports::digest_canonical_columns(table);
+            let columns = crate::transform::reports::digest_canonical_columns(table);
             let Some(batches) =
                 saved_batches(saved, table, columns, batch_rows, Some(&filter)).await?
             else {
@@ -969,7 +972,7 @@ async fn changed_digest(
             return Ok(false);
         }
     }
-    let mut old = match crate::reports::read_back(&old) {
+    let mut old = match crate::transform::reports::read_back(&old) {
         Ok(books) => books,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -1019,7 +1022,7 @@ async fn changed_digest(
         return Ok(false);
     }
     let mut changed = keys.invoices.clone();
-    match crate::reports::read_back(&crediting) {
+    match crate::transform::reports::read_back(&crediting) {
         Ok(books) => changed.extend(
             books
                 .invoices
@@ -1065,7 +1068,7 @@ async fn changed_digest(
     {
         return Ok(false);
     }
-    match crate::reports::read_back(&invoices) {
+    match crate::transform::reports::read_back(&invoices) {
         Ok(books) => old.invoices = books.invoices,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -1098,7 +1101,7 @@ async fn changed_digest(
         {
             return Ok(false);
         }
-        match crate::reports::read_back(&more) {
+        match crate::transform::reports::read_back(&more) {
             Ok(books) => old.invoices.extend(
                 books
                     .invoices
@@ -1142,9 +1145,9 @@ async fn select_changed(
     changes: &BTreeMap<String, TableChanges>,
     whole: WholeTables,
     batch_rows: usize,
-) -> Result<Books, CliError> {
+) -> Result<Books, SyncError> {
     let mut selected = Books::default();
-    let mut keep = |mapper: &mut ApiMapper, batch: &Batch| -> Result<(), CliError> {
+    let mut keep = |mapper: &mut ApiMapper, batch: &Batch| -> Result<(), SyncError> {
         mapper.add(batch).map_err(mapping)?;
         let b = mapper.take_transactions();
         selected.invoices.extend(b.invoices);
@@ -1319,7 +1322,7 @@ async fn merge_transactions(
     whole: WholeTables,
     batch_rows: usize,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     use ThirdPartyKind::{Customer, Supplier};
     let invoices = kind_keys(
         changes,
@@ -1502,14 +1505,14 @@ async fn merge_chunks<T: Sync>(
     records: &[T],
     deleted: Vec<Vec<Value>>,
     batch_rows: usize,
-    make: impl Fn(&[T]) -> Result<Vec<Batch>, CliError> + Send,
+    make: impl Fn(&[T]) -> Result<Vec<Batch>, SyncError> + Send,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     out.prepare(schema, ReadKind::Incremental)
         .await
         .map_err(sink)?;
     let mut rows = 0u64;
-    let written: Result<(), CliError> = async {
+    let written: Result<(), SyncError> = async {
         for chunk in records.chunks(batch_rows.max(1)) {
             for b in make(chunk)? {
                 rows += b.len() as u64;
@@ -1541,8 +1544,9 @@ async fn merge(
     upserts: Vec<Batch>,
     deleted: Vec<Vec<Value>>,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
-    crate::transform::write_changes(out, (schema.clone(), upserts, Some(deleted)), report).await
+) -> Result<(), SyncError> {
+    crate::transform::rebuild::write_changes(out, (schema.clone(), upserts, Some(deleted)), report)
+        .await
 }
 
 #[cfg(test)]

@@ -53,8 +53,8 @@ use penny_transform::reports::vat::{VatDirection, vat_by_rate, vat_from_ledger};
 use penny_transform::{Batch, BatchBuilder, Column, LogicalType, Schema, Sink, Value};
 use rust_decimal::Decimal;
 
-use crate::exit::CliError;
-use crate::transform::{TransformReport, batch_error};
+use crate::error::SyncError;
+use crate::transform::rebuild::{TransformReport, batch_error};
 
 const MONEY: LogicalType = LogicalType::Decimal { scale: 2 };
 
@@ -311,7 +311,7 @@ impl LineDays {
         &self,
         keys: Option<&std::collections::BTreeSet<SumKey>>,
         batch_rows: usize,
-    ) -> Result<(Vec<Batch>, Vec<Vec<Value>>), CliError> {
+    ) -> Result<(Vec<Batch>, Vec<Vec<Value>>), SyncError> {
         let row = |(company, account, period, opening): &SumKey, s: &Sums| {
             vec![
                 Value::Int64(*company),
@@ -955,7 +955,7 @@ impl InvoiceDigest {
     /// [`INVOICE_VAT_TABLE`] (both grow with third parties, dates and rates, not with
     /// the invoices): whole, but the open amounts a same-day [`change`](Self::change)
     /// touched, merged.
-    pub fn saved_batches(&self, batch_rows: usize) -> Result<Vec<TableWrite>, CliError> {
+    pub fn saved_batches(&self, batch_rows: usize) -> Result<Vec<TableWrite>, SyncError> {
         let as_of = Value::Date(self.as_of());
         let s = Self::open_amounts_schema();
         let key_values = |&(company, kind, third_party, due, from): &aged_balance::OpenKey| {
@@ -1492,7 +1492,7 @@ fn batches(
     schema: &Arc<Schema>,
     rows: impl IntoIterator<Item = Vec<Value>>,
     batch_rows: usize,
-) -> Result<Vec<Batch>, CliError> {
+) -> Result<Vec<Batch>, SyncError> {
     let mut b = BatchBuilder::upsert(schema.clone(), batch_rows.max(1));
     let mut out = Vec::new();
     for row in rows {
@@ -1556,7 +1556,7 @@ pub fn report_batches(
     invoices: &InvoiceDigest,
     result_accounts: &BTreeMap<i64, ResultAccounts>,
     batch_rows: usize,
-) -> Result<Vec<ReportTable>, CliError> {
+) -> Result<Vec<ReportTable>, SyncError> {
     let as_of = invoices.as_of();
     // The sums are dated on their periods' first days: the last month runs to its end.
     let extent: BTreeMap<i64, (NaiveDate, NaiveDate)> = days
@@ -1794,7 +1794,7 @@ pub async fn write_reports(
     changed_accounts: Option<&std::collections::BTreeSet<(i64, Arc<str>)>>,
     batch_rows: usize,
     report: &mut TransformReport,
-) -> Result<(), CliError> {
+) -> Result<(), SyncError> {
     let tb = trial_balance_schema();
     let changed_accounts = changed_accounts.map(|c| trial_balance_accounts(c, chart, days));
     let changed_accounts = changed_accounts.as_ref();
@@ -1827,7 +1827,7 @@ pub async fn write_reports(
             }
             _ => (schema, batches, None),
         };
-        crate::transform::write_changes(out, write, report).await?;
+        crate::transform::rebuild::write_changes(out, write, report).await?;
     }
     Ok(())
 }
@@ -1839,7 +1839,7 @@ fn changed_aged(
     aged: Vec<Batch>,
     groups: &std::collections::BTreeSet<(i64, i64)>,
     batch_rows: usize,
-) -> Result<(Vec<Batch>, Vec<Vec<Value>>), CliError> {
+) -> Result<(Vec<Batch>, Vec<Vec<Value>>), SyncError> {
     let mut kept = Vec::new();
     let mut present = std::collections::BTreeSet::new();
     for batch in aged {
@@ -1867,7 +1867,7 @@ fn changed_trial_balance(
     fiscal_years: &[FiscalYear],
     accounts: &std::collections::BTreeSet<(i64, Arc<str>)>,
     batch_rows: usize,
-) -> Result<(Vec<Batch>, Vec<Vec<Value>>), CliError> {
+) -> Result<(Vec<Batch>, Vec<Vec<Value>>), SyncError> {
     let mut kept = Vec::new();
     let mut keys = std::collections::BTreeSet::new();
     for batch in tb {

@@ -9,9 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::{pg_tables, pg_targets, sandbox_and_client};
-use penny_cli::commands::sync::run_with;
-use penny_cli::transform::TransformSettings;
-use penny_transform::driver::SyncOptions;
+
+use penny_sync::transform::rebuild::TransformSettings;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one() {
@@ -23,9 +22,19 @@ async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one()
 
     let before = sandbox.total_requests();
     let fresh = pg_targets(&db, "fresh_raw", "fresh_star", &source).await;
-    let uninterrupted = run_with(&source, &fresh, &[], SyncOptions::default(), 4, settings)
-        .await
-        .unwrap();
+    let uninterrupted = penny_sync::run::run(
+        &source,
+        &fresh,
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full: false,
+            concurrency: 4,
+            transform: settings,
+        },
+        &penny_sync::NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(
         uninterrupted.failures.is_empty(),
         "{:?}",
@@ -44,7 +53,7 @@ async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one()
         }
     };
     tokio::select! {
-        run = run_with(&source, &targets, &[], SyncOptions::default(), 4, settings) => {
+        run = penny_sync::run::run(&source, &targets, penny_sync::run::RunOptions { streams: Vec::new(), full: false, concurrency: 4, transform: settings }, &penny_sync::NoProgress) => {
             panic!("the sync ended before half-way: {}", run.unwrap().line())
         }
         () = half => {}
@@ -54,9 +63,19 @@ async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one()
 
     let targets = pg_targets(&db, "raw", "star", &source).await;
     let start = sandbox.total_requests();
-    let resumed = run_with(&source, &targets, &[], SyncOptions::default(), 4, settings)
-        .await
-        .unwrap();
+    let resumed = penny_sync::run::run(
+        &source,
+        &targets,
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full: false,
+            concurrency: 4,
+            transform: settings,
+        },
+        &penny_sync::NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(resumed.failures.is_empty(), "{:?}", resumed.error());
     drop(targets);
     let after = sandbox.total_requests() - start;

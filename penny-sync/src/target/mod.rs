@@ -1,5 +1,7 @@
 //! The targets a run writes to, as [`SinkFactory`]s built from the configuration.
 
+pub mod csv_sink;
+
 use penny_transform::ident::quote_ident;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -7,8 +9,8 @@ use std::sync::Mutex;
 use penny_transform::{Sink, SinkError};
 
 use crate::changes::{ChangeLog, RecordingSink};
-use crate::csv_sink::{CsvOptions, CsvSink};
 use crate::pipeline::SinkFactory;
+use crate::target::csv_sink::{CsvOptions, CsvSink};
 
 /// A folder of CSV files: one lock for the run, one handle per stream.
 pub struct CsvTarget {
@@ -26,9 +28,8 @@ impl CsvTarget {
     }
 
     /// The committed tables of the folder `dir` and their rows (no lock needed).
-    pub fn tables_in(dir: &Path) -> Result<Vec<(String, u64)>, crate::exit::CliError> {
-        crate::csv_sink::committed_tables(dir)
-            .map_err(|e| crate::exit::CliError::classed(e.class(), &e))
+    pub fn tables_in(dir: &Path) -> Result<Vec<(String, u64)>, SinkError> {
+        crate::target::csv_sink::committed_tables(dir)
     }
 
     /// The committed tables and their rows.
@@ -49,13 +50,13 @@ impl SinkFactory for CsvTarget {
         format!("the folder {}", self.dir.display())
     }
 
-    fn raw_tables(&self) -> Option<&dyn crate::transform::RawTables> {
+    fn raw_tables(&self) -> Option<&dyn crate::transform::rebuild::RawTables> {
         Some(self)
     }
 }
 
 #[async_trait::async_trait]
-impl crate::transform::RawTables for CsvTarget {
+impl crate::transform::rebuild::RawTables for CsvTarget {
     async fn has(&self, table: &str) -> Result<bool, SinkError> {
         Ok(self.tables().iter().any(|(t, _)| t == table))
     }
@@ -64,7 +65,7 @@ impl crate::transform::RawTables for CsvTarget {
         &self,
         table: &str,
         batch_rows: usize,
-    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+    ) -> Result<Option<crate::transform::rebuild::BatchStream<'_>>, SinkError> {
         let batches = self
             .root
             .lock()
@@ -72,7 +73,7 @@ impl crate::transform::RawTables for CsvTarget {
             .read_table(table, batch_rows)?;
         Ok(batches.map(|b| {
             Box::pin(futures_util::stream::iter(b.into_iter().map(Ok)))
-                as crate::transform::BatchStream<'_>
+                as crate::transform::rebuild::BatchStream<'_>
         }))
     }
 }
@@ -92,7 +93,7 @@ pub struct PgTarget {
     changes: ChangeLog,
     /// `Some(refs)` once this run's first write marked the transformation stale: the
     /// references saved until then (`None` inside: there were none).
-    refs_at_start: tokio::sync::Mutex<Option<Option<crate::incremental::Refs>>>,
+    refs_at_start: tokio::sync::Mutex<Option<Option<crate::transform::update::Refs>>>,
 }
 
 /// Tables read whole that hold fewer rows than this are changed in place by their
@@ -107,14 +108,14 @@ pub fn load_error(e: penny_load::LoadError) -> SinkError {
 }
 
 #[async_trait::async_trait]
-impl crate::incremental::SavedTables for PgTarget {
+impl crate::transform::update::SavedTables for PgTarget {
     async fn read_saved(
         &self,
         table: &str,
         columns: &[&str],
         batch_rows: usize,
         filter: Option<&penny_load::KeyFilter>,
-    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+    ) -> Result<Option<crate::transform::rebuild::BatchStream<'_>>, SinkError> {
         let reader = self.table_reader();
         let Some(stored) = reader.table(table).await.map_err(load_error)? else {
             return Ok(None);
@@ -182,7 +183,7 @@ impl PgTarget {
                         penny_load::STATE_TABLE,
                         penny_load::RUNS_TABLE,
                         penny_load::STAGED_TABLE,
-                        crate::incremental::REFS_TABLE,
+                        crate::transform::update::REFS_TABLE,
                     ],
                 ],
             )
@@ -221,7 +222,7 @@ impl PgTarget {
         project: impl FnOnce(&penny_transform::Schema) -> Result<penny_transform::Schema, SinkError>,
         batch_rows: usize,
         filter: Option<&penny_load::KeyFilter>,
-    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+    ) -> Result<Option<crate::transform::rebuild::BatchStream<'_>>, SinkError> {
         let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
             return Ok(None);
         };
@@ -255,7 +256,7 @@ impl PgTarget {
             .batch_execute(&format!(
                 "DROP TABLE IF EXISTS {}.{}",
                 quote_ident(self.config.schema()),
-                quote_ident(crate::incremental::REFS_TABLE)
+                quote_ident(crate::transform::update::REFS_TABLE)
             ))
             .await
             .map_err(|e| SinkError::Unavailable { source: e.into() })?;
@@ -264,24 +265,24 @@ impl PgTarget {
     }
 
     /// The references saved in the database.
-    async fn read_saved_refs(&self) -> Result<Option<crate::incremental::Refs>, SinkError> {
+    async fn read_saved_refs(&self) -> Result<Option<crate::transform::update::Refs>, SinkError> {
         use futures_util::TryStreamExt;
         let reader = self.table_reader();
         let Some(schema) = reader
-            .table(crate::incremental::REFS_TABLE)
+            .table(crate::transform::update::REFS_TABLE)
             .await
             .map_err(load_error)?
         else {
             return Ok(None);
         };
-        if *schema != *crate::incremental::refs_schema() {
+        if *schema != *crate::transform::update::refs_schema() {
             return Ok(None);
         }
         let mut stream = reader
             .read(&schema, 10_000, None)
             .await
             .map_err(load_error)?;
-        let mut refs = crate::incremental::Refs::default();
+        let mut refs = crate::transform::update::Refs::default();
         while let Some(batch) = stream.try_next().await.map_err(load_error)? {
             refs.add_saved(&batch)?;
         }
@@ -310,11 +311,11 @@ impl SinkFactory for PgTarget {
         format!("PostgreSQL {}", self.config.target())
     }
 
-    fn raw_tables(&self) -> Option<&dyn crate::transform::RawTables> {
+    fn raw_tables(&self) -> Option<&dyn crate::transform::rebuild::RawTables> {
         Some(self)
     }
 
-    fn saved_tables(&self) -> Option<&dyn crate::incremental::SavedTables> {
+    fn saved_tables(&self) -> Option<&dyn crate::transform::update::SavedTables> {
         Some(self)
     }
 
@@ -365,13 +366,13 @@ fn project(
 }
 
 /// A read of `penny-load` as the transformation's batch stream.
-fn batches(stream: penny_load::BatchStream) -> crate::transform::BatchStream<'static> {
+fn batches(stream: penny_load::BatchStream) -> crate::transform::rebuild::BatchStream<'static> {
     use futures_util::StreamExt;
     Box::pin(stream.map(|b| b.map_err(load_error)))
 }
 
 #[async_trait::async_trait]
-impl crate::transform::RawTables for PgTarget {
+impl crate::transform::rebuild::RawTables for PgTarget {
     async fn has(&self, table: &str) -> Result<bool, SinkError> {
         Ok(self.schemas.iter().any(|s| s.name() == table)
             && self
@@ -385,18 +386,18 @@ impl crate::transform::RawTables for PgTarget {
         &self,
         table: &str,
         batch_rows: usize,
-    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+    ) -> Result<Option<crate::transform::rebuild::BatchStream<'_>>, SinkError> {
         self.stream(table, |s| Ok(s.clone()), batch_rows, None)
             .await
     }
 
-    fn incremental(&self) -> Option<&dyn crate::incremental::IncrementalRaw> {
+    fn incremental(&self) -> Option<&dyn crate::transform::update::IncrementalRaw> {
         (!self.schemas.is_empty()).then_some(self as _)
     }
 }
 
 #[async_trait::async_trait]
-impl crate::incremental::IncrementalRaw for PgTarget {
+impl crate::transform::update::IncrementalRaw for PgTarget {
     fn changes(&self) -> &ChangeLog {
         &self.changes
     }
@@ -406,7 +407,7 @@ impl crate::incremental::IncrementalRaw for PgTarget {
         table: &str,
         batch_rows: usize,
         filter: &penny_load::KeyFilter,
-    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+    ) -> Result<Option<crate::transform::rebuild::BatchStream<'_>>, SinkError> {
         self.stream(table, |s| Ok(s.clone()), batch_rows, Some(filter))
             .await
     }
@@ -416,7 +417,7 @@ impl crate::incremental::IncrementalRaw for PgTarget {
         table: &str,
         columns: &[&str],
         batch_rows: usize,
-    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+    ) -> Result<Option<crate::transform::rebuild::BatchStream<'_>>, SinkError> {
         self.stream(table, |s| project(s, columns), batch_rows, None)
             .await
     }
@@ -447,7 +448,7 @@ impl crate::incremental::IncrementalRaw for PgTarget {
         Ok(a.zip(b))
     }
 
-    async fn saved_refs(&self) -> Result<Option<crate::incremental::Refs>, SinkError> {
+    async fn saved_refs(&self) -> Result<Option<crate::transform::update::Refs>, SinkError> {
         match self.refs_at_start.lock().await.as_ref() {
             Some(at_start) => Ok(at_start.clone()),
             // Nothing written this run: the database's are current.
@@ -455,13 +456,13 @@ impl crate::incremental::IncrementalRaw for PgTarget {
         }
     }
 
-    async fn save_refs(&self, refs: &crate::incremental::Refs) -> Result<(), SinkError> {
+    async fn save_refs(&self, refs: &crate::transform::update::Refs) -> Result<(), SinkError> {
         let mut sink =
             penny_load::PgSink::connect_with_lock(self.config.clone(), self.lock.clone())
                 .await
                 .map_err(load_error)?
                 .with_source("penny-transform");
-        let schema = crate::incremental::refs_schema();
+        let schema = crate::transform::update::refs_schema();
         sink.prepare(&schema, penny_transform::ReadKind::Full)
             .await?;
         for batch in refs.to_batches(10_000)? {
@@ -511,7 +512,7 @@ pub struct PgReader {
 }
 
 #[async_trait::async_trait]
-impl crate::transform::RawTables for PgReader {
+impl crate::transform::rebuild::RawTables for PgReader {
     async fn has(&self, table: &str) -> Result<bool, SinkError> {
         Ok(self.schemas.iter().any(|s| s.name() == table))
     }
@@ -520,7 +521,7 @@ impl crate::transform::RawTables for PgReader {
         &self,
         table: &str,
         batch_rows: usize,
-    ) -> Result<Option<crate::transform::BatchStream<'_>>, SinkError> {
+    ) -> Result<Option<crate::transform::rebuild::BatchStream<'_>>, SinkError> {
         let Some(schema) = self.schemas.iter().find(|s| s.name() == table) else {
             return Ok(None);
         };

@@ -10,9 +10,9 @@ use common::{pg_targets, sandbox_and_client};
 
 use std::sync::Arc;
 
-use penny_cli::commands::sync::run_with;
-use penny_cli::transform::{BatchStream, RawTables, TransformSettings, rebuild_canonical};
-use penny_transform::driver::SyncOptions;
+use penny_sync::transform::rebuild::{
+    BatchStream, RawTables, TransformSettings, rebuild_canonical,
+};
 use penny_transform::reports::reconcile::TRIAL_BALANCE_TABLE;
 use penny_transform::{Batch, Column, LogicalType, Schema, SinkError, Value};
 use rust_decimal::Decimal;
@@ -149,16 +149,19 @@ async fn a_full_rebuild_reconciles_with_pennylanes_trial_balance() {
 /// A whole sync of `source` into `targets`, transformed.
 fn full_sync<'a>(
     source: &'a penny_api::source::PennylaneSource,
-    targets: &'a penny_cli::commands::sync::Targets,
-) -> impl std::future::Future<Output = Result<penny_cli::pipeline::RunSummary, penny_cli::CliError>> + 'a
-{
-    run_with(
+    targets: &'a penny_sync::run::Targets,
+) -> impl std::future::Future<Output = Result<penny_sync::pipeline::RunSummary, penny_sync::SyncError>>
++ 'a {
+    penny_sync::run::run(
         source,
         targets,
-        &[],
-        SyncOptions { full: true },
-        4,
-        Some(TransformSettings::new(250)),
+        penny_sync::run::RunOptions {
+            streams: Vec::new(),
+            full: true,
+            concurrency: 4,
+            transform: Some(TransformSettings::new(250)),
+        },
+        &penny_sync::NoProgress,
     )
 }
 
