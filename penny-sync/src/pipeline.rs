@@ -22,13 +22,14 @@ pub trait SinkFactory: Send + Sync {
     async fn open(&self) -> Result<Box<dyn Sink>, SinkError>;
     /// The target, for messages (`PostgreSQL schema pennylane_raw`, `folder ./penny-out`).
     fn describe(&self) -> String;
-    /// The raw tables read back, when this target can (for the canonical rebuild).
-    fn raw_tables(&self) -> Option<&dyn crate::transform::rebuild::RawTables> {
+    /// The tables read back, when this target can (the raw tables for the
+    /// transformation; the transformed ones for its incremental update).
+    fn read_back(&self) -> Option<&dyn penny_transform::ReadBack> {
         None
     }
-    /// The transformed tables read back, when this target can (for the incremental
-    /// update of the canonical model).
-    fn saved_tables(&self) -> Option<&dyn crate::transform::update::SavedTables> {
+    /// What the raw loads changed, when this target tracks it (for the incremental
+    /// transformation; without it, the transformation is rebuilt whole).
+    fn change_tracking(&self) -> Option<&dyn crate::transform::update::ChangeTracking> {
         None
     }
     /// Deletes the raw ledger entries no raw ledger line names any more, but those of

@@ -193,9 +193,8 @@ async fn delete_entries_without_lines(
     }
     let Some(changes) = targets
         .raw
-        .raw_tables()
-        .and_then(|r| r.incremental())
-        .map(|i| i.changes().snapshot())
+        .change_tracking()
+        .map(|t| t.changes().snapshot())
     else {
         return Ok(());
     };
@@ -237,7 +236,7 @@ pub async fn rebuild(
     star: &dyn SinkFactory,
     settings: TransformSettings,
 ) -> Result<Option<crate::transform::rebuild::TransformReport>, SyncError> {
-    let Some(raw) = target.raw_tables() else {
+    let Some(raw) = target.read_back() else {
         tracing::warn!(target = %target.describe(), "this target cannot read its raw tables back: the canonical model was not rebuilt");
         return Ok(None);
     };
@@ -249,7 +248,8 @@ pub async fn rebuild(
     let mut facts = star.open().await.map_err(SyncError::from)?;
     let report = crate::transform::rebuild::rebuild_canonical(
         raw,
-        star.saved_tables(),
+        target.change_tracking(),
+        star.read_back(),
         out.as_mut(),
         facts.as_mut(),
         settings,

@@ -1,7 +1,7 @@
 //! After the raw load: the canonical model and the star schema, rebuilt from the raw
 //! tables.
 //!
-//! The raw tables are read back from the target ([`RawTables`]), mapped by the door
+//! The raw tables are read back from the target ([`ReadBack`]), mapped by the door
 //! they came through (`penny_transform::canonical::from_api` or `from_data_sharing`,
 //! chosen by the tables present: `ledger_entry_lines` means the API, else
 //! `general_ledger` means Data Sharing), and written
@@ -37,7 +37,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use penny_load::KeyFilter;
 use penny_transform::canonical::from_api::ApiMapper;
 use penny_transform::canonical::from_data_sharing::DataSharingMapper;
 use penny_transform::canonical::tables::{CanonicalTable, to_batches};
@@ -46,32 +45,12 @@ use penny_transform::canonical::{
     ThirdPartyKind,
 };
 use penny_transform::reports::{reconcile, review};
-use penny_transform::{Batch, CommitStats, ReadKind, Schema, Sink, SinkError, Value, star};
+use penny_transform::{
+    Batch, CommitStats, KeyFilter, ReadBack, ReadKind, Schema, Sink, SinkError, TableRead, Value,
+    star,
+};
 
 use crate::error::SyncError;
-
-/// The batches of a table read back, in primary-key order.
-pub type BatchStream<'a> =
-    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Batch, SinkError>> + Send + 'a>>;
-
-/// Raw tables read back from a target.
-#[async_trait::async_trait]
-pub trait RawTables: Send + Sync {
-    /// Whether `table` is there.
-    async fn has(&self, table: &str) -> Result<bool, SinkError>;
-    /// The whole of `table` as a stream of batches of at most `batch_rows` rows
-    /// (`None` if absent).
-    async fn read(
-        &self,
-        table: &str,
-        batch_rows: usize,
-    ) -> Result<Option<BatchStream<'_>>, SinkError>;
-    /// The incremental side of these tables (what changed, filtered reads), when the
-    /// target has one; `None`: the transformation is always rebuilt whole.
-    fn incremental(&self) -> Option<&dyn crate::transform::update::IncrementalRaw> {
-        None
-    }
-}
 
 /// How the transformation runs: `sync.batch_rows` and the `[fiscal]` settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,13 +86,17 @@ impl TransformSettings {
 
 /// Calls `f` on every batch of `table` (nothing if it is absent).
 pub(crate) async fn each_batch(
-    raw: &dyn RawTables,
+    raw: &dyn ReadBack,
     table: &str,
     batch_rows: usize,
     mut f: impl FnMut(Batch) -> Result<(), SyncError>,
 ) -> Result<(), SyncError> {
     use futures_util::TryStreamExt;
-    if let Some(mut batches) = raw.read(table, batch_rows).await.map_err(sink)? {
+    if let Some(mut batches) = raw
+        .read(&TableRead::new(table, batch_rows))
+        .await
+        .map_err(sink)?
+    {
         while let Some(b) = batches.try_next().await.map_err(sink)? {
             f(b)?;
         }
@@ -353,7 +336,7 @@ impl Door {
 /// `with_entries` (otherwise the entries are looked up per batch of lines, see
 /// `fetch_entries`).
 pub async fn map_small_tables(
-    raw: &dyn RawTables,
+    raw: &dyn ReadBack,
     batch_rows: usize,
     with_entries: bool,
 ) -> Result<Door, SyncError> {
@@ -385,7 +368,7 @@ pub async fn map_small_tables(
 /// Maps the ledger entries of the lines of `lines` into `mapper`, read from `inc` by
 /// key (one query per company, on the entries' primary key).
 pub(crate) async fn fetch_entries(
-    inc: &dyn crate::transform::update::IncrementalRaw,
+    inc: &dyn ReadBack,
     mapper: &mut ApiMapper,
     lines: &Batch,
     batch_rows: usize,
@@ -412,14 +395,14 @@ pub(crate) async fn fetch_entries(
 
 /// Maps the rows of raw `table` that `filter` keeps into `mapper`.
 async fn map_where(
-    inc: &dyn crate::transform::update::IncrementalRaw,
+    inc: &dyn ReadBack,
     mapper: &mut ApiMapper,
     table: &str,
     filter: &KeyFilter,
     batch_rows: usize,
 ) -> Result<(), SyncError> {
     if let Some(mut rows) = inc
-        .read_where(table, batch_rows, filter)
+        .read(&TableRead::new(table, batch_rows).filter(filter.clone()))
         .await
         .map_err(sink)?
     {
@@ -437,7 +420,7 @@ async fn map_where(
 /// (one query per company and kind, on the raw invoices' primary key) and mapped
 /// through `mapper` (which must hold no other transactional record).
 async fn fetch_invoices(
-    inc: &dyn crate::transform::update::IncrementalRaw,
+    inc: &dyn ReadBack,
     mapper: &mut ApiMapper,
     books: &Books,
     batch_rows: usize,
@@ -455,7 +438,7 @@ async fn fetch_invoices(
 
 /// The invoices of `keys` read back from the raw tables by key and mapped.
 async fn fetch_invoices_by_key(
-    inc: &dyn crate::transform::update::IncrementalRaw,
+    inc: &dyn ReadBack,
     mapper: &mut ApiMapper,
     keys: impl IntoIterator<Item = crate::transform::reports::InvoiceKey>,
     batch_rows: usize,
@@ -477,7 +460,7 @@ async fn fetch_invoices_by_key(
 
 /// The books and every ledger line (held in memory: for exports that list them all).
 pub async fn map_everything(
-    raw: &dyn RawTables,
+    raw: &dyn ReadBack,
     batch_rows: usize,
 ) -> Result<(Books, Vec<LedgerLine>), SyncError> {
     let mut door = map_small_tables(raw, batch_rows, true).await?;
@@ -511,20 +494,21 @@ pub async fn map_everything(
 /// `raw`: the ledger lines stream through `out` (canonical) and `facts`
 /// (`fact_ledger_lines`) at once, one batch at a time; every other table follows.
 ///
-/// When `raw` tracks its changes ([`RawTables::incremental`]) and the last raw loads
+/// When `raw` tracks its changes ([`ChangeTracking`](crate::transform::update::ChangeTracking)) and the last raw loads
 /// were incremental, only what they affected is updated
 /// ([`crate::transform::update::update`]); otherwise everything is rebuilt, each table
 /// replaced whole in one commit.
 pub async fn rebuild_canonical(
-    raw: &dyn RawTables,
-    saved: Option<&dyn crate::transform::update::SavedTables>,
+    raw: &dyn ReadBack,
+    tracking: Option<&dyn crate::transform::update::ChangeTracking>,
+    saved: Option<&dyn ReadBack>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     settings: TransformSettings,
 ) -> Result<TransformReport, SyncError> {
     let started = std::time::Instant::now();
     let batch_rows = settings.batch_rows;
-    let mut report = match raw.incremental() {
+    let mut report = match tracking {
         Some(inc) => {
             let watch = match saved {
                 Some(saved) => ClosedYearWatch::before(inc, saved, settings)
@@ -542,7 +526,7 @@ pub async fn rebuild_canonical(
                     Some(report) => report,
                     None => {
                         let report =
-                            rebuild_whole(raw, saved, saved.is_some(), out, facts, settings)
+                            rebuild_whole(raw, true, saved, saved.is_some(), out, facts, settings)
                                 .await?;
                         let refs = crate::transform::update::Refs::read(raw, batch_rows).await?;
                         inc.save_refs(&refs).await.map_err(sink)?;
@@ -557,7 +541,7 @@ pub async fn rebuild_canonical(
             }
             report
         }
-        None => rebuild_whole(raw, saved, false, out, facts, settings).await?,
+        None => rebuild_whole(raw, false, saved, false, out, facts, settings).await?,
     };
     report.duration = started.elapsed();
     Ok(report)
@@ -577,15 +561,16 @@ pub async fn rebuild_canonical(
 /// [`OPEN_AMOUNTS_TABLE`](crate::transform::reports::OPEN_AMOUNTS_TABLE),
 /// [`INVOICE_VAT_TABLE`](crate::transform::reports::INVOICE_VAT_TABLE)).
 async fn rebuild_whole(
-    raw: &dyn RawTables,
-    saved: Option<&dyn crate::transform::update::SavedTables>,
+    raw: &dyn ReadBack,
+    by_key: bool,
+    saved: Option<&dyn ReadBack>,
     save_sums: bool,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     settings: TransformSettings,
 ) -> Result<TransformReport, SyncError> {
     let batch_rows = settings.batch_rows;
-    let by_key = raw.incremental();
+    let by_key = by_key.then_some(raw);
     let mut door = map_small_tables(raw, batch_rows, by_key.is_none()).await?;
     let mut report = TransformReport {
         door: door.name(),
@@ -606,7 +591,7 @@ async fn rebuild_whole(
     let mut review_lines = review::ReviewLines::new();
     let mut line_count = 0u64;
     let mut batches = raw
-        .read(door.lines_table(), batch_rows)
+        .read(&TableRead::new(door.lines_table(), batch_rows))
         .await
         .map_err(sink)?;
     let written: Result<(), SyncError> = async {
@@ -669,6 +654,7 @@ async fn rebuild_whole(
     for family in Family::ALL {
         stream_family(
             raw,
+            by_key,
             &mut door,
             family,
             out,
@@ -730,7 +716,8 @@ async fn rebuild_whole(
 /// tables batch by batch through `door` and adding them to `digest`.
 #[allow(clippy::too_many_arguments)]
 async fn stream_family(
-    raw: &dyn RawTables,
+    raw: &dyn ReadBack,
+    by_key: Option<&dyn ReadBack>,
     door: &mut Door,
     family: Family,
     out: &mut dyn Sink,
@@ -750,7 +737,11 @@ async fn stream_family(
     let mut rows = 0u64;
     let written: Result<(), SyncError> = async {
         for table in family.raw_tables(door.name()) {
-            let Some(mut batches) = raw.read(table, batch_rows).await.map_err(sink)? else {
+            let Some(mut batches) = raw
+                .read(&TableRead::new(table, batch_rows))
+                .await
+                .map_err(sink)?
+            else {
                 continue;
             };
             while let Some(batch) = futures_util::TryStreamExt::try_next(&mut batches)
@@ -759,7 +750,7 @@ async fn stream_family(
             {
                 door.add(&batch)?;
                 let mut books = door.take_transactions();
-                match (&mut *door, raw.incremental()) {
+                match (&mut *door, by_key) {
                     // Lines and payments joined to their invoices read back by key:
                     // nothing is held per invoice.
                     (Door::Api(m), Some(inc)) => match family {
@@ -779,7 +770,7 @@ async fn stream_family(
                 // After the lines' invoices are read back: the facts leave out the lines
                 // of those that are not accounting documents.
                 let (canonical_batches, mut fact_batches) = family.batches(&books, batch_rows)?;
-                if family == Family::InvoiceLines && raw.incremental().is_none() {
+                if family == Family::InvoiceLines && by_key.is_none() {
                     // Not read back: the digest's briefs tell which.
                     let counts = |l: &penny_transform::canonical::InvoiceLine| {
                         digest.counts(&(l.company_id, l.kind, l.invoice_id))
@@ -801,8 +792,7 @@ async fn stream_family(
         }
         // The credit notes whose credited invoice the stream had passed before them:
         // that invoice read back by key, for its due date.
-        if let (Family::Invoices, Door::Api(m), Some(inc)) = (family, &mut *door, raw.incremental())
-        {
+        if let (Family::Invoices, Door::Api(m), Some(inc)) = (family, &mut *door, by_key) {
             let keys: Vec<_> = digest.pending_credits().copied().collect();
             if !keys.is_empty() {
                 let credited = fetch_invoices_by_key(inc, m, keys, batch_rows).await?;
@@ -888,8 +878,8 @@ struct Checks<'a> {
 /// back from `canonical_ledger_lines` (only those of the accounts that differ) when
 /// the target can (`saved`).
 async fn write_checks(
-    raw: &dyn RawTables,
-    saved: Option<&dyn crate::transform::update::SavedTables>,
+    raw: &dyn ReadBack,
+    saved: Option<&dyn ReadBack>,
     facts: &mut dyn Sink,
     checks: Checks<'_>,
     batch_rows: usize,
@@ -963,8 +953,8 @@ async fn write_checks(
 /// Penny's line sums compared with the raw `trial_balance` (`None`: there is none),
 /// with the lines that explain the differences when `saved` can read them back.
 async fn reconcile_with_pennylane(
-    raw: &dyn RawTables,
-    saved: Option<&dyn crate::transform::update::SavedTables>,
+    raw: &dyn ReadBack,
+    saved: Option<&dyn ReadBack>,
     days: &crate::transform::reports::LineDays,
     batch_rows: usize,
 ) -> Result<Option<Vec<reconcile::Discrepancy>>, SyncError> {
@@ -1015,13 +1005,13 @@ async fn reconcile_with_pennylane(
 /// The `change_in_closed_year` rows of `report_review` as last written whose fiscal
 /// year (in `years`) is still closed or frozen.
 async fn closed_year_changes(
-    saved: &dyn crate::transform::update::SavedTables,
+    saved: &dyn ReadBack,
     years: &[penny_transform::canonical::FiscalYear],
     batch_rows: usize,
 ) -> Result<Vec<review::ReviewRow>, SyncError> {
     let mut kept = Vec::new();
     let Some(mut rows) = saved
-        .read_saved(review::REVIEW_TABLE, &[], batch_rows, None)
+        .read(&TableRead::new(review::REVIEW_TABLE, batch_rows))
         .await
         .map_err(sink)?
     else {
@@ -1045,7 +1035,7 @@ async fn closed_year_changes(
 
 /// The ledger lines of `keys` (line ids per company) in `canonical_ledger_lines`.
 async fn saved_lines(
-    saved: &dyn crate::transform::update::SavedTables,
+    saved: &dyn ReadBack,
     keys: &BTreeMap<i64, BTreeSet<i64>>,
     batch_rows: usize,
 ) -> Result<BTreeMap<(i64, i64), LedgerLine>, SyncError> {
@@ -1070,17 +1060,16 @@ async fn saved_lines(
 /// (the columns the review and the reconciliation read); false when the target has no
 /// such table yet.
 async fn each_saved_line_batch(
-    saved: &dyn crate::transform::update::SavedTables,
+    saved: &dyn ReadBack,
     filter: &KeyFilter,
     batch_rows: usize,
     mut f: impl FnMut(&Batch) -> Result<(), SyncError>,
 ) -> Result<bool, SyncError> {
     let Some(mut lines) = saved
-        .read_saved(
-            LedgerLine::schema().name(),
-            &reconcile::CANONICAL_LINE_COLUMNS,
-            batch_rows,
-            Some(filter),
+        .read(
+            &TableRead::new(LedgerLine::schema().name(), batch_rows)
+                .columns(&reconcile::CANONICAL_LINE_COLUMNS)
+                .filter(filter.clone()),
         )
         .await
         .map_err(sink)?
@@ -1112,8 +1101,8 @@ impl ClosedYearWatch {
     /// Reads the old versions of the lines `inc`'s raw load changed (`None`: none did,
     /// or too many, or the lines were read whole).
     async fn before(
-        inc: &dyn crate::transform::update::IncrementalRaw,
-        saved: &dyn crate::transform::update::SavedTables,
+        inc: &dyn crate::transform::update::ChangeTracking,
+        saved: &dyn ReadBack,
         settings: TransformSettings,
     ) -> Result<Option<Self>, SyncError> {
         let changes = inc.changes().snapshot();
@@ -1136,7 +1125,7 @@ impl ClosedYearWatch {
     /// `report_review`.
     async fn after(
         self,
-        saved: &dyn crate::transform::update::SavedTables,
+        saved: &dyn ReadBack,
         facts: &mut dyn Sink,
         batch_rows: usize,
         report: &mut TransformReport,
@@ -1148,12 +1137,10 @@ impl ClosedYearWatch {
         }
         let mut years = Vec::new();
         if let Some(mut batches) = saved
-            .read_saved(
+            .read(&TableRead::new(
                 penny_transform::canonical::FiscalYear::schema().name(),
-                &[],
                 batch_rows,
-                None,
-            )
+            ))
             .await
             .map_err(sink)?
         {
@@ -1377,20 +1364,21 @@ mod tests {
     struct MemoryRaw(BTreeMap<String, Vec<Batch>>);
 
     #[async_trait::async_trait]
-    impl RawTables for MemoryRaw {
-        async fn has(&self, table: &str) -> Result<bool, SinkError> {
-            Ok(self.0.contains_key(table))
+    impl ReadBack for MemoryRaw {
+        async fn schema(&self, table: &str) -> Result<Option<Arc<Schema>>, SinkError> {
+            Ok(self.0.get(table).map(|b| b[0].schema().clone()))
         }
 
         async fn read(
             &self,
-            table: &str,
-            _batch_rows: usize,
-        ) -> Result<Option<BatchStream<'_>>, SinkError> {
-            Ok(self.0.get(table).map(|b| {
-                Box::pin(futures_util::stream::iter(b.clone().into_iter().map(Ok)))
-                    as BatchStream<'_>
-            }))
+            read: &TableRead,
+        ) -> Result<Option<penny_transform::BatchStream<'_>>, SinkError> {
+            let Some(batches) = self.0.get(&read.table) else {
+                return Ok(None);
+            };
+            let rows = batches.iter().flat_map(|b| b.rows());
+            let out = penny_transform::read_back::read_rows(batches[0].schema(), rows, read)?;
+            Ok(Some(penny_transform::read_back::stream_of(out)))
         }
     }
 
@@ -1534,6 +1522,7 @@ mod tests {
         let report = rebuild_canonical(
             &raw,
             None,
+            None,
             &mut out,
             &mut facts,
             TransformSettings::new(100),
@@ -1593,6 +1582,7 @@ mod tests {
         let report = rebuild_canonical(
             &raw,
             None,
+            None,
             &mut MemorySink::default(),
             &mut facts,
             TransformSettings::new(100),
@@ -1613,6 +1603,7 @@ mod tests {
         );
         let report = rebuild_canonical(
             &raw,
+            None,
             None,
             &mut MemorySink::default(),
             &mut MemorySink::default(),

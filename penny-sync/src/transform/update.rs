@@ -5,7 +5,7 @@
 //! # What is updated, what is rebuilt
 //! - `canonical_ledger_lines` and `fact_ledger_lines` (the large tables): the lines
 //!   the load affected are read back from the raw tables (filtered reads, see
-//!   [`IncrementalRaw::read_where`]), mapped, and upserted; the lines it deleted are
+//!   [`ReadBack::read`]), mapped, and upserted; the lines it deleted are
 //!   deleted. A line is affected when its row in `ledger_entry_lines` changed (its
 //!   `id`), its entry in `ledger_entries` changed (`ledger_entry_id`: the entry gives
 //!   the line's document reference and due date), its journal's code changed
@@ -37,7 +37,7 @@
 //!   transformation ([`LINE_SUMS_TABLE`], in the star schema) are read back and changed
 //!   by the old versions of the affected lines (read back from `canonical_ledger_lines`
 //!   before they are merged) and their new versions, which costs what the changes cost,
-//!   not what the books hold ([`SavedTables`]). When the sums cannot be changed so (none
+//!   not what the books hold ([`ReadBack`]). When the sums cannot be changed so (none
 //!   saved, fiscal years that split the periods otherwise, a journal whose type changed:
 //!   the opening journals' lines are summed apart, sums that do not match), they are
 //!   summed afresh in one streaming pass over the raw lines, and saved whole. The trial
@@ -57,7 +57,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
-use penny_load::KeyFilter;
 use penny_transform::canonical::from_api::ApiMapper;
 use penny_transform::canonical::tables::{CanonicalTable, to_batches};
 use penny_transform::canonical::{
@@ -65,14 +64,15 @@ use penny_transform::canonical::{
     ThirdPartyKind,
 };
 use penny_transform::{
-    Batch, BatchBuilder, Column, LogicalType, ReadKind, Schema, Sink, SinkError, Value, star,
+    Batch, BatchBuilder, Column, KeyFilter, LogicalType, ReadBack, ReadKind, Schema, Sink,
+    SinkError, TableRead, Value, star,
 };
 
 use crate::changes::{ChangeLog, TableChanges};
 use crate::error::SyncError;
 use crate::transform::rebuild::{
-    API_REFERENCE_TABLES, BatchStream, Family, RawTables, TransformReport, WholeTables,
-    batch_error, each_batch, mapping, sink, write_batches,
+    API_REFERENCE_TABLES, Family, TransformReport, WholeTables, batch_error, each_batch, mapping,
+    sink, write_batches,
 };
 use crate::transform::reports::{
     INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, LINE_SUMS_TABLE, LineDays, OPEN_AMOUNTS_TABLE,
@@ -238,7 +238,7 @@ impl Refs {
     }
 
     /// The references of the raw tables now.
-    pub async fn read(raw: &dyn RawTables, batch_rows: usize) -> Result<Refs, SyncError> {
+    pub async fn read(raw: &dyn ReadBack, batch_rows: usize) -> Result<Refs, SyncError> {
         let mut refs = Refs::default();
         for table in ["journals", "ledger_accounts", "customers", "suppliers"] {
             each_batch(raw, table, batch_rows, |batch| {
@@ -299,31 +299,13 @@ impl Refs {
     }
 }
 
-/// The side of a raw target the incremental transformation needs.
+/// What a raw target keeps for the incremental transformation, beside its tables
+/// (read through [`ReadBack`]): what its loads changed, and the references the last
+/// transformation used.
 #[async_trait::async_trait]
-pub trait IncrementalRaw: Send + Sync {
+pub trait ChangeTracking: Send + Sync {
     /// What the raw loads changed since the transformation last completed.
     fn changes(&self) -> &ChangeLog;
-    /// The rows of `table` that `filter` keeps (`None` if the table is absent).
-    async fn read_where(
-        &self,
-        table: &str,
-        batch_rows: usize,
-        filter: &KeyFilter,
-    ) -> Result<Option<BatchStream<'_>>, SinkError>;
-    /// The whole of `table`, only its `columns` (those it has) and its key.
-    async fn read_columns(
-        &self,
-        table: &str,
-        columns: &[&str],
-        batch_rows: usize,
-    ) -> Result<Option<BatchStream<'_>>, SinkError>;
-    /// The first and last values of the date `column` of `table` (`None`: empty).
-    async fn date_range(
-        &self,
-        table: &str,
-        column: &str,
-    ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, SinkError>;
     /// The references saved by the last completed transformation (`None`: there are
     /// none, or they are stale).
     async fn saved_refs(&self) -> Result<Option<Refs>, SinkError>;
@@ -331,32 +313,25 @@ pub trait IncrementalRaw: Send + Sync {
     async fn save_refs(&self, refs: &Refs) -> Result<(), SinkError>;
 }
 
-/// The side of the star target the incremental update reads back: the old versions
-/// of the lines it changes (`canonical_ledger_lines`), the fiscal years and the line
-/// sums the last transformation saved ([`LINE_SUMS_TABLE`]).
-#[async_trait::async_trait]
-pub trait SavedTables: Send + Sync {
-    /// `columns` (and the key; every column when empty) of the rows of `table` that
-    /// `filter` keeps (every row when `None`); `None` when the table is not there.
-    async fn read_saved(
-        &self,
-        table: &str,
-        columns: &[&str],
-        batch_rows: usize,
-        filter: Option<&KeyFilter>,
-    ) -> Result<Option<BatchStream<'_>>, SinkError>;
-}
-
 /// The batches of a saved table, or `None` when it is not there.
 async fn saved_batches(
-    saved: &dyn SavedTables,
+    saved: &dyn ReadBack,
     table: &str,
     columns: &[&str],
     batch_rows: usize,
     filter: Option<&KeyFilter>,
 ) -> Result<Option<Vec<Batch>>, SyncError> {
     let Some(mut stream) = saved
-        .read_saved(table, columns, batch_rows, filter)
+        .read(&{
+            let mut r = TableRead::new(table, batch_rows);
+            if !columns.is_empty() {
+                r = r.columns(columns);
+            }
+            match filter {
+                Some(f) => r.filter(f.clone()),
+                None => r,
+            }
+        })
         .await
         .map_err(sink)?
     else {
@@ -376,7 +351,7 @@ async fn saved_batches(
 /// caller sums afresh when the journals' types changed: the sums keep the opening
 /// journals' lines apart).
 async fn changed_sums(
-    saved: &dyn SavedTables,
+    saved: &dyn ReadBack,
     books: &Books,
     lines: &BTreeMap<(i64, i64), LedgerLine>,
     deleted: &[(i64, i64)],
@@ -413,7 +388,7 @@ async fn changed_sums(
     }
     // Streamed into the sums, a batch at a time.
     let Some(mut sums) = saved
-        .read_saved(LINE_SUMS_TABLE, &[], 10_000, None)
+        .read(&TableRead::new(LINE_SUMS_TABLE, 10_000))
         .await
         .map_err(sink)?
     else {
@@ -435,11 +410,10 @@ async fn changed_sums(
     for (company, ids) in by_company {
         let filter = KeyFilter::ints("line_id", ids).within("company_id", company);
         let Some(mut old) = saved
-            .read_saved(
-                LedgerLine::schema().name(),
-                &["journal_code", "account_number", "date", "debit", "credit"],
-                batch_rows,
-                Some(&filter),
+            .read(
+                &TableRead::new(LedgerLine::schema().name(), batch_rows)
+                    .columns(&["journal_code", "account_number", "date", "debit", "credit"])
+                    .filter(filter),
             )
             .await
             .map_err(sink)?
@@ -464,9 +438,9 @@ async fn changed_sums(
 /// recorded in `inc` (see the module's documentation). `None` when it cannot, before
 /// writing anything: the caller then rebuilds everything.
 pub async fn update(
-    raw: &dyn RawTables,
-    inc: &dyn IncrementalRaw,
-    star: Option<&dyn SavedTables>,
+    raw: &dyn ReadBack,
+    inc: &dyn ChangeTracking,
+    star: Option<&dyn ReadBack>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     settings: crate::transform::rebuild::TransformSettings,
@@ -548,13 +522,13 @@ pub async fn update(
     // forgotten once the batch is mapped).
     let mut lines: BTreeMap<(i64, i64), LedgerLine> = BTreeMap::new();
     for filter in &filters {
-        if let Some(mut stream) = inc
-            .read_where(LINES, batch_rows, filter)
+        if let Some(mut stream) = raw
+            .read(&TableRead::new(LINES, batch_rows).filter(filter.clone()))
             .await
             .map_err(sink)?
         {
             while let Some(batch) = stream.try_next().await.map_err(sink)? {
-                crate::transform::rebuild::fetch_entries(inc, &mut mapper, &batch, batch_rows)
+                crate::transform::rebuild::fetch_entries(raw, &mut mapper, &batch, batch_rows)
                     .await?;
                 for l in mapper.ledger_lines(&batch).map_err(mapping)? {
                     lines.insert((l.company_id, l.line_id), l);
@@ -652,13 +626,13 @@ pub async fn update(
     let days_pass = async {
         match days {
             Some(days) => Ok(days),
-            None => lines_pass(inc, mapper.clone(), batch_rows).await,
+            None => lines_pass(raw, mapper.clone(), batch_rows).await,
         }
     };
     let fresh_digest = async {
         match saved_digest {
             Some(_) => Ok(None),
-            None => digest_pass(inc, mapper.clone(), as_of, batch_rows)
+            None => digest_pass(raw, mapper.clone(), as_of, batch_rows)
                 .await
                 .map(Some),
         }
@@ -670,7 +644,7 @@ pub async fn update(
         digest_saved = saved_digest.is_some(),
         "reports' passes over the lines and invoices done"
     );
-    let selected = select_changed(raw, inc, &mut mapper, &changes, whole, batch_rows).await?;
+    let selected = select_changed(raw, &mut mapper, &changes, whole, batch_rows).await?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         memory_mib = ?crate::progress::memory_mib(),
@@ -691,7 +665,7 @@ pub async fn update(
             report.afresh.push("invoices' digest");
             match fresh {
                 Some(digest) => digest,
-                None => digest_pass(inc, mapper.clone(), as_of, batch_rows).await?,
+                None => digest_pass(raw, mapper.clone(), as_of, batch_rows).await?,
             }
         }
     };
@@ -706,7 +680,7 @@ pub async fn update(
     books.payments = selected.payments;
     books.bank_transactions = selected.bank_transactions;
     merge_transactions(out, facts, &books, &changes, whole, batch_rows, &mut report).await?;
-    let dates = inc.date_range(LINES, "date").await.map_err(sink)?;
+    let dates = raw.date_range(LINES, "date").await.map_err(sink)?;
     // The trial balance by difference, for the accounts whose sums changed (and those
     // they carry into, see `reports::trial_balance_accounts`; with the accounts whose
     // number changed, which may have been a result account): when every company has
@@ -751,7 +725,7 @@ pub async fn update(
 /// over the raw lines, reading only what the mapping needs to give each line its
 /// company, account, date and amounts.
 async fn lines_pass(
-    inc: &dyn IncrementalRaw,
+    inc: &dyn ReadBack,
     mut mapper: ApiMapper,
     batch_rows: usize,
 ) -> Result<crate::transform::reports::LineDays, SyncError> {
@@ -761,7 +735,7 @@ async fn lines_pass(
         OpeningJournals::of(&books.journals),
     );
     if let Some(mut stream) = inc
-        .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
+        .read(&TableRead::new(LINES, batch_rows.max(10_000)).columns(REPORT_LINE_COLUMNS))
         .await
         .map_err(sink)?
     {
@@ -805,7 +779,7 @@ fn digest_columns(table: &str) -> &'static [&'static str] {
 /// The invoices, invoice lines and payments digested afresh for the reports: one
 /// streaming pass over each raw table, reading only the columns the digest uses.
 async fn digest_pass(
-    inc: &dyn IncrementalRaw,
+    inc: &dyn ReadBack,
     mut mapper: ApiMapper,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
@@ -814,7 +788,7 @@ async fn digest_pass(
     for family in [Family::Invoices, Family::InvoiceLines, Family::Payments] {
         for table in family.raw_tables("api") {
             let Some(mut stream) = inc
-                .read_columns(table, digest_columns(table), batch_rows.max(10_000))
+                .read(&TableRead::new(table, batch_rows.max(10_000)).columns(digest_columns(table)))
                 .await
                 .map_err(sink)?
             else {
@@ -888,14 +862,14 @@ fn ids_by_company<'a>(
 /// [`INVOICE_VAT_TABLE`]), to age as of `as_of`; `None` when it must be made afresh
 /// (not saved, unreadable, or kept as of a later day).
 async fn saved_digest(
-    saved: &dyn SavedTables,
+    saved: &dyn ReadBack,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
 ) -> Result<Option<InvoiceDigest>, SyncError> {
     let mut digest = InvoiceDigest::new(as_of);
     for table in [OPEN_AMOUNTS_TABLE, INVOICE_VAT_TABLE] {
         let Some(mut stream) = saved
-            .read_saved(table, &[], batch_rows.max(10_000), None)
+            .read(&TableRead::new(table, batch_rows.max(10_000)))
             .await
             .map_err(sink)?
         else {
@@ -918,7 +892,7 @@ async fn saved_digest(
 /// `selected`. False when the old versions cannot be read back or do not match the
 /// digest: it must then be made afresh.
 async fn changed_digest(
-    saved: &dyn SavedTables,
+    saved: &dyn ReadBack,
     digest: &mut InvoiceDigest,
     selected: &Books,
     keys: &InvoiceChanges,
@@ -926,7 +900,7 @@ async fn changed_digest(
 ) -> Result<bool, SyncError> {
     // Reads `table`'s rows whose `column` is one of the ids, per company.
     async fn read(
-        saved: &dyn SavedTables,
+        saved: &dyn ReadBack,
         table: &str,
         column: &str,
         ids: BTreeMap<i64, BTreeSet<i64>>,
@@ -1139,8 +1113,7 @@ async fn changed_digest(
 /// them; otherwise those whose key changed and the lines and payments of the changed
 /// invoices, read by key.
 async fn select_changed(
-    raw: &dyn RawTables,
-    inc: &dyn IncrementalRaw,
+    raw: &dyn ReadBack,
     mapper: &mut ApiMapper,
     changes: &BTreeMap<String, TableChanges>,
     whole: WholeTables,
@@ -1197,8 +1170,8 @@ async fn select_changed(
                 }
             }
             for filter in &filters {
-                if let Some(mut stream) = inc
-                    .read_where(table, batch_rows, filter)
+                if let Some(mut stream) = raw
+                    .read(&TableRead::new(table, batch_rows).filter(filter.clone()))
                     .await
                     .map_err(sink)?
                 {
@@ -1216,8 +1189,8 @@ async fn select_changed(
     if whole.invoice_lines && !whole.invoices {
         let mut documents = mapper.clone();
         for table in Family::Invoices.raw_tables("api") {
-            let Some(mut stream) = inc
-                .read_columns(table, digest_columns(table), batch_rows.max(10_000))
+            let Some(mut stream) = raw
+                .read(&TableRead::new(table, batch_rows.max(10_000)).columns(digest_columns(table)))
                 .await
                 .map_err(sink)?
             else {
