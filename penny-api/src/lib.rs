@@ -1,7 +1,8 @@
 //! # penny-api
 //!
 //! A typed, rate-limited client for the [Pennylane](https://www.pennylane.com) Company
-//! API v2, and (feature `source`, on by default) a [`penny_transform::Source`] over it.
+//! API v2, and (feature `source`, on by default) a [`penny_transform::Source`][Source]
+//! over it.
 //!
 //! - [`Client`] / [`ClientBuilder`]: bearer token kept secret, one connection pool and
 //!   one rate limiter shared by every clone, `ratelimit-*` hints and `retry-after`
@@ -57,6 +58,13 @@
 //! - A sub-collection of an invoice deleted meanwhile answers 404 (skipped).
 //! - The default sort (`-id`) is never relied on: positions come from timestamps,
 //!   not from the order of records.
+//!
+//! To test against a server that plays Pennylane, see the `penny-sandbox` crate.
+#![cfg_attr(feature = "source", doc = "\n[Source]: penny_transform::Source")]
+#![cfg_attr(
+    not(feature = "source"),
+    doc = "\n[Source]: https://docs.rs/penny-transform/latest/penny_transform/trait.Source.html"
+)]
 
 pub mod api;
 pub mod client;
@@ -68,9 +76,6 @@ pub mod rate_limit;
 pub mod retry;
 #[cfg(feature = "source")]
 pub mod source;
-
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 
 pub use api::{ChangelogRequest, ChangelogResource, ChangelogStart};
 pub use client::{Client, ClientBuilder, ClientStats, DEFAULT_BASE_URL};

@@ -6,10 +6,10 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::chart::{self, AC, AN, BQ, OD, VAT_RATES, VE, VatRate};
-use super::names::{PRODUCTS, PURCHASES};
-use super::rng::Dice;
-use super::world::{Document, World};
+use crate::chart::{self, AC, AN, BQ, OD, VAT_RATES, VE, VatRate};
+use crate::names::{PRODUCTS, PURCHASES};
+use crate::rng::Dice;
+use crate::world::{Document, World};
 
 const TAG_SALE: u64 = 1;
 const TAG_PURCHASE: u64 = 2;

@@ -4,9 +4,74 @@
 //! Anything outside these rules is a 400, as on the real API.
 //!
 //! The table is compared with the spec file by the contract test
-//! (`penny-api/tests/contract.rs`), so the two cannot drift apart.
+//! (`penny-sandbox/tests/contract.rs`), so the two cannot drift apart.
 
-use super::query::Op;
+/// A `filter` operator, as the Company API v2 reference defines them (`eq`, `not_eq`,
+/// `lt`, `lteq`, `gt`, `gteq`, `in`, `not_in`, `start_with`). The sandbox reads only
+/// these spellings ([`Operator::parse`]): whatever a client sends outside them is a 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operator {
+    /// `eq`: equal.
+    Eq,
+    /// `not_eq`: not equal.
+    NotEq,
+    /// `lt`: less than.
+    Lt,
+    /// `lteq`: less than or equal.
+    Lteq,
+    /// `gt`: greater than.
+    Gt,
+    /// `gteq`: greater than or equal.
+    Gteq,
+    /// `in`: one of an array.
+    In,
+    /// `not_in`: none of an array.
+    NotIn,
+    /// `start_with`: text starting with.
+    StartWith,
+}
+
+/// Every operator with its spelling in the reference: the one table read both ways.
+const SPELLINGS: [(Operator, &str); 9] = [
+    (Operator::Eq, "eq"),
+    (Operator::NotEq, "not_eq"),
+    (Operator::Lt, "lt"),
+    (Operator::Lteq, "lteq"),
+    (Operator::Gt, "gt"),
+    (Operator::Gteq, "gteq"),
+    (Operator::In, "in"),
+    (Operator::NotIn, "not_in"),
+    (Operator::StartWith, "start_with"),
+];
+
+impl Operator {
+    /// Every operator of the reference.
+    pub fn all() -> impl Iterator<Item = Operator> {
+        SPELLINGS.iter().map(|(op, _)| *op)
+    }
+
+    /// How the reference spells the operator (`not_eq`).
+    pub fn name(self) -> &'static str {
+        SPELLINGS
+            .iter()
+            .find(|(op, _)| *op == self)
+            .map_or("", |(_, name)| name)
+    }
+
+    /// The operator the reference spells `name`, if it is one (`gte`, `EQ` are not).
+    pub fn parse(name: &str) -> Option<Operator> {
+        SPELLINGS
+            .iter()
+            .find(|(_, spelled)| *spelled == name)
+            .map(|(op, _)| *op)
+    }
+}
+
+impl std::fmt::Display for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The request rules of one GET endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +82,7 @@ pub struct EndpointRules {
     /// The largest `limit` (lists), `None` for an endpoint that is not a list.
     pub max_limit: Option<usize>,
     /// The fields `filter` accepts, each with its operators (empty: no `filter`).
-    pub filters: &'static [(&'static str, &'static [Op])],
+    pub filters: &'static [(&'static str, &'static [Operator])],
     /// The fields `sort` accepts (empty: no `sort`).
     pub sorts: &'static [&'static str],
     /// The other query parameters (besides `cursor`, `limit`, `filter`, `sort`), each
@@ -27,21 +92,28 @@ pub struct EndpointRules {
     pub includes: &'static [&'static str],
 }
 
-const ALL: &[Op] = &[
-    Op::Lt,
-    Op::Lteq,
-    Op::Gt,
-    Op::Gteq,
-    Op::Eq,
-    Op::NotEq,
-    Op::In,
-    Op::NotIn,
+const ALL: &[Operator] = &[
+    Operator::Lt,
+    Operator::Lteq,
+    Operator::Gt,
+    Operator::Gteq,
+    Operator::Eq,
+    Operator::NotEq,
+    Operator::In,
+    Operator::NotIn,
 ];
-const COMPARE: &[Op] = &[Op::Lt, Op::Lteq, Op::Gt, Op::Gteq, Op::Eq, Op::NotEq];
-const EQ_IN: &[Op] = &[Op::Eq, Op::NotEq, Op::In, Op::NotIn];
-const EQ_NE: &[Op] = &[Op::Eq, Op::NotEq];
-const EQ: &[Op] = &[Op::Eq];
-const IN: &[Op] = &[Op::In];
+const COMPARE: &[Operator] = &[
+    Operator::Lt,
+    Operator::Lteq,
+    Operator::Gt,
+    Operator::Gteq,
+    Operator::Eq,
+    Operator::NotEq,
+];
+const EQ_IN: &[Operator] = &[Operator::Eq, Operator::NotEq, Operator::In, Operator::NotIn];
+const EQ_NE: &[Operator] = &[Operator::Eq, Operator::NotEq];
+const EQ: &[Operator] = &[Operator::Eq];
+const IN: &[Operator] = &[Operator::In];
 
 const fn list(path: &'static str, sorts: &'static [&'static str]) -> EndpointRules {
     EndpointRules {
@@ -88,7 +160,7 @@ pub const ENDPOINTS: &[EndpointRules] = &[
         max_limit: Some(1000),
         filters: &[
             ("id", ALL),
-            ("number", &[Op::StartWith, Op::Eq, Op::In]),
+            ("number", &[Operator::StartWith, Operator::Eq, Operator::In]),
             ("enabled", EQ),
         ],
         ..list("/ledger_accounts", &["id"])
@@ -101,7 +173,7 @@ pub const ENDPOINTS: &[EndpointRules] = &[
     EndpointRules {
         filters: &[
             ("id", ALL),
-            ("label", &[Op::StartWith, Op::Eq, Op::In]),
+            ("label", &[Operator::StartWith, Operator::Eq, Operator::In]),
             ("category_group_id", ALL),
             ("analytical_code", EQ_IN),
         ],
@@ -115,10 +187,16 @@ pub const ENDPOINTS: &[EndpointRules] = &[
             ("id", ALL),
             ("customer_type", EQ_NE),
             ("ledger_account_id", EQ_NE),
-            ("name", &[Op::StartWith, Op::Eq]),
+            ("name", &[Operator::StartWith, Operator::Eq]),
             (
                 "external_reference",
-                &[Op::StartWith, Op::Eq, Op::NotEq, Op::In, Op::NotIn],
+                &[
+                    Operator::StartWith,
+                    Operator::Eq,
+                    Operator::NotEq,
+                    Operator::In,
+                    Operator::NotIn,
+                ],
             ),
             ("reg_no", EQ_IN),
             ("emails", IN),
@@ -132,7 +210,7 @@ pub const ENDPOINTS: &[EndpointRules] = &[
         filters: &[
             ("id", ALL),
             ("ledger_account_id", EQ_NE),
-            ("name", &[Op::StartWith]),
+            ("name", &[Operator::StartWith]),
             ("external_reference", EQ_IN),
             ("emails", IN),
         ],
@@ -143,8 +221,8 @@ pub const ENDPOINTS: &[EndpointRules] = &[
     EndpointRules {
         filters: &[
             ("id", ALL),
-            ("label", &[Op::Eq, Op::In]),
-            ("reference", &[Op::Eq, Op::In]),
+            ("label", &[Operator::Eq, Operator::In]),
+            ("reference", &[Operator::Eq, Operator::In]),
             ("external_reference", EQ_IN),
         ],
         ..list("/products", &["id"])
@@ -292,27 +370,12 @@ pub(crate) fn rules_for(path: &str) -> Option<&'static EndpointRules> {
 }
 
 /// The operators of `field` on `rules`, if it is filterable.
-pub(crate) fn operators(rules: &EndpointRules, field: &str) -> Option<&'static [Op]> {
+pub(crate) fn operators(rules: &EndpointRules, field: &str) -> Option<&'static [Operator]> {
     rules
         .filters
         .iter()
         .find(|(f, _)| *f == field)
         .map(|(_, ops)| *ops)
-}
-
-/// How the API spells an operator.
-pub fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Eq => "eq",
-        Op::NotEq => "not_eq",
-        Op::Lt => "lt",
-        Op::Lteq => "lteq",
-        Op::Gt => "gt",
-        Op::Gteq => "gteq",
-        Op::In => "in",
-        Op::NotIn => "not_in",
-        Op::StartWith => "start_with",
-    }
 }
 
 #[cfg(test)]
@@ -335,6 +398,31 @@ mod tests {
         );
         assert!(rules_for("/ledger_entries/3/ledger_entry_lines").is_some());
         assert!(rules_for("/nowhere").is_none());
+    }
+
+    #[test]
+    fn operators_read_exactly_their_spellings() {
+        let names: Vec<&str> = Operator::all().map(Operator::name).collect();
+        assert_eq!(
+            names,
+            [
+                "eq",
+                "not_eq",
+                "lt",
+                "lteq",
+                "gt",
+                "gteq",
+                "in",
+                "not_in",
+                "start_with"
+            ]
+        );
+        for op in Operator::all() {
+            assert_eq!(Operator::parse(op.name()), Some(op));
+        }
+        for other in ["gte", "EQ", "ne", "startWith", "", "between"] {
+            assert_eq!(Operator::parse(other), None, "{other}");
+        }
     }
 
     #[test]

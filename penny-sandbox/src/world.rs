@@ -25,7 +25,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
-use super::rng::{Dice, mix};
+use crate::rng::{Dice, mix};
 
 /// Draft customer invoices (not booked: no entry, no number), after the booked ones.
 pub(crate) const DRAFTS: usize = 3;
@@ -117,7 +117,7 @@ pub(crate) struct YearOpening {
     /// The fiscal year's first day.
     pub date: NaiveDate,
     /// The carried balances and the result of the year before.
-    pub lines: Vec<super::ledger::Line>,
+    pub lines: Vec<crate::ledger::Line>,
 }
 
 impl World {
@@ -141,9 +141,9 @@ impl World {
         let mut dice = Dice::new(key, 0xC0, 0);
         let company_name = format!(
             "{} {} {}",
-            dice.pick(super::names::TRADES),
-            dice.pick(super::names::LAST_NAMES),
-            dice.pick(super::names::LEGAL_FORMS)
+            dice.pick(crate::names::TRADES),
+            dice.pick(crate::names::LAST_NAMES),
+            dice.pick(crate::names::LEGAL_FORMS)
         );
         let mut world = World {
             company_id,
@@ -197,7 +197,7 @@ impl World {
             })
             .collect();
         // The books in order: balances carried into each opening entry.
-        let mut balances = super::ledger::Balances::default();
+        let mut balances = crate::ledger::Balances::default();
         let last_opening = world.openings.last().map_or(0, |o| o.entry);
         let mut total = 0u64;
         for e in 0..world.entries {
@@ -208,7 +208,7 @@ impl World {
                 world.openings[n].lines = lines;
                 count
             } else if e < last_opening {
-                let lines = super::ledger::postings(&world, e);
+                let lines = crate::ledger::postings(&world, e);
                 balances.add(&lines);
                 lines.len()
             } else {
@@ -454,8 +454,8 @@ mod tests {
     /// balances of the year before and its result on 120000 or 129000.
     #[test]
     fn each_year_opens_with_the_balances_and_the_result_of_the_year_before() {
-        use super::super::chart::GENERAL_ACCOUNTS;
-        use super::super::ledger::{self, AccountRef};
+        use crate::chart::GENERAL_ACCOUNTS;
+        use crate::ledger::{self, AccountRef};
         use rust_decimal::Decimal;
         use std::collections::BTreeMap;
         let w = world(4_000);
@@ -483,7 +483,7 @@ mod tests {
             sheet.retain(|_, v| !v.is_zero());
             let entry = ledger::entry(&w, opening.entry);
             assert_eq!(w.document(opening.entry), Document::YearOpening(n));
-            assert_eq!(entry.journal, super::super::chart::AN);
+            assert_eq!(entry.journal, crate::chart::AN);
             // Every account carried as is, the result added on 120000 or 129000 (beside
             // the result of the year before, carried there).
             let mut carried: BTreeMap<String, Decimal> = BTreeMap::new();
@@ -492,14 +492,8 @@ mod tests {
                     line.debit - line.credit;
             }
             let result_accounts = [
-                format!(
-                    "{:?}",
-                    AccountRef::General(super::super::chart::account("120000"))
-                ),
-                format!(
-                    "{:?}",
-                    AccountRef::General(super::super::chart::account("129000"))
-                ),
+                format!("{:?}", AccountRef::General(crate::chart::account("120000"))),
+                format!("{:?}", AccountRef::General(crate::chart::account("129000"))),
             ];
             let on_result = |m: &mut BTreeMap<String, Decimal>| -> Decimal {
                 result_accounts.iter().filter_map(|a| m.remove(a)).sum()
