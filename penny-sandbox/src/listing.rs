@@ -355,10 +355,10 @@ mod tests {
     use crate::query::{Sort, SortField};
 
     #[test]
-    #[ignore = "timing probe: cargo test --release --features sandbox -- --ignored probe --nocapture"]
+    #[ignore = "timing probe: cargo test -p penny-sandbox --release -- --ignored probe --nocapture"]
     fn probe_page_cost_at_one_million_lines() {
         let clock = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
-        let w = World::new(
+        let w = crate::generate::world(
             42,
             1,
             1_000_000,

@@ -6,8 +6,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::chart::{self, GENERAL_ACCOUNTS, JOURNALS, VAT_RATES};
-use crate::ledger::{self, AccountRef, Entry, PRODUCT_COUNT, TAG_CUSTOMER};
+use crate::ledger::{self, Entry, PRODUCT_COUNT, TAG_CUSTOMER};
 use crate::names::{self, CATEGORY_GROUPS};
+use crate::posting::{AccountRef, Line};
 use crate::resource::Resource;
 use crate::rng::Dice;
 use crate::world::{Document, Unbooked, World};
@@ -418,7 +419,7 @@ impl RecordMaker {
 pub(crate) struct LineView {
     journal: usize,
     label: String,
-    line: ledger::Line,
+    line: Line,
 }
 
 impl Entry {

@@ -12,11 +12,12 @@ use crate::config::SandboxConfig;
 use crate::contract::{Contract, Violation};
 use crate::error::SandboxError;
 use crate::faults::Fault;
+use crate::generate;
 use crate::records;
 use crate::resource::Resource;
 use crate::rng;
 use crate::server::{self, Responder, Shared, TokenInfo};
-use crate::world::{self, World};
+use crate::world::World;
 
 /// A running sandbox. Dropping it stops the server.
 pub struct Sandbox {
@@ -117,7 +118,7 @@ impl Sandbox {
         let base_url = format!("{}{}", server.uri(), server::API_PREFIX);
         let worlds: Vec<_> = (1..=config.companies as i64)
             .map(|c| {
-                world::World::new(
+                generate::world(
                     config.seed,
                     c,
                     config.ledger_lines,
