@@ -6,7 +6,9 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::rate_limit::RateLimit;
 
-/// How to build the sandbox.
+/// How to build the sandbox. The default: seed 42, one company of about 2,000 ledger
+/// lines, Pennylane's rate limit, the clock at 2026-11-16 09:00 UTC, 4 weeks of
+/// changelogs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxConfig {
     /// The world's seed: same seed, same world, byte for byte.
@@ -36,6 +38,18 @@ impl Default for SandboxConfig {
                 .single()
                 .expect("a valid fixed instant"),
             changelog_retention: Duration::from_secs(28 * 86_400),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// The default configuration with about `ledger_lines` ledger lines and no rate
+    /// limit: what a test or a benchmark that is not about the limit wants.
+    pub fn unthrottled(ledger_lines: usize) -> SandboxConfig {
+        SandboxConfig {
+            ledger_lines,
+            rate_limit: None,
+            ..SandboxConfig::default()
         }
     }
 }
