@@ -1,33 +1,11 @@
-//! The sandbox and a client for it.
+//! Plain HTTP requests to the sandbox (reqwest, no client logic in the way).
 
-use penny_api::sandbox::{Sandbox, SandboxConfig};
-use penny_api::{Client, ClientBuilder};
+// Each test crate uses its own subset of the helpers.
+#![allow(dead_code)]
+
+use penny_sandbox::Sandbox;
 use secrecy::ExposeSecret;
 use serde_json::Value;
-
-/// The sandbox's default configuration without its rate limit, with `ledger_lines`
-/// ledger lines.
-pub fn quiet_config(ledger_lines: usize) -> SandboxConfig {
-    SandboxConfig {
-        ledger_lines,
-        rate_limit: None,
-        ..SandboxConfig::default()
-    }
-}
-
-/// A started sandbox with `config`.
-pub async fn start(config: SandboxConfig) -> Sandbox {
-    Sandbox::start(config).await.expect("sandbox")
-}
-
-/// A client builder for the sandbox's first company: its base URL, its token, no
-/// client-side rate limit.
-pub fn client_builder(sandbox: &Sandbox) -> ClientBuilder {
-    Client::builder()
-        .base_url(sandbox.base_url())
-        .token(sandbox.token(sandbox.company_ids()[0]))
-        .no_rate_limit()
-}
 
 /// An answer of the sandbox to a plain HTTP request.
 pub struct Answer {
