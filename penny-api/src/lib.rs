@@ -1,8 +1,7 @@
 //! # penny-api
 //!
 //! A typed, rate-limited client for the [Pennylane](https://www.pennylane.com) Company
-//! API v2, and (feature `source`, on by default) a [`penny_transform::Source`][Source]
-//! over it.
+//! API v2, and (feature `source`, on by default) a `penny_transform::Source` over it.
 //!
 //! - [`Client`] / [`ClientBuilder`]: bearer token kept secret, one connection pool and
 //!   one rate limiter shared by every clone, `ratelimit-*` hints and `retry-after`
@@ -60,11 +59,6 @@
 //!   not from the order of records.
 //!
 //! To test against a server that plays Pennylane, see the `penny-sandbox` crate.
-#![cfg_attr(feature = "source", doc = "\n[Source]: penny_transform::Source")]
-#![cfg_attr(
-    not(feature = "source"),
-    doc = "\n[Source]: https://docs.rs/penny-transform/latest/penny_transform/trait.Source.html"
-)]
 
 pub mod api;
 pub mod client;
