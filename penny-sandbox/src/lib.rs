@@ -1,5 +1,6 @@
-//! A local HTTP server that plays the Pennylane API v2, for tests, benchmarks and
-//! `penny demo`.
+//! A local HTTP server that plays the Pennylane API v2, for testing and benchmarking
+//! anything that talks to Pennylane (Penny's client, `penny demo`, or yours) without a
+//! Pennylane account, its rate limit or its data.
 //!
 //! [`Sandbox::start`] binds `127.0.0.1:0` and serves, under
 //! `/api/external/v2`, a generated French company per company id: its chart of accounts
@@ -13,10 +14,10 @@
 //! Everything derives from `(seed, company id)`: same seed, same bytes. Nothing is
 //! materialised up front except one integer per ledger entry (where its lines start) and
 //! the lines of the fiscal years' opening entries (summed from the years before at
-//! start): each record is rebuilt from its index when a page needs it, so a world of millions of
-//! ledger lines starts in a fraction of a second and a page costs what its 100 records
-//! cost. The books repeat a cycle of ten documents (sales, purchases, their payments,
-//! bank fees, payroll or depreciation, see `world.rs`), each fiscal year after the first
+//! start): each record is rebuilt from its index when a page needs it, so a world of
+//! millions of ledger lines starts in a fraction of a second and a page costs what its
+//! 100 records cost. The books repeat a cycle of ten documents (sales, purchases, their
+//! payments, bank fees, payroll or depreciation, see `world.rs`), each fiscal year after the first
 //! opening on January 1st with an AN entry (balance-sheet balances carried, the year
 //! before's result on 120000 or 129000); three draft invoices and a proforma, outside
 //! the books, follow the booked invoices; ids, dates and `created_at` grow
@@ -34,7 +35,8 @@
 //!   ([`spec::ENDPOINTS`], checked against the reference by the contract test): the
 //!   `limit` maximum (100, 1000 on ledger accounts, changelogs and the trial balance),
 //!   the `sort` fields, and the `filter` fields with their operators (a JSON array of
-//!   `{field, operator, value}`). Anything else is a 400: no list filters on
+//!   `{field, operator, value}`, each operator spelled as the reference spells it,
+//!   [`spec::Operator`]). Anything else is a 400: no list filters on
 //!   `updated_at`. Default sort `-id`; an opaque cursor that carries neither filter nor
 //!   sort, so pages 2+ come back **unfiltered** if `filter` is not sent again; an
 //!   unreadable cursor is a 400.
@@ -114,3 +116,8 @@ pub use mutations::PaymentRecords;
 pub use rate_limit::RateLimit;
 pub use resource::Resource;
 pub use sandbox::{Sandbox, SandboxBuilder};
+
+/// The README's example, run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
