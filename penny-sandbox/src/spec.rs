@@ -6,15 +6,12 @@
 //! The table is compared with the spec file by the contract test
 //! (`penny-sandbox/tests/contract.rs`), so the two cannot drift apart.
 
-/// A `filter` operator, as the Company API v2 reference defines them (`eq`, `not_eq`,
-/// `lt`, `lteq`, `gt`, `gteq`, `in`, `not_in`, `start_with`). The sandbox reads only
-/// these spellings ([`Operator::parse`]): whatever a client sends outside them is a 400.
+/// A `filter` operator, as the Company API v2 reference defines them, in the order it
+/// lists them (`lt`, `lteq`, `gt`, `gteq`, `eq`, `not_eq`, `in`, `not_in`, and
+/// `start_with` on some text fields). The sandbox reads only these spellings
+/// ([`Operator::parse`]): whatever a client sends outside them is a 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operator {
-    /// `eq`: equal.
-    Eq,
-    /// `not_eq`: not equal.
-    NotEq,
     /// `lt`: less than.
     Lt,
     /// `lteq`: less than or equal.
@@ -23,6 +20,10 @@ pub enum Operator {
     Gt,
     /// `gteq`: greater than or equal.
     Gteq,
+    /// `eq`: equal.
+    Eq,
+    /// `not_eq`: not equal.
+    NotEq,
     /// `in`: one of an array.
     In,
     /// `not_in`: none of an array.
@@ -31,14 +32,15 @@ pub enum Operator {
     StartWith,
 }
 
-/// Every operator with its spelling in the reference: the one table read both ways.
+/// Every operator with its spelling in the reference, in declaration order (so
+/// `SPELLINGS[op as usize]` is `op`'s): the one table read both ways.
 const SPELLINGS: [(Operator, &str); 9] = [
-    (Operator::Eq, "eq"),
-    (Operator::NotEq, "not_eq"),
     (Operator::Lt, "lt"),
     (Operator::Lteq, "lteq"),
     (Operator::Gt, "gt"),
     (Operator::Gteq, "gteq"),
+    (Operator::Eq, "eq"),
+    (Operator::NotEq, "not_eq"),
     (Operator::In, "in"),
     (Operator::NotIn, "not_in"),
     (Operator::StartWith, "start_with"),
@@ -52,10 +54,7 @@ impl Operator {
 
     /// How the reference spells the operator (`not_eq`).
     pub fn name(self) -> &'static str {
-        SPELLINGS
-            .iter()
-            .find(|(op, _)| *op == self)
-            .map_or("", |(_, name)| name)
+        SPELLINGS[self as usize].1
     }
 
     /// The operator the reference spells `name`, if it is one (`gte`, `EQ` are not).
@@ -92,28 +91,24 @@ pub struct EndpointRules {
     pub includes: &'static [&'static str],
 }
 
-const ALL: &[Operator] = &[
-    Operator::Lt,
-    Operator::Lteq,
-    Operator::Gt,
-    Operator::Gteq,
-    Operator::Eq,
-    Operator::NotEq,
-    Operator::In,
-    Operator::NotIn,
+// Short, for the tables below.
+use Operator as Op;
+
+const ALL: &[Op] = &[
+    Op::Lt,
+    Op::Lteq,
+    Op::Gt,
+    Op::Gteq,
+    Op::Eq,
+    Op::NotEq,
+    Op::In,
+    Op::NotIn,
 ];
-const COMPARE: &[Operator] = &[
-    Operator::Lt,
-    Operator::Lteq,
-    Operator::Gt,
-    Operator::Gteq,
-    Operator::Eq,
-    Operator::NotEq,
-];
-const EQ_IN: &[Operator] = &[Operator::Eq, Operator::NotEq, Operator::In, Operator::NotIn];
-const EQ_NE: &[Operator] = &[Operator::Eq, Operator::NotEq];
-const EQ: &[Operator] = &[Operator::Eq];
-const IN: &[Operator] = &[Operator::In];
+const COMPARE: &[Op] = &[Op::Lt, Op::Lteq, Op::Gt, Op::Gteq, Op::Eq, Op::NotEq];
+const EQ_IN: &[Op] = &[Op::Eq, Op::NotEq, Op::In, Op::NotIn];
+const EQ_NE: &[Op] = &[Op::Eq, Op::NotEq];
+const EQ: &[Op] = &[Op::Eq];
+const IN: &[Op] = &[Op::In];
 
 const fn list(path: &'static str, sorts: &'static [&'static str]) -> EndpointRules {
     EndpointRules {
@@ -160,7 +155,7 @@ pub const ENDPOINTS: &[EndpointRules] = &[
         max_limit: Some(1000),
         filters: &[
             ("id", ALL),
-            ("number", &[Operator::StartWith, Operator::Eq, Operator::In]),
+            ("number", &[Op::StartWith, Op::Eq, Op::In]),
             ("enabled", EQ),
         ],
         ..list("/ledger_accounts", &["id"])
@@ -173,7 +168,7 @@ pub const ENDPOINTS: &[EndpointRules] = &[
     EndpointRules {
         filters: &[
             ("id", ALL),
-            ("label", &[Operator::StartWith, Operator::Eq, Operator::In]),
+            ("label", &[Op::StartWith, Op::Eq, Op::In]),
             ("category_group_id", ALL),
             ("analytical_code", EQ_IN),
         ],
@@ -187,16 +182,10 @@ pub const ENDPOINTS: &[EndpointRules] = &[
             ("id", ALL),
             ("customer_type", EQ_NE),
             ("ledger_account_id", EQ_NE),
-            ("name", &[Operator::StartWith, Operator::Eq]),
+            ("name", &[Op::StartWith, Op::Eq]),
             (
                 "external_reference",
-                &[
-                    Operator::StartWith,
-                    Operator::Eq,
-                    Operator::NotEq,
-                    Operator::In,
-                    Operator::NotIn,
-                ],
+                &[Op::StartWith, Op::Eq, Op::NotEq, Op::In, Op::NotIn],
             ),
             ("reg_no", EQ_IN),
             ("emails", IN),
@@ -210,7 +199,7 @@ pub const ENDPOINTS: &[EndpointRules] = &[
         filters: &[
             ("id", ALL),
             ("ledger_account_id", EQ_NE),
-            ("name", &[Operator::StartWith]),
+            ("name", &[Op::StartWith]),
             ("external_reference", EQ_IN),
             ("emails", IN),
         ],
@@ -221,8 +210,8 @@ pub const ENDPOINTS: &[EndpointRules] = &[
     EndpointRules {
         filters: &[
             ("id", ALL),
-            ("label", &[Operator::Eq, Operator::In]),
-            ("reference", &[Operator::Eq, Operator::In]),
+            ("label", &[Op::Eq, Op::In]),
+            ("reference", &[Op::Eq, Op::In]),
             ("external_reference", EQ_IN),
         ],
         ..list("/products", &["id"])
@@ -400,26 +389,17 @@ mod tests {
         assert!(rules_for("/nowhere").is_none());
     }
 
+    /// Each operator has its own spelling, read back as itself; nothing else is read.
+    /// (That the spellings are the reference's is the contract test's to prove.)
     #[test]
     fn operators_read_exactly_their_spellings() {
-        let names: Vec<&str> = Operator::all().map(Operator::name).collect();
-        assert_eq!(
-            names,
-            [
-                "eq",
-                "not_eq",
-                "lt",
-                "lteq",
-                "gt",
-                "gteq",
-                "in",
-                "not_in",
-                "start_with"
-            ]
-        );
-        for op in Operator::all() {
-            assert_eq!(Operator::parse(op.name()), Some(op));
+        for (i, (op, name)) in SPELLINGS.iter().enumerate() {
+            assert_eq!(*op as usize, i, "{op:?} out of order in SPELLINGS");
+            assert_eq!(op.name(), *name);
+            assert_eq!(Operator::parse(name), Some(*op));
         }
+        let names: std::collections::BTreeSet<&str> = Operator::all().map(Operator::name).collect();
+        assert_eq!(names.len(), SPELLINGS.len());
         for other in ["gte", "EQ", "ne", "startWith", "", "between"] {
             assert_eq!(Operator::parse(other), None, "{other}");
         }
