@@ -5,26 +5,22 @@
 //! Only the opening entries' lines and one integer per entry are kept: every other
 //! record is rebuilt from its index when a page needs it (`ledger.rs`, `records.rs`).
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::chart;
+use crate::config::SandboxConfig;
 use crate::ledger;
 use crate::posting::{AccountRef, Line, general, posting};
 use crate::world::{Document, World};
 
-/// Generates company `company_id` with about `ledger_lines` lines (at least that many,
-/// ending on a whole entry), its clock at `clock`, its records' `url`s under `base_url`.
-pub(crate) fn world(
-    seed: u64,
-    company_id: i64,
-    ledger_lines: usize,
-    clock: DateTime<Utc>,
-    base_url: String,
-) -> World {
-    let mut world = World::blank(seed, company_id, ledger_lines, clock, base_url);
+/// Generates company `company_id` of a sandbox of `config`: about `config.ledger_lines`
+/// lines (at least that many, ending on a whole entry), its records' `url`s under
+/// `base_url`.
+pub(crate) fn world(config: &SandboxConfig, company_id: i64, base_url: String) -> World {
+    let (seed, lines, clock) = (config.seed, config.ledger_lines, config.start);
+    let mut world = World::blank(seed, company_id, lines, clock, base_url);
     // The cycle entries the line target needs (the opening entries come on top).
-    let target = ledger_lines.max(1) as u64;
+    let target = lines.max(1) as u64;
     let mut total = world.line_count(0) as u64;
     let mut regular = 0;
     while total < target {
@@ -123,14 +119,19 @@ impl Balances {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use chrono::{Datelike, NaiveDate, TimeZone};
+    use chrono::{Datelike, NaiveDate};
 
     use super::*;
     use crate::world::Document;
 
+    /// Company 1 of the default sandbox (seed 42, clock 2026-11-16 09:00 UTC), with
+    /// about `lines` ledger lines.
     fn world(lines: usize) -> World {
-        let clock = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
-        super::world(42, 1, lines, clock, "http://x".into())
+        let config = SandboxConfig {
+            ledger_lines: lines,
+            ..SandboxConfig::default()
+        };
+        super::world(&config, 1, "http://x".into())
     }
 
     #[test]

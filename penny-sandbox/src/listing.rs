@@ -349,22 +349,14 @@ pub(crate) fn list_values(mut values: Vec<Value>, query: &ListQuery) -> Page {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
     use super::*;
     use crate::query::{Sort, SortField};
 
     #[test]
     #[ignore = "timing probe: cargo test -p penny-sandbox --release -- --ignored probe --nocapture"]
     fn probe_page_cost_at_one_million_lines() {
-        let clock = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
-        let w = crate::generate::world(
-            42,
-            1,
-            1_000_000,
-            clock,
-            "http://127.0.0.1:1/api/external/v2".into(),
-        );
+        let config = crate::config::SandboxConfig::unthrottled(1_000_000);
+        let w = crate::generate::world(&config, 1, "http://127.0.0.1:1/api/external/v2".into());
         let store = CompanyStore::default();
         let mut query = ListQuery {
             limit: 100,

@@ -117,15 +117,7 @@ impl Sandbox {
             .await;
         let base_url = format!("{}{}", server.uri(), server::API_PREFIX);
         let worlds: Vec<_> = (1..=config.companies as i64)
-            .map(|c| {
-                generate::world(
-                    config.seed,
-                    c,
-                    config.ledger_lines,
-                    config.start,
-                    base_url.clone(),
-                )
-            })
+            .map(|c| generate::world(&config, c, base_url.clone()))
             .collect();
         let tokens: HashMap<String, TokenInfo> = (1..=config.companies as i64)
             .map(|c| {
