@@ -9,8 +9,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{CheckedSandbox, penny, sandbox_with};
-use penny_api::sandbox::Sandbox;
 use penny_cli::output::is_console_safe;
+use penny_sandbox::Sandbox;
 use secrecy::ExposeSecret;
 
 /// `penny` in `dir`, reading the sandbox's API with `token` through the documented

@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use penny_api::sandbox::Fault;
+use penny_sandbox::Fault;
 use secrecy::ExposeSecret;
 
 use common::{assert_same_schemas, pg_tables, sandbox_with};

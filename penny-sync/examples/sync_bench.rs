@@ -18,8 +18,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use futures_util::{StreamExt, TryStreamExt};
-use penny_api::sandbox::{Sandbox, SandboxConfig};
 use penny_api::{Client, ListRequest};
+use penny_sandbox::{Sandbox, SandboxConfig};
 use penny_sync::run::{LEDGER_FIRST, Targets};
 use penny_sync::transform::rebuild::TransformSettings;
 

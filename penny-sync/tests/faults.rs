@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use penny_api::sandbox::Fault;
+use penny_sandbox::Fault;
 use penny_sync::transform::rebuild::TransformSettings;
 
 use common::{assert_same_schemas, pg_targets, sandbox_and_client};

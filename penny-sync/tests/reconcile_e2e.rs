@@ -195,7 +195,7 @@ impl ReadBack for WithTrialBalance<'_> {
 /// its amount, on the planted fiscal year.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_review_finds_each_anomaly_planted_in_the_sandbox_books() {
-    use penny_api::sandbox::Resource;
+    use penny_sandbox::Resource;
     use serde_json::{Value as Json, json};
 
     let db = penny_testdb::TestDb::new().await;

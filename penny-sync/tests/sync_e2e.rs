@@ -100,7 +100,7 @@ fn assert_same_tables(incremental: &Path, fresh: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_broken_by_faults_converge_on_the_next_run() {
-    use penny_api::sandbox::Fault;
+    use penny_sandbox::Fault;
     let (sandbox, client) = sandbox().await;
     // Reference tables and the trial balance read every cycle (their cadence is tested
     // in penny-api): the trial balance moves with every mutation of the books.
@@ -375,7 +375,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // (and equal to a fresh full sync, compared below); under the limit, incremental.
     sandbox.advance_clock(chrono::Duration::minutes(1));
     let entries = sandbox
-        .generated_ids(1, penny_api::sandbox::Resource::LedgerEntries)
+        .generated_ids(1, penny_sandbox::Resource::LedgerEntries)
         .unwrap();
     for entry in entries.clone().take(3) {
         sandbox
@@ -584,7 +584,7 @@ async fn check_reports(db: &penny_testdb::TestDb, star: &str) {
 /// is finalized again; each incremental cycle equals a fresh full sync of its world.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_reports() {
-    use penny_api::sandbox::Resource;
+    use penny_sandbox::Resource;
     let db = penny_testdb::TestDb::new().await;
     let (sandbox, client) = sandbox().await;
     // The renumbered account below is seen at once only with the reference tables

@@ -11,8 +11,8 @@
 use std::io::Write;
 
 use futures_util::TryStreamExt;
-use penny_api::sandbox::{Resource, Sandbox, SandboxConfig};
 use penny_api::{Client, ListRequest};
+use penny_sandbox::{Resource, Sandbox, SandboxConfig};
 use penny_sync::pipeline::RunSummary;
 use penny_sync::run::{RunOptions, Targets};
 use penny_transform::Source;
@@ -25,7 +25,7 @@ use crate::exit::{CliError, ExitCode, chain};
 
 const COMPANY: i64 = 1;
 
-fn sandbox_error(e: penny_api::sandbox::SandboxError) -> CliError {
+fn sandbox_error(e: penny_sandbox::SandboxError) -> CliError {
     CliError::new(ExitCode::Internal, &e)
 }
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, dead_code, unused_imports)]
 
 use penny_api::Client;
-use penny_api::sandbox::{Sandbox, SandboxConfig};
+use penny_sandbox::{Sandbox, SandboxConfig};
 
 /// A sandbox under Pennylane's contract: every request it receives and every response
 /// it serves is checked against the official specs (`PENNY_OPENAPI_DIR`), and the test
@@ -33,7 +33,7 @@ impl Drop for CheckedSandbox {
         assert!(
             violations.is_empty(),
             "the end-to-end test sent or was served what Pennylane's spec does not allow:\n{}",
-            penny_api::sandbox::contract::summary(&violations)
+            penny_sandbox::contract::summary(&violations)
         );
     }
 }
@@ -41,7 +41,7 @@ impl Drop for CheckedSandbox {
 /// A sandbox with `ledger_lines` ledger lines, no rate limit, its clock at now, under
 /// the contract ([`CheckedSandbox`]).
 pub async fn sandbox_with(ledger_lines: usize) -> CheckedSandbox {
-    let contract = penny_api::sandbox::contract::Contract::from_env().unwrap_or_else(|e| {
+    let contract = penny_sandbox::contract::Contract::from_env().unwrap_or_else(|e| {
         panic!(
             "{e}\n(the end-to-end tests check the sandbox against the spec files; never skipped)"
         )
@@ -101,7 +101,7 @@ pub use penny_testdb::compare::{assert_converged, assert_same_schemas, only_in_e
 /// the last read): a customer created, an unpaid invoice paid, another deleted with its
 /// entry, a supplier renamed, an entry relabelled. Returns what it changed.
 pub fn mutate(sandbox: &Sandbox) -> Vec<String> {
-    use penny_api::sandbox::Resource;
+    use penny_sandbox::Resource;
     use serde_json::Value;
     const COMPANY: i64 = 1;
     let mut changes = Vec::new();
