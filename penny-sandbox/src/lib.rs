@@ -86,8 +86,10 @@
 mod access;
 mod changelog;
 mod chart;
+mod checked;
 mod config;
 pub mod contract;
+mod demo;
 mod error;
 mod faults;
 mod generate;
@@ -108,6 +110,7 @@ mod store;
 mod trial_balance;
 mod world;
 
+pub use checked::CheckedSandbox;
 pub use config::SandboxConfig;
 pub use contract::{Contract, ContractError, Side, Violation};
 pub use error::SandboxError;

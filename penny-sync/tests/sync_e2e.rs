@@ -9,7 +9,6 @@ use std::path::Path;
 
 use common::{CheckedSandbox, assert_converged, pg_tables, pg_targets, sandbox_and_client};
 
-use common::mutate;
 use penny_api::Client;
 use penny_sync::run::Targets;
 use penny_sync::transform::rebuild::TransformSettings;
@@ -67,7 +66,7 @@ async fn incremental_sync_equals_a_fresh_full_sync_of_the_mutated_world() {
 
     let first = sync(&source, incremental.path(), true).await;
     assert!(first.totals().inserted > 1000, "{}", first.line());
-    let changes = mutate(&sandbox);
+    let changes = sandbox.make_demo_changes(1).unwrap();
     assert!(changes.len() >= 4, "{:?}", changes);
     let second = sync(&source, incremental.path(), false).await;
     assert!(second.totals().inserted >= 3, "{}", second.line());
@@ -109,7 +108,7 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
     let incremental = tempfile::tempdir().unwrap();
     let fresh = tempfile::tempdir().unwrap();
     sync(&source, incremental.path(), true).await;
-    mutate(&sandbox);
+    sandbox.make_demo_changes(1).unwrap();
 
     // A 503 burst and a 429 storm are absorbed by the client's retries.
     sandbox.inject(Fault::ServerError {
@@ -198,7 +197,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         "{}",
         first.line()
     );
-    let changes = mutate(&sandbox);
+    let changes = sandbox.make_demo_changes(1).unwrap();
     assert!(changes.len() >= 4, "{:?}", changes);
     let second = pg_sync(&source, &targets, false).await;
     let transform = second.transform.as_ref().unwrap();
