@@ -28,7 +28,7 @@
 //! reports), their ledger entries (read by key for each batch of lines when the target
 //! can filter its reads, as PostgreSQL can), and the invoices, invoice lines, payments
 //! and bank transactions (each mapped, written and digested for the reports batch by
-//! batch into [`InvoiceDigest`](crate::transform::reports::InvoiceDigest); in PostgreSQL, each
+//! batch into [`InvoiceDigest`](invoice_digest::InvoiceDigest); in PostgreSQL, each
 //! batch of invoice lines and payments is joined to its invoices read back by key, so
 //! nothing is held per invoice; the CSV target keeps 24 bytes per invoice instead).
 //! The CSV target reads a whole file before streaming it (its files are demo-sized)
@@ -45,7 +45,7 @@ use penny_transform::canonical::{
     BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, MappingError,
     ThirdPartyKind,
 };
-use penny_transform::reports::{reconcile, review};
+use penny_transform::reports::{incremental, invoice_digest, line_sums, reconcile, review, tables};
 use penny_transform::{Batch, CommitStats, ReadKind, Schema, Sink, SinkError, Value, star};
 
 use crate::error::SyncError;
@@ -457,7 +457,7 @@ async fn fetch_invoices(
 async fn fetch_invoices_by_key(
     inc: &dyn crate::transform::update::IncrementalRaw,
     mapper: &mut ApiMapper,
-    keys: impl IntoIterator<Item = crate::transform::reports::InvoiceKey>,
+    keys: impl IntoIterator<Item = invoice_digest::InvoiceKey>,
     batch_rows: usize,
 ) -> Result<Vec<Invoice>, SyncError> {
     let mut wanted: BTreeMap<(ThirdPartyKind, i64), BTreeSet<i64>> = BTreeMap::new();
@@ -567,15 +567,15 @@ pub async fn rebuild_canonical(
 ///
 /// Memory: the reference tables are held; the ledger lines and the transactional
 /// tables stream through, one batch at a time, summed for the reports on the way
-/// ([`LineDays`](crate::transform::reports::LineDays), [`InvoiceDigest`]). When `raw` can filter its
+/// ([`LineSums`](line_sums::LineSums), [`InvoiceDigest`]). When `raw` can filter its
 /// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
 /// of held.
 ///
 /// With `saved` (the target can read its tables back), the reconciliation's explaining
 /// lines are read back from it; with `save_sums`, the lines' sums and the invoices'
-/// digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](crate::transform::reports::LINE_SUMS_TABLE),
-/// [`OPEN_AMOUNTS_TABLE`](crate::transform::reports::OPEN_AMOUNTS_TABLE),
-/// [`INVOICE_VAT_TABLE`](crate::transform::reports::INVOICE_VAT_TABLE)).
+/// digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](line_sums::LINE_SUMS_TABLE),
+/// [`OPEN_AMOUNTS_TABLE`](invoice_digest::OPEN_AMOUNTS_TABLE),
+/// [`INVOICE_VAT_TABLE`](invoice_digest::INVOICE_VAT_TABLE)).
 async fn rebuild_whole(
     raw: &dyn RawTables,
     saved: Option<&dyn crate::transform::update::SavedTables>,
@@ -601,8 +601,7 @@ async fn rebuild_whole(
         .await
         .map_err(sink)?;
     let mut dates: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
-    let mut days =
-        crate::transform::reports::LineDays::new(&door.fiscal_years(), door.opening_journals());
+    let mut days = line_sums::LineSums::new(&door.fiscal_years(), door.opening_journals());
     let mut review_lines = review::ReviewLines::new();
     let mut line_count = 0u64;
     let mut batches = raw
@@ -665,7 +664,7 @@ async fn rebuild_whole(
         .tables
         .push((fact_schema.name().to_owned(), line_count, stats));
 
-    let mut digest = crate::transform::reports::InvoiceDigest::new(chrono::Utc::now().date_naive());
+    let mut digest = invoice_digest::InvoiceDigest::new(chrono::Utc::now().date_naive());
     for family in Family::ALL {
         stream_family(
             raw,
@@ -716,7 +715,7 @@ async fn rebuild_whole(
         "review and reconciliation written"
     );
     if save_sums {
-        let schema = crate::transform::reports::LineDays::schema();
+        let schema = line_sums::LineSums::schema();
         let (sums, _) = days.batches(None, batch_rows)?;
         write_batches(facts, &schema, ReadKind::Full, sums, &mut report).await?;
         for write in digest.saved_batches(batch_rows)? {
@@ -736,7 +735,7 @@ async fn stream_family(
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     batch_rows: usize,
-    digest: &mut crate::transform::reports::InvoiceDigest,
+    digest: &mut invoice_digest::InvoiceDigest,
     report: &mut TransformReport,
 ) -> Result<(), SyncError> {
     let canonical = family.canonical();
@@ -836,7 +835,7 @@ async fn stream_family(
 fn years_used(
     books: &Books,
     dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
-    days: &crate::transform::reports::LineDays,
+    days: &line_sums::LineSums,
     settings: TransformSettings,
 ) -> (
     Vec<penny_transform::canonical::FiscalYear>,
@@ -856,7 +855,7 @@ fn years_used(
         .iter()
         .map(|c| c.company_id)
         .chain(days.extent().into_keys());
-    let fiscal_years = crate::transform::reports::fiscal_years_used(
+    let fiscal_years = tables::fiscal_years_used(
         &books.fiscal_years,
         companies,
         settings.year_start_month,
@@ -874,8 +873,8 @@ fn years_used(
 struct Checks<'a> {
     books: &'a Books,
     fiscal_years: &'a [penny_transform::canonical::FiscalYear],
-    days: &'a crate::transform::reports::LineDays,
-    digest: &'a crate::transform::reports::InvoiceDigest,
+    days: &'a line_sums::LineSums,
+    digest: &'a invoice_digest::InvoiceDigest,
     lines: &'a review::ReviewLines,
 }
 
@@ -897,14 +896,14 @@ async fn write_checks(
 ) -> Result<(), SyncError> {
     // The review, from the trial balance as `report_trial_balance` holds it.
     let mut trial_balance = Vec::new();
-    for (schema, batches) in crate::transform::reports::report_batches(
+    for (schema, batches) in tables::report_batches(
         checks.fiscal_years,
         checks.days,
         checks.digest,
-        &crate::transform::reports::result_accounts(&checks.books.accounts),
+        &tables::result_accounts(&checks.books.accounts),
         batch_rows,
     )? {
-        if schema.name() == crate::transform::reports::trial_balance_schema().name() {
+        if schema.name() == tables::trial_balance_schema().name() {
             for b in &batches {
                 trial_balance.extend(review::trial_balance_rows(b).map_err(check_error)?);
             }
@@ -965,7 +964,7 @@ async fn write_checks(
 async fn reconcile_with_pennylane(
     raw: &dyn RawTables,
     saved: Option<&dyn crate::transform::update::SavedTables>,
-    days: &crate::transform::reports::LineDays,
+    days: &line_sums::LineSums,
     batch_rows: usize,
 ) -> Result<Option<Vec<reconcile::Discrepancy>>, SyncError> {
     if !raw
@@ -1204,8 +1203,8 @@ pub(crate) async fn write_books(
     facts: &mut dyn Sink,
     books: &Books,
     dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
-    days: &crate::transform::reports::LineDays,
-    invoices: &crate::transform::reports::InvoiceDigest,
+    days: &line_sums::LineSums,
+    invoices: &invoice_digest::InvoiceDigest,
     changed_accounts: Option<&std::collections::BTreeSet<(i64, std::sync::Arc<str>)>>,
     settings: TransformSettings,
     whole: WholeTables,
@@ -1305,7 +1304,7 @@ pub(crate) fn batch_error(e: penny_transform::BatchError) -> SyncError {
 /// otherwise they are merged into it and the keys `gone` deleted.
 pub(crate) async fn write_changes(
     out: &mut dyn Sink,
-    (schema, batches, gone): crate::transform::reports::TableWrite,
+    (schema, batches, gone): incremental::TableWrite,
     report: &mut TransformReport,
 ) -> Result<(), SyncError> {
     match gone {

@@ -64,6 +64,11 @@ use penny_transform::canonical::{
     BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, OpeningJournals,
     ThirdPartyKind,
 };
+use penny_transform::reports::invoice_digest::{
+    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, OPEN_AMOUNTS_TABLE,
+};
+use penny_transform::reports::line_sums::{LINE_SUMS_TABLE, LineSums, SumKey};
+use penny_transform::reports::{invoice_read_back, tables};
 use penny_transform::{
     Batch, BatchBuilder, Column, LogicalType, ReadKind, Schema, Sink, SinkError, Value, star,
 };
@@ -73,10 +78,6 @@ use crate::error::SyncError;
 use crate::transform::rebuild::{
     API_REFERENCE_TABLES, BatchStream, Family, RawTables, TransformReport, WholeTables,
     batch_error, each_batch, mapping, sink, write_batches,
-};
-use crate::transform::reports::{
-    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, LINE_SUMS_TABLE, LineDays, OPEN_AMOUNTS_TABLE,
-    SumKey,
 };
 
 /// The raw table of the saved references (journal codes and types, account numbers,
@@ -381,9 +382,9 @@ async fn changed_sums(
     lines: &BTreeMap<(i64, i64), LedgerLine>,
     deleted: &[(i64, i64)],
     batch_rows: usize,
-) -> Result<Option<(LineDays, BTreeSet<SumKey>)>, SyncError> {
+) -> Result<Option<(LineSums, BTreeSet<SumKey>)>, SyncError> {
     let fiscal_years = &books.fiscal_years;
-    let mut days = LineDays::new(fiscal_years, OpeningJournals::of(&books.journals));
+    let mut days = LineSums::new(fiscal_years, OpeningJournals::of(&books.journals));
     let old_years = saved_batches(
         saved,
         penny_transform::canonical::FiscalYear::schema().name(),
@@ -717,7 +718,7 @@ pub async fn update(
     let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
         .as_ref()
         .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
-        .and_then(crate::transform::reports::changed_accounts)
+        .and_then(tables::changed_accounts)
         .map(|accounts| accounts.into_iter().chain(renumbered).collect());
     crate::transform::rebuild::write_books(
         out,
@@ -733,7 +734,7 @@ pub async fn update(
     )
     .await?;
     if star.is_some() {
-        let schema = LineDays::schema();
+        let schema = LineSums::schema();
         let (upserts, gone) = days.batches(touched.as_ref(), batch_rows)?;
         match touched {
             Some(_) => merge(facts, &schema, upserts, gone, &mut report).await?,
@@ -754,12 +755,9 @@ async fn lines_pass(
     inc: &dyn IncrementalRaw,
     mut mapper: ApiMapper,
     batch_rows: usize,
-) -> Result<crate::transform::reports::LineDays, SyncError> {
+) -> Result<LineSums, SyncError> {
     let books = mapper.books();
-    let mut days = crate::transform::reports::LineDays::new(
-        &books.fiscal_years,
-        OpeningJournals::of(&books.journals),
-    );
+    let mut days = LineSums::new(&books.fiscal_years, OpeningJournals::of(&books.journals));
     if let Some(mut stream) = inc
         .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
         .await
@@ -809,8 +807,8 @@ async fn digest_pass(
     mut mapper: ApiMapper,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
-) -> Result<crate::transform::reports::InvoiceDigest, SyncError> {
-    let mut digest = crate::transform::reports::InvoiceDigest::new(as_of);
+) -> Result<InvoiceDigest, SyncError> {
+    let mut digest = InvoiceDigest::new(as_of);
     for family in [Family::Invoices, Family::InvoiceLines, Family::Payments] {
         for table in family.raw_tables("api") {
             let Some(mut stream) = inc
@@ -935,7 +933,7 @@ async fn changed_digest(
     ) -> Result<bool, SyncError> {
         for (company, ids) in ids {
             let filter = KeyFilter::ints(column, ids).within("company_id", company);
-            let columns = crate::transform::reports::digest_canonical_columns(table);
+            let columns = invoice_read_back::digest_canonical_columns(table);
             let Some(batches) =
                 saved_batches(saved, table, columns, batch_rows, Some(&filter)).await?
             else {
@@ -972,7 +970,7 @@ async fn changed_digest(
             return Ok(false);
         }
     }
-    let mut old = match crate::transform::reports::read_back(&old) {
+    let mut old = match invoice_read_back::read_back(&old) {
         Ok(books) => books,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -1022,7 +1020,7 @@ async fn changed_digest(
         return Ok(false);
     }
     let mut changed = keys.invoices.clone();
-    match crate::transform::reports::read_back(&crediting) {
+    match invoice_read_back::read_back(&crediting) {
         Ok(books) => changed.extend(
             books
                 .invoices
@@ -1068,7 +1066,7 @@ async fn changed_digest(
     {
         return Ok(false);
     }
-    match crate::transform::reports::read_back(&invoices) {
+    match invoice_read_back::read_back(&invoices) {
         Ok(books) => old.invoices = books.invoices,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -1101,7 +1099,7 @@ async fn changed_digest(
         {
             return Ok(false);
         }
-        match crate::transform::reports::read_back(&more) {
+        match invoice_read_back::read_back(&more) {
             Ok(books) => old.invoices.extend(
                 books
                     .invoices
