@@ -747,6 +747,20 @@ mod tests {
     }
 
     #[test]
+    fn the_saved_tables_are_named_by_their_constants() {
+        assert_eq!(
+            InvoiceDigest::open_amounts_schema().name(),
+            OPEN_AMOUNTS_TABLE
+        );
+        assert_eq!(InvoiceDigest::vat_sums_schema().name(), INVOICE_VAT_TABLE);
+        let writes = InvoiceDigest::new(d(2026, 1, 1))
+            .saved_batches(10)
+            .expect("valid");
+        let names: Vec<&str> = writes.iter().map(|(s, _, _)| s.name()).collect();
+        assert_eq!(names, [OPEN_AMOUNTS_TABLE, INVOICE_VAT_TABLE]);
+    }
+
+    #[test]
     fn the_digest_gives_the_aged_balances_and_vat_of_the_whole_invoices() {
         let books = books();
         let as_of = d(2026, 9, 30);

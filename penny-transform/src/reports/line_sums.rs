@@ -650,6 +650,7 @@ pub(crate) mod tests {
             .iter()
             .map(|r| order.iter().map(|&i| r[i].clone()).collect())
             .collect();
+        assert_eq!(schema.name(), LINE_SUMS_TABLE);
         let batch = Batch::upsert(reordered, reversed).expect("valid rows");
         let mut sums = LineSums::new(&fy, OpeningJournals::default());
         sums.add_saved(&batch).expect("readable rows");

@@ -558,6 +558,57 @@ mod tests {
     }
 
     #[test]
+    fn the_report_tables_are_written_in_the_order_of_their_names() {
+        let tables = report_batches(
+            &[],
+            &LineSums::default(),
+            &InvoiceDigest::new(d(2026, 1, 1)),
+            &BTreeMap::new(),
+            10,
+        )
+        .expect("valid");
+        let names: Vec<&str> = tables.iter().map(|(s, _)| s.name()).collect();
+        assert_eq!(names, REPORT_TABLES);
+        let columns = |s: Arc<Schema>| -> Vec<String> {
+            s.columns().iter().map(|c| c.name.clone()).collect()
+        };
+        assert_eq!(
+            columns(aged_schema(ThirdPartyKind::Supplier)),
+            [
+                "company_id",
+                "third_party_id",
+                "as_of",
+                "not_due",
+                "due_0_30",
+                "due_31_60",
+                "due_61_90",
+                "due_over_90",
+                "total"
+            ]
+        );
+        assert_eq!(columns(sig_schema()).len(), 2 + 26);
+    }
+
+    #[test]
+    fn the_aged_rows_of_the_changed_third_parties_and_the_keys_of_those_gone() {
+        let books = crate::testing::books_with_every_document();
+        let mut digest = InvoiceDigest::new(d(2026, 7, 31));
+        digest.add(&books);
+        let tables = report_batches(&[], &LineSums::default(), &digest, &BTreeMap::new(), 10)
+            .expect("valid");
+        let (schema, batches) = tables
+            .into_iter()
+            .find(|(s, _)| s.name() == "report_aged_receivables")
+            .expect("a table");
+        let groups: BTreeSet<(i64, i64)> = [(1, 1), (1, 5)].into();
+        let (upserts, gone) = changed_aged(&schema, batches, &groups, 10).expect("readable");
+        let kept: Vec<&Vec<Value>> = upserts.iter().flat_map(|b| b.rows()).collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0][..2], [Value::Int64(1), Value::Int64(1)]);
+        assert_eq!(gone, [vec![Value::Int64(1), Value::Int64(5)]]);
+    }
+
+    #[test]
     fn the_trial_balance_from_period_sums_equals_the_one_from_the_lines() {
         trial_balance_from_sums_equals_the_one_from_the_lines(d(2026, 1, 1), d(2026, 12, 31));
     }
