@@ -21,7 +21,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use penny_api::{Client, ListRequest};
 use penny_sandbox::{Sandbox, SandboxConfig};
 use penny_sync::run::{LEDGER_FIRST, Targets};
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::transform::TransformSettings;
 
 fn peak_memory_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -345,8 +345,9 @@ async fn main() {
     );
     if let Some(tr) = &inc.transform {
         println!(
-            "transformation ({} door): {:.2} s, {} rows written in {} tables",
+            "transformation ({} door, {:?}): {:.2} s, {} rows written in {} tables",
             tr.door,
+            tr.mode,
             tr.duration.as_secs_f64(),
             tr.rows(),
             tr.tables.len()

@@ -11,7 +11,7 @@ use crate::pipeline::{self, RunSummary, SinkFactory};
 use crate::progress::Progress;
 use crate::target::csv_sink::CsvOptions;
 use crate::target::{CsvTarget, PgTarget};
-use crate::transform::rebuild::TransformSettings;
+use crate::transform::TransformSettings;
 
 /// What a run does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,7 +235,7 @@ pub async fn rebuild(
     target: &dyn SinkFactory,
     star: &dyn SinkFactory,
     settings: TransformSettings,
-) -> Result<Option<crate::transform::rebuild::TransformReport>, SyncError> {
+) -> Result<Option<crate::transform::TransformReport>, SyncError> {
     let Some(raw) = target.read_back() else {
         tracing::warn!(target = %target.describe(), "this target cannot read its raw tables back: the canonical model was not rebuilt");
         return Ok(None);
@@ -246,7 +246,7 @@ pub async fn rebuild(
     );
     let mut out = star.open().await.map_err(SyncError::from)?;
     let mut facts = star.open().await.map_err(SyncError::from)?;
-    let report = crate::transform::rebuild::rebuild_canonical(
+    let report = crate::transform::rebuild_canonical(
         raw,
         target.change_tracking(),
         star.read_back(),
@@ -256,7 +256,8 @@ pub async fn rebuild(
     )
     .await?;
     tracing::info!(
-        door = report.door,
+        door = %report.door,
+        mode = ?report.mode,
         tables = report.tables.len(),
         rows = report.rows(),
         "canonical model rebuilt"

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use penny_sandbox::Fault;
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::transform::TransformSettings;
 
 use common::{assert_same_schemas, pg_targets, sandbox_and_client};
 

@@ -10,7 +10,7 @@ use common::{pg_targets, sandbox_and_client};
 
 use std::sync::Arc;
 
-use penny_sync::transform::rebuild::{TransformSettings, rebuild_canonical};
+use penny_sync::transform::{TransformSettings, rebuild_canonical};
 use penny_transform::reports::reconcile::TRIAL_BALANCE_TABLE;
 use penny_transform::{
     Batch, BatchStream, Column, LogicalType, ReadBack, Schema, SinkError, TableRead, Value,

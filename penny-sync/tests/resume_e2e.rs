@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{pg_tables, pg_targets, sandbox_and_client};
 
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::transform::TransformSettings;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one() {

@@ -11,7 +11,8 @@ use common::{CheckedSandbox, assert_converged, pg_tables, pg_targets, sandbox_an
 
 use penny_api::Client;
 use penny_sync::run::Targets;
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::transform::TransformMode;
+use penny_sync::transform::TransformSettings;
 
 async fn sandbox() -> (CheckedSandbox, Client) {
     sandbox_and_client(600).await
@@ -190,10 +191,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let first = pg_sync(&source, &targets, true).await;
     // A full read goes ledger first: the ledger's star tables and reports are rebuilt
     // whole, then the invoices are added to them by an incremental update.
-    assert_eq!(first.ledger.as_ref().unwrap().door, "api");
+    assert_eq!(first.ledger.as_ref().unwrap().mode, TransformMode::Rebuilt);
     assert_eq!(
-        first.transform.as_ref().unwrap().door,
-        "api, incremental",
+        first.transform.as_ref().unwrap().mode,
+        TransformMode::Updated,
         "{}",
         first.line()
     );
@@ -201,7 +202,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     assert!(changes.len() >= 4, "{:?}", changes);
     let second = pg_sync(&source, &targets, false).await;
     let transform = second.transform.as_ref().unwrap();
-    assert_eq!(transform.door, "api, incremental", "{}", second.line());
+    assert_eq!(transform.mode, TransformMode::Updated, "{}", second.line());
     // The sums saved by the first run (lines, invoices' digest) were changed by the
     // changes, not made afresh from every record.
     assert!(transform.afresh.is_empty(), "{:?}", transform.afresh);
@@ -252,7 +253,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
             .await
             .unwrap()
             .unwrap();
-    assert_eq!(whole.door, "api");
+    assert_eq!(whole.mode, TransformMode::Rebuilt);
     drop(once);
     assert_star_converged(
         &pg_tables(&db, "one_star").await,
@@ -311,7 +312,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // re-read the last instant: at-least-once).
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
     let third = pg_sync(&source, &targets, false).await;
-    assert_eq!(third.transform.as_ref().unwrap().door, "api, incremental");
+    assert_eq!(
+        third.transform.as_ref().unwrap().mode,
+        TransformMode::Updated
+    );
     let (_, written, _) = third
         .transform
         .as_ref()
@@ -343,7 +347,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         full_again.line()
     );
     let ledger = full_again.ledger.as_ref().unwrap();
-    assert_eq!(ledger.door, "api", "{}", full_again.line());
+    assert_eq!(ledger.mode, TransformMode::Rebuilt, "{}", full_again.line());
     assert!(ledger.tables.iter().any(|(t, _, _)| t == "dim_account"));
     drop(targets);
 
@@ -368,7 +372,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     drop(targets);
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
     let after_crash = pg_sync(&source, &targets, false).await;
-    assert_eq!(after_crash.transform.as_ref().unwrap().door, "api");
+    assert_eq!(
+        after_crash.transform.as_ref().unwrap().mode,
+        TransformMode::Rebuilt
+    );
 
     // More changed lines than the incremental limit: streamed whole instead of held
     // (and equal to a fresh full sync, compared below); under the limit, incremental.
@@ -400,8 +407,8 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     };
     let over = limited(2).await.unwrap();
     assert_eq!(
-        over.transform.as_ref().unwrap().door,
-        "api",
+        over.transform.as_ref().unwrap().mode,
+        TransformMode::Rebuilt,
         "{}",
         over.line()
     );
@@ -410,7 +417,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         .relabel_ledger_entry(1, entries.start + 3, "Relabelled")
         .unwrap();
     let under = limited(100).await.unwrap();
-    assert_eq!(under.transform.as_ref().unwrap().door, "api, incremental");
+    assert_eq!(
+        under.transform.as_ref().unwrap().mode,
+        TransformMode::Updated
+    );
     drop(targets);
 
     let fresh = pg_targets(&db, "full_raw", "full_star", &source).await;
@@ -690,7 +700,7 @@ async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_r
         }
         let cycle = pg_sync(&source, &targets, false).await;
         let transform = cycle.transform.as_ref().unwrap();
-        assert_eq!(transform.door, "api, incremental", "{}", cycle.line());
+        assert_eq!(transform.mode, TransformMode::Updated, "{}", cycle.line());
         assert!(transform.afresh.is_empty(), "{:?}", transform.afresh);
         assert_eq!(
             kind_and_fact("draft_star").await,

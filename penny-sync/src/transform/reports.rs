@@ -54,7 +54,7 @@ use penny_transform::{Batch, BatchBuilder, Column, LogicalType, Schema, Sink, Va
 use rust_decimal::Decimal;
 
 use crate::error::SyncError;
-use crate::transform::rebuild::{TransformReport, batch_error};
+use crate::transform::write::{TransformReport, batch_error};
 
 const MONEY: LogicalType = LogicalType::Decimal { scale: 2 };
 
@@ -1827,7 +1827,7 @@ pub async fn write_reports(
             }
             _ => (schema, batches, None),
         };
-        crate::transform::rebuild::write_changes(out, write, report).await?;
+        crate::transform::write::write_changes(out, write, report).await?;
     }
     Ok(())
 }

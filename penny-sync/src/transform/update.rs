@@ -70,13 +70,14 @@ use penny_transform::{
 
 use crate::changes::{ChangeLog, TableChanges};
 use crate::error::SyncError;
-use crate::transform::rebuild::{
-    API_REFERENCE_TABLES, Family, TransformReport, WholeTables, batch_error, each_batch, mapping,
-    sink, write_batches,
-};
+use crate::transform::books::{API_REFERENCE_TABLES, Family};
 use crate::transform::reports::{
     INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, LINE_SUMS_TABLE, LineDays, OPEN_AMOUNTS_TABLE,
     SumKey,
+};
+use crate::transform::write::{
+    DoorKind, TransformMode, TransformReport, WholeTables, batch_error, each_batch, mapping, sink,
+    write_batches,
 };
 
 /// The raw table of the saved references (journal codes and types, account numbers,
@@ -443,7 +444,7 @@ pub async fn update(
     star: Option<&dyn ReadBack>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
-    settings: crate::transform::rebuild::TransformSettings,
+    settings: crate::transform::write::TransformSettings,
 ) -> Result<Option<TransformReport>, SyncError> {
     let batch_rows = settings.batch_rows;
     let changes = inc.changes().snapshot();
@@ -528,7 +529,7 @@ pub async fn update(
             .map_err(sink)?
         {
             while let Some(batch) = stream.try_next().await.map_err(sink)? {
-                crate::transform::rebuild::fetch_entries(raw, &mut mapper, &batch, batch_rows)
+                crate::transform::books::fetch_entries(raw, &mut mapper, &batch, batch_rows)
                     .await?;
                 for l in mapper.ledger_lines(&batch).map_err(mapping)? {
                     lines.insert((l.company_id, l.line_id), l);
@@ -560,7 +561,8 @@ pub async fn update(
     );
 
     let mut report = TransformReport {
-        door: "api, incremental",
+        door: DoorKind::Api,
+        mode: TransformMode::Updated,
         ..TransformReport::default()
     };
     if changed.is_none() {
@@ -693,7 +695,7 @@ pub async fn update(
         .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
         .and_then(crate::transform::reports::changed_accounts)
         .map(|accounts| accounts.into_iter().chain(renumbered).collect());
-    crate::transform::rebuild::write_books(
+    crate::transform::books::write_books(
         out,
         facts,
         &books,
@@ -714,7 +716,7 @@ pub async fn update(
             None => write_batches(facts, &schema, ReadKind::Full, upserts, &mut report).await?,
         }
         for write in digest.saved_batches(batch_rows)? {
-            crate::transform::rebuild::write_changes(facts, write, &mut report).await?;
+            crate::transform::write::write_changes(facts, write, &mut report).await?;
         }
     }
     inc.save_refs(&refs).await.map_err(sink)?;
@@ -786,7 +788,7 @@ async fn digest_pass(
 ) -> Result<crate::transform::reports::InvoiceDigest, SyncError> {
     let mut digest = crate::transform::reports::InvoiceDigest::new(as_of);
     for family in [Family::Invoices, Family::InvoiceLines, Family::Payments] {
-        for table in family.raw_tables("api") {
+        for table in family.raw_tables(DoorKind::Api) {
             let Some(mut stream) = inc
                 .read(&TableRead::new(table, batch_rows.max(10_000)).columns(digest_columns(table)))
                 .await
@@ -1131,7 +1133,7 @@ async fn select_changed(
     };
     // The changed invoices per raw table and company (their lines and payments follow).
     let mut changed_invoices: BTreeMap<&str, BTreeMap<i64, BTreeSet<i64>>> = BTreeMap::new();
-    for table in Family::Invoices.raw_tables("api") {
+    for table in Family::Invoices.raw_tables(DoorKind::Api) {
         for (company, id) in changes.get(*table).into_iter().flat_map(|c| c.keys()) {
             changed_invoices
                 .entry(*table)
@@ -1142,7 +1144,7 @@ async fn select_changed(
         }
     }
     for family in Family::ALL {
-        for table in family.raw_tables("api") {
+        for table in family.raw_tables(DoorKind::Api) {
             if family.whole_in(whole) {
                 each_batch(raw, table, batch_rows, |batch| keep(mapper, &batch)).await?;
                 continue;
@@ -1188,7 +1190,7 @@ async fn select_changed(
     // merges pick by key).
     if whole.invoice_lines && !whole.invoices {
         let mut documents = mapper.clone();
-        for table in Family::Invoices.raw_tables("api") {
+        for table in Family::Invoices.raw_tables(DoorKind::Api) {
             let Some(mut stream) = raw
                 .read(&TableRead::new(table, batch_rows.max(10_000)).columns(digest_columns(table)))
                 .await
@@ -1518,7 +1520,7 @@ async fn merge(
     deleted: Vec<Vec<Value>>,
     report: &mut TransformReport,
 ) -> Result<(), SyncError> {
-    crate::transform::rebuild::write_changes(out, (schema.clone(), upserts, Some(deleted)), report)
+    crate::transform::write::write_changes(out, (schema.clone(), upserts, Some(deleted)), report)
         .await
 }
 
