@@ -39,6 +39,37 @@ impl Default for RunOptions {
     }
 }
 
+impl RunOptions {
+    /// Only `streams` (every stream of the source when empty).
+    pub fn streams(mut self, streams: &[&str]) -> Self {
+        self.streams = streams.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Every stream read whole when `full`, whatever was saved.
+    pub fn full(mut self, full: bool) -> Self {
+        self.full = full;
+        self
+    }
+
+    /// `n` streams read at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// The transformation after the raw load with `settings` (`None`: raw tables only).
+    pub fn transform(mut self, settings: Option<TransformSettings>) -> Self {
+        self.transform = settings;
+        self
+    }
+
+    /// The transformation with the default settings but `batch_rows` rows per batch.
+    pub fn batch_rows(self, batch_rows: usize) -> Self {
+        self.transform(Some(TransformSettings::new(batch_rows)))
+    }
+}
+
 /// Where a run writes: the raw tables, and the canonical model (`None`: the same place).
 pub struct Targets {
     /// The raw tables.

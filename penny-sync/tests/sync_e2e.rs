@@ -10,6 +10,7 @@ use std::path::Path;
 use common::{CheckedSandbox, assert_converged, pg_tables, pg_targets, sandbox_and_client};
 
 use penny_api::Client;
+use penny_sync::run::RunOptions;
 use penny_sync::run::Targets;
 use penny_sync::transform::TransformMode;
 use penny_sync::transform::TransformSettings;
@@ -41,12 +42,7 @@ async fn sync(
     let summary = penny_sync::run::run(
         source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(1000)),
-        },
+        RunOptions::default().full(full).batch_rows(1000),
         &penny_sync::NoProgress,
     )
     .await
@@ -126,12 +122,7 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
     let broken = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(1000)),
-        },
+        RunOptions::default().batch_rows(1000),
         &penny_sync::NoProgress,
     )
     .await
@@ -161,12 +152,7 @@ async fn pg_sync(
     let summary = penny_sync::run::run(
         source,
         targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(250)),
-        },
+        RunOptions::default().full(full).batch_rows(250),
         &penny_sync::NoProgress,
     )
     .await
@@ -237,12 +223,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let raw_only = penny_sync::run::run(
         &source,
         &once,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: None,
-        },
+        RunOptions::default().full(true).transform(None),
         &penny_sync::NoProgress,
     )
     .await
@@ -358,12 +339,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let raw_only = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: None,
-        },
+        RunOptions::default().transform(None),
         &penny_sync::NoProgress,
     )
     .await
@@ -396,12 +372,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         penny_sync::run::run(
             &source,
             &targets,
-            penny_sync::run::RunOptions {
-                streams: Vec::new(),
-                full: false,
-                concurrency: 4,
-                transform: Some(settings),
-            },
+            RunOptions::default().transform(Some(settings)),
             &penny_sync::NoProgress,
         )
     };
