@@ -256,11 +256,11 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         pg_tables(&db, "inc_star").await,
         pg_tables(&db, "mid_star").await,
     );
-    for report in penny_sync::transform::reports::REPORT_TABLES
+    for report in penny_transform::reports::tables::REPORT_TABLES
         .iter()
         .chain(&[
-            penny_sync::transform::reports::OPEN_AMOUNTS_TABLE,
-            penny_sync::transform::reports::INVOICE_VAT_TABLE,
+            penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
+            penny_transform::reports::invoice_digest::INVOICE_VAT_TABLE,
         ])
     {
         assert!(!b[*report].is_empty(), "{report} is empty");
@@ -272,9 +272,17 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // amounts and aged balances for the third parties the changes touched, fewer rows
     // than the whole table. (table, rows written at least one, fraction of the table)
     for (table, some, fraction) in [
-        (penny_sync::transform::reports::LINE_SUMS_TABLE, true, 4),
+        (
+            penny_transform::reports::line_sums::LINE_SUMS_TABLE,
+            true,
+            4,
+        ),
         ("report_trial_balance", true, 4),
-        (penny_sync::transform::reports::OPEN_AMOUNTS_TABLE, false, 1),
+        (
+            penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
+            false,
+            1,
+        ),
         ("report_aged_receivables", false, 1),
     ] {
         let (_, written, _) = transform
@@ -406,7 +414,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         !a["dim_company"].is_empty(),
         "the companies stream is mapped"
     );
-    for report in penny_sync::transform::reports::REPORT_TABLES {
+    for report in penny_transform::reports::tables::REPORT_TABLES {
         assert!(a.contains_key(report), "{report} missing");
     }
     // The entry relabelled under the limit is in a closed fiscal year: the incremental
@@ -681,7 +689,7 @@ async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_r
         if kind == "draft" {
             for table in [
                 "report_aged_receivables",
-                penny_sync::transform::reports::OPEN_AMOUNTS_TABLE,
+                penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
             ] {
                 assert_ne!(incremental[table], before[table], "{table}");
             }

@@ -313,7 +313,7 @@ pub(crate) async fn fetch_invoices(
 pub(crate) async fn fetch_invoices_by_key(
     inc: &dyn ReadBack,
     mapper: &mut ApiMapper,
-    keys: impl IntoIterator<Item = crate::transform::reports::InvoiceKey>,
+    keys: impl IntoIterator<Item = penny_transform::reports::invoice_digest::InvoiceKey>,
     batch_rows: usize,
 ) -> Result<Vec<Invoice>, SyncError> {
     let mut wanted: BTreeMap<(ThirdPartyKind, i64), BTreeSet<i64>> = BTreeMap::new();
@@ -369,7 +369,7 @@ pub async fn map_everything(
 pub(crate) fn years_used(
     books: &Books,
     dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
-    days: &crate::transform::reports::LineDays,
+    days: &penny_transform::reports::line_sums::LineSums,
     settings: TransformSettings,
 ) -> (
     Vec<penny_transform::canonical::FiscalYear>,
@@ -389,7 +389,7 @@ pub(crate) fn years_used(
         .iter()
         .map(|c| c.company_id)
         .chain(days.extent().into_keys());
-    let fiscal_years = crate::transform::reports::fiscal_years_used(
+    let fiscal_years = penny_transform::reports::tables::fiscal_years_used(
         &books.fiscal_years,
         companies,
         settings.year_start_month,
@@ -414,8 +414,8 @@ pub(crate) async fn write_books(
     facts: &mut dyn Sink,
     books: &Books,
     dates: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
-    days: &crate::transform::reports::LineDays,
-    invoices: &crate::transform::reports::InvoiceDigest,
+    days: &penny_transform::reports::line_sums::LineSums,
+    invoices: &penny_transform::reports::invoice_digest::InvoiceDigest,
     changed_accounts: Option<&std::collections::BTreeSet<(i64, std::sync::Arc<str>)>>,
     settings: TransformSettings,
     whole: WholeTables,

@@ -29,7 +29,7 @@
 //! reports), their ledger entries (read by key for each batch of lines when the target
 //! can filter its reads, as PostgreSQL can), and the invoices, invoice lines, payments
 //! and bank transactions (each mapped, written and digested for the reports batch by
-//! batch into [`InvoiceDigest`](crate::transform::reports::InvoiceDigest); in PostgreSQL, each
+//! batch into [`InvoiceDigest`](penny_transform::reports::invoice_digest::InvoiceDigest); in PostgreSQL, each
 //! batch of invoice lines and payments is joined to its invoices read back by key, so
 //! nothing is held per invoice; the CSV target keeps 24 bytes per invoice instead).
 //! The CSV target reads a whole file before streaming it (its files are demo-sized)

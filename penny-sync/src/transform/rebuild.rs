@@ -17,15 +17,15 @@ use crate::transform::write::*;
 ///
 /// Memory: the reference tables are held; the ledger lines and the transactional
 /// tables stream through, one batch at a time, summed for the reports on the way
-/// ([`LineDays`](crate::transform::reports::LineDays), [`InvoiceDigest`]). When `raw` can filter its
+/// ([`LineDays`](penny_transform::reports::line_sums::LineSums), [`InvoiceDigest`]). When `raw` can filter its
 /// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
 /// of held.
 ///
 /// With `saved` (the target can read its tables back), the reconciliation's explaining
 /// lines are read back from it; with `save_sums`, the lines' sums and the invoices'
-/// digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](crate::transform::reports::LINE_SUMS_TABLE),
-/// [`OPEN_AMOUNTS_TABLE`](crate::transform::reports::OPEN_AMOUNTS_TABLE),
-/// [`INVOICE_VAT_TABLE`](crate::transform::reports::INVOICE_VAT_TABLE)).
+/// digest are saved for the next incremental update ([`LINE_SUMS_TABLE`](penny_transform::reports::line_sums::LINE_SUMS_TABLE),
+/// [`OPEN_AMOUNTS_TABLE`](penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE),
+/// [`INVOICE_VAT_TABLE`](penny_transform::reports::invoice_digest::INVOICE_VAT_TABLE)).
 pub(crate) async fn rebuild_whole(
     raw: &dyn ReadBack,
     by_key: bool,
@@ -52,8 +52,10 @@ pub(crate) async fn rebuild_whole(
         .await
         .map_err(sink)?;
     let mut dates: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
-    let mut days =
-        crate::transform::reports::LineDays::new(&door.fiscal_years(), door.opening_journals());
+    let mut days = penny_transform::reports::line_sums::LineSums::new(
+        &door.fiscal_years(),
+        door.opening_journals(),
+    );
     let mut review_lines = review::ReviewLines::new();
     let mut line_count = 0u64;
     let mut batches = raw
@@ -116,7 +118,9 @@ pub(crate) async fn rebuild_whole(
         .tables
         .push((fact_schema.name().to_owned(), line_count, stats));
 
-    let mut digest = crate::transform::reports::InvoiceDigest::new(chrono::Utc::now().date_naive());
+    let mut digest = penny_transform::reports::invoice_digest::InvoiceDigest::new(
+        chrono::Utc::now().date_naive(),
+    );
     for family in Family::ALL {
         stream_family(
             raw,
@@ -168,7 +172,7 @@ pub(crate) async fn rebuild_whole(
         "review and reconciliation written"
     );
     if save_sums {
-        let schema = crate::transform::reports::LineDays::schema();
+        let schema = penny_transform::reports::line_sums::LineSums::schema();
         let (sums, _) = days.batches(None, batch_rows)?;
         write_batches(facts, &schema, ReadKind::Full, sums, &mut report).await?;
         for write in digest.saved_batches(batch_rows)? {
@@ -189,7 +193,7 @@ async fn stream_family(
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
     batch_rows: usize,
-    digest: &mut crate::transform::reports::InvoiceDigest,
+    digest: &mut penny_transform::reports::invoice_digest::InvoiceDigest,
     report: &mut TransformReport,
 ) -> Result<(), SyncError> {
     let canonical = family.canonical();
@@ -291,8 +295,8 @@ async fn stream_family(
 struct Checks<'a> {
     books: &'a Books,
     fiscal_years: &'a [penny_transform::canonical::FiscalYear],
-    days: &'a crate::transform::reports::LineDays,
-    digest: &'a crate::transform::reports::InvoiceDigest,
+    days: &'a penny_transform::reports::line_sums::LineSums,
+    digest: &'a penny_transform::reports::invoice_digest::InvoiceDigest,
     lines: &'a review::ReviewLines,
 }
 
@@ -314,14 +318,14 @@ async fn write_checks(
 ) -> Result<(), SyncError> {
     // The review, from the trial balance as `report_trial_balance` holds it.
     let mut trial_balance = Vec::new();
-    for (schema, batches) in crate::transform::reports::report_batches(
+    for (schema, batches) in penny_transform::reports::tables::report_batches(
         checks.fiscal_years,
         checks.days,
         checks.digest,
-        &crate::transform::reports::result_accounts(&checks.books.accounts),
+        &penny_transform::reports::tables::result_accounts(&checks.books.accounts),
         batch_rows,
     )? {
-        if schema.name() == crate::transform::reports::trial_balance_schema().name() {
+        if schema.name() == penny_transform::reports::tables::trial_balance_schema().name() {
             for b in &batches {
                 trial_balance.extend(review::trial_balance_rows(b).map_err(check_error)?);
             }
@@ -382,7 +386,7 @@ async fn write_checks(
 async fn reconcile_with_pennylane(
     raw: &dyn ReadBack,
     saved: Option<&dyn ReadBack>,
-    days: &crate::transform::reports::LineDays,
+    days: &penny_transform::reports::line_sums::LineSums,
     batch_rows: usize,
 ) -> Result<Option<Vec<reconcile::Discrepancy>>, SyncError> {
     if !raw

@@ -68,13 +68,14 @@ use penny_transform::{
     SinkError, TableRead, Value, star,
 };
 
+use penny_transform::reports::invoice_digest::{
+    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, OPEN_AMOUNTS_TABLE,
+};
+use penny_transform::reports::line_sums::{LINE_SUMS_TABLE, LineSums, SumKey};
+
 use crate::changes::{ChangeLog, TableChanges};
 use crate::error::SyncError;
 use crate::transform::books::{API_REFERENCE_TABLES, Family};
-use crate::transform::reports::{
-    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, LINE_SUMS_TABLE, LineDays, OPEN_AMOUNTS_TABLE,
-    SumKey,
-};
 use crate::transform::write::{
     DoorKind, TransformMode, TransformReport, WholeTables, batch_error, each_batch, mapping, sink,
     write_batches,
@@ -357,9 +358,9 @@ async fn changed_sums(
     lines: &BTreeMap<(i64, i64), LedgerLine>,
     deleted: &[(i64, i64)],
     batch_rows: usize,
-) -> Result<Option<(LineDays, BTreeSet<SumKey>)>, SyncError> {
+) -> Result<Option<(LineSums, BTreeSet<SumKey>)>, SyncError> {
     let fiscal_years = &books.fiscal_years;
-    let mut days = LineDays::new(fiscal_years, OpeningJournals::of(&books.journals));
+    let mut days = LineSums::new(fiscal_years, OpeningJournals::of(&books.journals));
     let old_years = saved_batches(
         saved,
         penny_transform::canonical::FiscalYear::schema().name(),
@@ -693,7 +694,7 @@ pub async fn update(
     let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
         .as_ref()
         .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
-        .and_then(crate::transform::reports::changed_accounts)
+        .and_then(penny_transform::reports::tables::changed_accounts)
         .map(|accounts| accounts.into_iter().chain(renumbered).collect());
     crate::transform::books::write_books(
         out,
@@ -709,7 +710,7 @@ pub async fn update(
     )
     .await?;
     if star.is_some() {
-        let schema = LineDays::schema();
+        let schema = LineSums::schema();
         let (upserts, gone) = days.batches(touched.as_ref(), batch_rows)?;
         match touched {
             Some(_) => merge(facts, &schema, upserts, gone, &mut report).await?,
@@ -730,9 +731,9 @@ async fn lines_pass(
     inc: &dyn ReadBack,
     mut mapper: ApiMapper,
     batch_rows: usize,
-) -> Result<crate::transform::reports::LineDays, SyncError> {
+) -> Result<penny_transform::reports::line_sums::LineSums, SyncError> {
     let books = mapper.books();
-    let mut days = crate::transform::reports::LineDays::new(
+    let mut days = penny_transform::reports::line_sums::LineSums::new(
         &books.fiscal_years,
         OpeningJournals::of(&books.journals),
     );
@@ -785,8 +786,8 @@ async fn digest_pass(
     mut mapper: ApiMapper,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
-) -> Result<crate::transform::reports::InvoiceDigest, SyncError> {
-    let mut digest = crate::transform::reports::InvoiceDigest::new(as_of);
+) -> Result<penny_transform::reports::invoice_digest::InvoiceDigest, SyncError> {
+    let mut digest = penny_transform::reports::invoice_digest::InvoiceDigest::new(as_of);
     for family in [Family::Invoices, Family::InvoiceLines, Family::Payments] {
         for table in family.raw_tables(DoorKind::Api) {
             let Some(mut stream) = inc
@@ -911,7 +912,8 @@ async fn changed_digest(
     ) -> Result<bool, SyncError> {
         for (company, ids) in ids {
             let filter = KeyFilter::ints(column, ids).within("company_id", company);
-            let columns = crate::transform::reports::digest_canonical_columns(table);
+            let columns =
+                penny_transform::reports::invoice_read_back::digest_canonical_columns(table);
             let Some(batches) =
                 saved_batches(saved, table, columns, batch_rows, Some(&filter)).await?
             else {
@@ -948,7 +950,7 @@ async fn changed_digest(
             return Ok(false);
         }
     }
-    let mut old = match crate::transform::reports::read_back(&old) {
+    let mut old = match penny_transform::reports::invoice_read_back::read_back(&old) {
         Ok(books) => books,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -998,7 +1000,7 @@ async fn changed_digest(
         return Ok(false);
     }
     let mut changed = keys.invoices.clone();
-    match crate::transform::reports::read_back(&crediting) {
+    match penny_transform::reports::invoice_read_back::read_back(&crediting) {
         Ok(books) => changed.extend(
             books
                 .invoices
@@ -1044,7 +1046,7 @@ async fn changed_digest(
     {
         return Ok(false);
     }
-    match crate::transform::reports::read_back(&invoices) {
+    match penny_transform::reports::invoice_read_back::read_back(&invoices) {
         Ok(books) => old.invoices = books.invoices,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -1077,7 +1079,7 @@ async fn changed_digest(
         {
             return Ok(false);
         }
-        match crate::transform::reports::read_back(&more) {
+        match penny_transform::reports::invoice_read_back::read_back(&more) {
             Ok(books) => old.invoices.extend(
                 books
                     .invoices

@@ -171,7 +171,7 @@ pub(crate) fn batch_error(e: penny_transform::BatchError) -> SyncError {
 /// otherwise they are merged into it and the keys `gone` deleted.
 pub(crate) async fn write_changes(
     out: &mut dyn Sink,
-    (schema, batches, gone): crate::transform::reports::TableWrite,
+    (schema, batches, gone): penny_transform::reports::incremental::TableWrite,
     report: &mut TransformReport,
 ) -> Result<(), SyncError> {
     match gone {
