@@ -1,6 +1,6 @@
 //! The request budget: how close does the client get to the rate limit it is allowed?
 //!
-//! Run: `cargo run -p penny-api --release --features sandbox --example budget`
+//! Run: `cargo run -p penny-api --release --example budget` (penny-sandbox plays Pennylane)
 //!
 //! 1. Scale of the sandbox: generates a 1,000,000-line world and times its start and
 //!    100-record pages served over HTTP (rate limit off).
@@ -14,8 +14,8 @@
 use std::time::Instant;
 
 use futures_util::TryStreamExt;
-use penny_api::sandbox::{RateLimit, Resource, Sandbox, SandboxConfig};
 use penny_api::{Client, DEFAULT_MAX_LIMIT as MAX_LIMIT};
+use penny_sandbox::{RateLimit, Resource, Sandbox, SandboxConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,12 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn scale() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let sandbox = Sandbox::start(SandboxConfig {
-        ledger_lines: 1_000_000,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await?;
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(1_000_000)).await?;
     let start_time = started.elapsed();
     let lines = sandbox.generated_count(1, Resource::LedgerEntryLines)?;
     let client = Client::builder()

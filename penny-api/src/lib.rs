@@ -1,7 +1,7 @@
 //! # penny-api
 //!
 //! A typed, rate-limited client for the [Pennylane](https://www.pennylane.com) Company
-//! API v2, and (feature `source`, on by default) a [`penny_transform::Source`] over it.
+//! API v2, and (feature `source`, on by default) a `penny_transform::Source` over it.
 //!
 //! - [`Client`] / [`ClientBuilder`]: bearer token kept secret, one connection pool and
 //!   one rate limiter shared by every clone, `ratelimit-*` hints and `retry-after`
@@ -57,6 +57,8 @@
 //! - A sub-collection of an invoice deleted meanwhile answers 404 (skipped).
 //! - The default sort (`-id`) is never relied on: positions come from timestamps,
 //!   not from the order of records.
+//!
+//! To test against a server that plays Pennylane, see the `penny-sandbox` crate.
 
 pub mod api;
 pub mod client;
@@ -68,9 +70,6 @@ pub mod rate_limit;
 pub mod retry;
 #[cfg(feature = "source")]
 pub mod source;
-
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 
 pub use api::{ChangelogRequest, ChangelogResource, ChangelogStart};
 pub use client::{Client, ClientBuilder, ClientStats, DEFAULT_BASE_URL};

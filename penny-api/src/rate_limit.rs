@@ -9,8 +9,9 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-/// A request rate: at most `requests` every `per`, with bursts of at most `burst`
-/// requests sent back to back.
+/// The client's request rate: at most `requests` every `per`, with bursts of at most
+/// `burst` requests sent back to back. This paces what the client sends; the limit a
+/// server enforces is the server's (penny-sandbox's `RateLimit` plays Pennylane's).
 ///
 /// The limiter is a GCRA (`governor`): one request is allowed every
 /// `per / requests`, and up to `burst` may go at once after a quiet period. In any

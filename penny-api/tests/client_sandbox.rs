@@ -1,10 +1,9 @@
-//! Every typed model decodes what the sandbox serves (feature `sandbox`), and the
-//! client stays under the sandbox's real rate limit.
-#![cfg(feature = "sandbox")]
+//! Every typed model decodes what the sandbox serves, and the client stays under the
+//! sandbox's real rate limit.
 
 use futures_util::TryStreamExt;
-use penny_api::sandbox::{Sandbox, SandboxConfig};
 use penny_api::{ChangelogResource, ChangelogStart, Client, RateLimit};
+use penny_sandbox::{Sandbox, SandboxConfig};
 use rust_decimal::Decimal;
 
 mod common;
@@ -142,11 +141,11 @@ async fn the_default_rate_never_meets_the_sandbox_429() {
 
 #[tokio::test]
 async fn the_client_rides_out_the_sandbox_faults() {
-    use penny_api::sandbox::Fault;
     use penny_api::{Error, RetryPolicy};
+    use penny_sandbox::Fault;
     use std::time::Duration;
 
-    let sandbox = sandbox::start(sandbox::quiet_config(200)).await;
+    let sandbox = sandbox::start(SandboxConfig::unthrottled(200)).await;
     let client = sandbox::client_builder(&sandbox)
         .timeout(Duration::from_millis(400))
         .retry(RetryPolicy {

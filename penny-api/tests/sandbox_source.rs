@@ -1,11 +1,11 @@
 //! The client's `PennylaneSource` against the sandbox: a full sync, mutations, then an
 //! incremental sync gives the same raw tables as a fresh full sync of the mutated world.
-#![cfg(all(feature = "sandbox", feature = "source"))]
+#![cfg(feature = "source")]
 #![allow(clippy::unwrap_used)]
 
 use chrono::Duration;
-use penny_api::sandbox::{Resource, Sandbox};
 use penny_api::source::PennylaneSource;
+use penny_sandbox::{Resource, Sandbox, SandboxConfig};
 use penny_transform::driver::{SyncOptions, sync_stream};
 use penny_transform::testing::MemorySink;
 use penny_transform::{Row, Value};
@@ -46,7 +46,7 @@ fn id_of(row: &Row) -> Option<i64> {
 
 #[tokio::test]
 async fn incremental_sync_after_mutations_equals_a_fresh_full_sync() {
-    let sandbox = sandbox::start(sandbox::quiet_config(800)).await;
+    let sandbox = sandbox::start(SandboxConfig::unthrottled(800)).await;
     let source = source(&sandbox);
     let mut synced = MemorySink::default();
     sync_all(&source, &mut synced, true).await;

@@ -1,8 +1,9 @@
-//! `PennylaneSource::plan` against the sandbox (feature `sandbox`): the estimate of a
-//! full read, compared with the requests and records of that full read.
-#![cfg(feature = "sandbox")]
+//! `PennylaneSource::plan` against the sandbox: the estimate of a full read, compared
+//! with the requests and records of that full read.
+#![cfg(feature = "source")]
 
 use penny_api::source::{PennylaneSource, RecordCount};
+use penny_sandbox::SandboxConfig;
 use penny_transform::driver::{SyncOptions, sync_stream};
 use penny_transform::testing::MemorySink;
 
@@ -12,7 +13,7 @@ use common::sandbox;
 
 #[tokio::test]
 async fn the_plan_of_a_full_read_is_close_to_the_read_it_plans() {
-    let sandbox = sandbox::start(sandbox::quiet_config(5_000)).await;
+    let sandbox = sandbox::start(SandboxConfig::unthrottled(5_000)).await;
     let client = sandbox::client_builder(&sandbox)
         .changelog_retention(None)
         .build()

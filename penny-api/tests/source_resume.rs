@@ -1,17 +1,17 @@
-//! Resume points of `PennylaneSource` full reads against the sandbox (feature
-//! `sandbox`), the sandbox checking every request against Pennylane's published spec
-//! (`PENNY_OPENAPI_DIR`, as in `contract.rs`): a full read cut after its second resume
-//! point and resumed from it delivers the rows, makes the requests and ends on the
-//! checkpoint of an uninterrupted full read.
-#![cfg(feature = "sandbox")]
+//! Resume points of `PennylaneSource` full reads against the sandbox, the sandbox
+//! checking every request against Pennylane's published spec (`PENNY_OPENAPI_DIR`, as
+//! in `client_contract.rs`): a full read cut after its second resume point and resumed
+//! from it delivers the rows, makes the requests and ends on the checkpoint of an
+//! uninterrupted full read.
+#![cfg(feature = "source")]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use penny_api::sandbox::{Contract, Resource, Sandbox, SandboxConfig};
 use penny_api::source::{ApiPosition, PennylaneSource};
+use penny_sandbox::{Resource, Sandbox, SandboxConfig};
 use penny_transform::driver::{SyncOptions, sync_stream};
 use penny_transform::testing::MemorySink;
 use penny_transform::{
@@ -21,7 +21,7 @@ use penny_transform::{
 
 mod common;
 
-use common::sandbox::{client_builder, quiet_config};
+use common::sandbox::{checked, client_builder};
 
 /// The streams whose full reads resume, with the list they page through (the parent
 /// invoices' for lines and payments) and its resource.
@@ -85,18 +85,7 @@ const NOT_RESUMABLE: &[&str] = &[
 ];
 
 async fn checked_sandbox() -> Arc<Sandbox> {
-    let contract = Contract::from_env().unwrap_or_else(|e| {
-        panic!("{e}\n(the resume tests check requests against the spec files)")
-    });
-    Arc::new(
-        Sandbox::builder(SandboxConfig {
-            ..quiet_config(1_500)
-        })
-        .contract(contract)
-        .start()
-        .await
-        .expect("sandbox"),
-    )
+    Arc::new(checked(SandboxConfig::unthrottled(1_500)).await)
 }
 
 /// A source over `sandbox` with `page_size` records a page, on the sandbox's clock.
@@ -262,7 +251,7 @@ async fn every_resumable_full_read_resumes_after_its_second_resume_point() {
     assert!(
         violations.is_empty(),
         "requests or answers outside the spec:\n{}",
-        penny_api::sandbox::contract::summary(&violations)
+        penny_sandbox::contract::summary(&violations)
     );
 }
 
@@ -293,7 +282,7 @@ async fn streams_that_cannot_resume_send_no_resume_point() {
     assert!(
         violations.is_empty(),
         "requests or answers outside the spec:\n{}",
-        penny_api::sandbox::contract::summary(&violations)
+        penny_sandbox::contract::summary(&violations)
     );
 }
 

@@ -1,12 +1,12 @@
-//! `PennylaneSource` end to end against the sandbox (feature `sandbox`): a full sync,
-//! mutations at the sandbox's clock, then an incremental sync through the changelogs.
-#![cfg(feature = "sandbox")]
+//! `PennylaneSource` end to end against the sandbox: a full sync, mutations at the
+//! sandbox's clock, then an incremental sync through the changelogs.
+#![cfg(feature = "source")]
 
 use std::sync::Arc;
 
 use penny_api::Filter;
-use penny_api::sandbox::{Resource, SandboxConfig};
 use penny_api::source::PennylaneSource;
+use penny_sandbox::{Resource, SandboxConfig};
 use penny_transform::driver::{SyncOptions, sync_stream};
 use penny_transform::testing::MemorySink;
 use penny_transform::{ReadKind, Value};
@@ -105,7 +105,7 @@ async fn full_then_incremental_sync_of_customers_against_the_sandbox() {
 #[tokio::test]
 async fn every_stream_reads_in_full_from_the_sandbox() {
     use penny_transform::Source;
-    let sandbox = sandbox::start(sandbox::quiet_config(300)).await;
+    let sandbox = sandbox::start(SandboxConfig::unthrottled(300)).await;
     let client = sandbox::client_builder(&sandbox)
         .changelog_retention(None)
         .build()

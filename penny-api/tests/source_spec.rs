@@ -1,6 +1,7 @@
 //! `PennylaneSource` speaks the published API: the filters and limits each endpoint
 //! accepts (Pennylane's `company-v2-get.md`), the scopes per stream, the reference
 //! cadence, `include=invoice_lines` with its fallback, the trial balance per fiscal year.
+#![cfg(feature = "source")]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

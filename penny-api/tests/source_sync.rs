@@ -1,4 +1,5 @@
 //! `PennylaneSource` against wiremock, through penny-transform's driver and memory sink.
+#![cfg(feature = "source")]
 
 use std::time::Duration;
 

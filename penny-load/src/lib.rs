@@ -81,7 +81,7 @@ pub use config::{
 pub use error::LoadError;
 pub use ident::MAX_IDENTIFIER_BYTES;
 pub use lock::TargetLock;
-pub use read::{BatchStream, KeyFilter, TableReader};
+pub use read::{BatchStream, KeyFilter, Orphans, TableReader};
 pub use sink::{PgSink, UNKNOWN_SOURCE};
 pub use state::{RUNS_TABLE, RunRecord, STAGED_TABLE, STATE_TABLE, StreamState};
 pub use types::DECIMAL_PRECISION;

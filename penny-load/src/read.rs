@@ -15,8 +15,9 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use futures_util::{Stream, StreamExt};
-use penny_transform::{Batch, Column, LogicalType, Schema, Value};
+use penny_transform::{Batch, Column, LogicalType, Schema, SinkError, TableRead, Value};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -30,50 +31,32 @@ use crate::types::PgType;
 /// The batches of a table read back, in primary-key order.
 pub type BatchStream = Pin<Box<dyn Stream<Item = Result<Batch, LoadError>> + Send + 'static>>;
 
-/// Rows whose `column` equals one of `values` (`column = ANY($1)`), and, when
-/// [`within`](Self::within) is set, whose integer column equals one value
-/// (`AND within = $2`).
-///
-/// `within` lets a filter on the last column of a composite primary key use that key's
-/// index: `company_id = 7 AND id = ANY(...)` probes the `(company_id, id)` index where
-/// `id = ANY(...)` alone scans the table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyFilter {
-    /// The column compared.
-    pub column: String,
-    /// The values kept: all `Int64` or all `Text` (other kinds are refused).
-    pub values: Vec<Value>,
-    /// An integer column that must also equal a value.
-    pub within: Option<(String, i64)>,
-}
+pub use penny_transform::read_back::KeyFilter;
 
-impl KeyFilter {
-    /// Rows whose `column` is one of the integers `values`.
-    pub fn ints(column: impl Into<String>, values: impl IntoIterator<Item = i64>) -> Self {
-        KeyFilter {
-            column: column.into(),
-            values: values.into_iter().map(Value::Int64).collect(),
-            within: None,
-        }
-    }
-
-    /// The same filter, only among the rows whose `column` is `value`.
-    pub fn within(mut self, column: impl Into<String>, value: i64) -> Self {
-        self.within = Some((column.into(), value));
-        self
-    }
-}
-
-/// Reads the tables of one schema of a database (`config`'s).
+/// Reads the tables of one schema of a database (`config`'s); as a
+/// [`ReadBack`](penny_transform::ReadBack), the tables are typed as the catalog says,
+/// or, [`with_schemas`](Self::with_schemas), as declared (only those tables are then
+/// read).
 #[derive(Debug, Clone)]
 pub struct TableReader {
     config: PgConfig,
+    declared: Option<Vec<Arc<Schema>>>,
 }
 
 impl TableReader {
     /// A reader of `config`'s schema.
     pub fn new(config: PgConfig) -> Self {
-        TableReader { config }
+        TableReader {
+            config,
+            declared: None,
+        }
+    }
+
+    /// The same reader, reading only the tables of `schemas`, typed as they say (the
+    /// schemas of the source's streams, for the raw tables).
+    pub fn with_schemas(mut self, schemas: Vec<Arc<Schema>>) -> Self {
+        self.declared = Some(schemas);
+        self
     }
 
     /// The configuration read from.
@@ -221,6 +204,187 @@ impl TableReader {
             })
         });
         Ok(Box::pin(batches))
+    }
+}
+
+impl TableReader {
+    /// The tables of the schema (penny-load's state tables and `hidden` left out) and
+    /// their row counts.
+    pub async fn row_counts(&self, hidden: &[&str]) -> Result<Vec<(String, u64)>, LoadError> {
+        let client = self.config.connect().await?;
+        let mut hide: Vec<&str> = vec![STATE_TABLE, RUNS_TABLE, STAGED_TABLE];
+        hide.extend_from_slice(hidden);
+        let context = || format!("counting the rows of schema `{}`", self.config.schema());
+        let rows = client
+            .query(
+                "SELECT c.relname::text FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname <> ALL($2) \
+                 AND c.relname NOT LIKE '%\\_\\_penny\\_new' ORDER BY 1",
+                &[&self.config.schema(), &hide],
+            )
+            .await
+            .map_err(|e| LoadError::pg(context(), e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let name: String = row.get(0);
+            let count: i64 = client
+                .query_one(
+                    &format!(
+                        "SELECT count(*) FROM {}",
+                        qualified(self.config.schema(), &name)
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(|e| LoadError::pg(context(), e))?
+                .get(0);
+            out.push((name, count.max(0) as u64));
+        }
+        Ok(out)
+    }
+
+    /// The first and last values of `table`'s date column `column` (`None`: empty).
+    pub async fn date_range(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<(NaiveDate, NaiveDate)>, LoadError> {
+        let client = self.config.connect().await?;
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT min({c}), max({c}) FROM {}",
+                    qualified(self.config.schema(), table),
+                    c = quote(column)
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| LoadError::pg(format!("reading the dates of `{table}`.`{column}`"), e))?;
+        let (a, b): (Option<NaiveDate>, Option<NaiveDate>) = (row.get(0), row.get(1));
+        Ok(a.zip(b))
+    }
+
+    /// Deletes the rows of `orphans.parent` that no row of `orphans.child` refers to,
+    /// but those whose key is in `keep`; returns how many.
+    pub async fn delete_orphans(
+        &self,
+        orphans: &Orphans<'_>,
+        keep: &[(i64, i64)],
+    ) -> Result<u64, LoadError> {
+        let client = self.config.connect().await?;
+        let (companies, ids): (Vec<i64>, Vec<i64>) = keep.iter().copied().unzip();
+        let [pk0, pk1] = orphans.parent_key.map(quote);
+        let [fk0, fk1] = orphans.child_refs.map(quote);
+        client
+            .execute(
+                &format!(
+                    "DELETE FROM {p} AS p WHERE NOT EXISTS (SELECT 1 FROM {c} AS c \
+                     WHERE c.{fk0} = p.{pk0} AND c.{fk1} = p.{pk1}) \
+                     AND NOT EXISTS (SELECT 1 FROM unnest($1::bigint[], $2::bigint[]) AS k(a, b) \
+                     WHERE k.a = p.{pk0} AND k.b = p.{pk1})",
+                    p = qualified(self.config.schema(), orphans.parent),
+                    c = qualified(self.config.schema(), orphans.child),
+                ),
+                &[&companies, &ids],
+            )
+            .await
+            .map_err(|e| {
+                LoadError::pg(
+                    format!(
+                        "deleting the rows of `{}` no `{}` refers to",
+                        orphans.parent, orphans.child
+                    ),
+                    e,
+                )
+            })
+    }
+
+    /// Drops `table` if it exists.
+    pub async fn drop_table(&self, table: &str) -> Result<(), LoadError> {
+        let client = self.config.connect().await?;
+        client
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS {}",
+                qualified(self.config.schema(), table)
+            ))
+            .await
+            .map_err(|e| LoadError::pg(format!("dropping table `{table}`"), e))
+    }
+
+    /// The schema `table` is read as: the declared one, else the catalog's.
+    async fn stored(&self, table: &str) -> Result<Option<Arc<Schema>>, LoadError> {
+        match &self.declared {
+            Some(declared) => match declared.iter().find(|s| s.name() == table) {
+                Some(schema) if self.exists(table).await? => Ok(Some(schema.clone())),
+                _ => Ok(None),
+            },
+            None => self.table(table).await,
+        }
+    }
+}
+
+/// A parent table and a child table whose rows refer to the parent's by a two-column
+/// key (`(company_id, id)` referred to by `(company_id, ledger_entry_id)`).
+#[derive(Debug, Clone, Copy)]
+pub struct Orphans<'a> {
+    /// The parent table.
+    pub parent: &'a str,
+    /// Its two key columns.
+    pub parent_key: [&'a str; 2],
+    /// The child table.
+    pub child: &'a str,
+    /// Its two columns that refer to the parent's key, in the same order.
+    pub child_refs: [&'a str; 2],
+}
+
+#[async_trait::async_trait]
+impl penny_transform::ReadBack for TableReader {
+    async fn schema(&self, table: &str) -> Result<Option<Arc<Schema>>, SinkError> {
+        self.stored(table)
+            .await
+            .map_err(|e| e.into_sink_error(Some(table)))
+    }
+
+    async fn read(
+        &self,
+        read: &TableRead,
+    ) -> Result<Option<penny_transform::BatchStream<'_>>, SinkError> {
+        let table = read.table.as_str();
+        let Some(stored) = self
+            .stored(table)
+            .await
+            .map_err(|e| e.into_sink_error(Some(table)))?
+        else {
+            return Ok(None);
+        };
+        let schema = read.project(&stored)?;
+        let owned = table.to_owned();
+        let stream = TableReader::read(self, &schema, read.batch_rows, read.filter.as_ref())
+            .await
+            .map_err(|e| e.into_sink_error(Some(table)))?;
+        Ok(Some(Box::pin(stream.map(move |b| {
+            b.map_err(|e| e.into_sink_error(Some(&owned)))
+        }))))
+    }
+
+    async fn date_range(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<(NaiveDate, NaiveDate)>, SinkError> {
+        if self
+            .stored(table)
+            .await
+            .map_err(|e| e.into_sink_error(Some(table)))?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        TableReader::date_range(self, table, column)
+            .await
+            .map_err(|e| e.into_sink_error(Some(table)))
     }
 }
 

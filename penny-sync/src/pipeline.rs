@@ -22,13 +22,14 @@ pub trait SinkFactory: Send + Sync {
     async fn open(&self) -> Result<Box<dyn Sink>, SinkError>;
     /// The target, for messages (`PostgreSQL schema pennylane_raw`, `folder ./penny-out`).
     fn describe(&self) -> String;
-    /// The raw tables read back, when this target can (for the canonical rebuild).
-    fn raw_tables(&self) -> Option<&dyn crate::transform::rebuild::RawTables> {
+    /// The tables read back, when this target can (the raw tables for the
+    /// transformation; the transformed ones for its incremental update).
+    fn read_back(&self) -> Option<&dyn penny_transform::ReadBack> {
         None
     }
-    /// The transformed tables read back, when this target can (for the incremental
-    /// update of the canonical model).
-    fn saved_tables(&self) -> Option<&dyn crate::transform::update::SavedTables> {
+    /// What the raw loads changed, when this target tracks it (for the incremental
+    /// transformation; without it, the transformation is rebuilt whole).
+    fn change_tracking(&self) -> Option<&dyn crate::transform::update::ChangeTracking> {
         None
     }
     /// Deletes the raw ledger entries no raw ledger line names any more, but those of
@@ -53,10 +54,10 @@ pub struct RunSummary {
     pub failures: Vec<(String, StreamError)>,
     /// The canonical rebuild after the raw load, when it ran (the last one of a
     /// ledger-first run).
-    pub transform: Option<crate::transform::rebuild::TransformReport>,
+    pub transform: Option<crate::transform::TransformReport>,
     /// A ledger-first run's transformation made after the ledger's streams, before
     /// the others were read.
-    pub ledger: Option<crate::transform::rebuild::TransformReport>,
+    pub ledger: Option<crate::transform::TransformReport>,
     /// Wall time.
     pub duration: Duration,
 }
@@ -92,10 +93,10 @@ impl RunSummary {
         let t = self.totals();
         let transform = match &self.transform {
             Some(t) => {
-                let door: &str = t.door;
-                let (door, verb) = match door.strip_suffix(", incremental") {
-                    Some(door) => (door, "updated incrementally"),
-                    None => (door, "rebuilt"),
+                let door = t.door;
+                let verb = match t.mode {
+                    crate::transform::TransformMode::Updated => "updated incrementally",
+                    crate::transform::TransformMode::Rebuilt => "rebuilt",
                 };
                 let mut line = format!(
                     "; canonical model, star schema and reports {verb} ({door} door): {} rows in {} tables",

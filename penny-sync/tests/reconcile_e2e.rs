@@ -10,11 +10,12 @@ use common::{pg_targets, sandbox_and_client};
 
 use std::sync::Arc;
 
-use penny_sync::transform::rebuild::{
-    BatchStream, RawTables, TransformSettings, rebuild_canonical,
-};
+use penny_sync::run::RunOptions;
+use penny_sync::transform::{TransformSettings, rebuild_canonical};
 use penny_transform::reports::reconcile::TRIAL_BALANCE_TABLE;
-use penny_transform::{Batch, Column, LogicalType, Schema, SinkError, Value};
+use penny_transform::{
+    Batch, BatchStream, Column, LogicalType, ReadBack, Schema, SinkError, TableRead, Value,
+};
 use rust_decimal::Decimal;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,14 +111,15 @@ async fn a_full_rebuild_reconciles_with_pennylanes_trial_balance() {
         (last.get(0), last.get(1), last.get(2));
 
     let raw = WithTrialBalance {
-        inner: targets.raw.raw_tables().unwrap(),
+        inner: targets.raw.read_back().unwrap(),
         trial_balance,
     };
     let star = targets.star();
     let (mut out, mut facts) = (star.open().await.unwrap(), star.open().await.unwrap());
     let transform = rebuild_canonical(
         &raw,
-        star.saved_tables(),
+        None,
+        star.read_back(),
         out.as_mut(),
         facts.as_mut(),
         TransformSettings::new(250),
@@ -155,41 +157,32 @@ fn full_sync<'a>(
     penny_sync::run::run(
         source,
         targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(250)),
-        },
+        RunOptions::default().full(true).batch_rows(250),
         &penny_sync::NoProgress,
     )
 }
 
 /// The raw tables of a target, and a `trial_balance` beside them.
 struct WithTrialBalance<'a> {
-    inner: &'a dyn RawTables,
+    inner: &'a dyn ReadBack,
     trial_balance: Batch,
 }
 
 #[async_trait::async_trait]
-impl RawTables for WithTrialBalance<'_> {
-    async fn has(&self, table: &str) -> Result<bool, SinkError> {
+impl ReadBack for WithTrialBalance<'_> {
+    async fn schema(&self, table: &str) -> Result<Option<Arc<Schema>>, SinkError> {
         if table == TRIAL_BALANCE_TABLE {
-            return Ok(true);
+            return Ok(Some(self.trial_balance.schema().clone()));
         }
-        self.inner.has(table).await
+        self.inner.schema(table).await
     }
 
-    async fn read(
-        &self,
-        table: &str,
-        batch_rows: usize,
-    ) -> Result<Option<BatchStream<'_>>, SinkError> {
-        if table == TRIAL_BALANCE_TABLE {
+    async fn read(&self, read: &TableRead) -> Result<Option<BatchStream<'_>>, SinkError> {
+        if read.table == TRIAL_BALANCE_TABLE {
             let batch = self.trial_balance.clone();
             return Ok(Some(Box::pin(futures_util::stream::iter([Ok(batch)]))));
         }
-        self.inner.read(table, batch_rows).await
+        self.inner.read(read).await
     }
 }
 
@@ -198,7 +191,7 @@ impl RawTables for WithTrialBalance<'_> {
 /// its amount, on the planted fiscal year.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_review_finds_each_anomaly_planted_in_the_sandbox_books() {
-    use penny_api::sandbox::Resource;
+    use penny_sandbox::Resource;
     use serde_json::{Value as Json, json};
 
     let db = penny_testdb::TestDb::new().await;

@@ -9,11 +9,11 @@ use std::path::Path;
 
 use common::{CheckedSandbox, assert_converged, pg_tables, pg_targets, sandbox_and_client};
 
-use common::mutate;
 use penny_api::Client;
+use penny_sync::run::RunOptions;
 use penny_sync::run::Targets;
-use penny_sync::transform::rebuild::TransformSettings;
-use penny_transform::reports::{invoice_digest, line_sums, tables};
+use penny_sync::transform::TransformMode;
+use penny_sync::transform::TransformSettings;
 
 async fn sandbox() -> (CheckedSandbox, Client) {
     sandbox_and_client(600).await
@@ -42,12 +42,7 @@ async fn sync(
     let summary = penny_sync::run::run(
         source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(1000)),
-        },
+        RunOptions::default().full(full).batch_rows(1000),
         &penny_sync::NoProgress,
     )
     .await
@@ -68,7 +63,7 @@ async fn incremental_sync_equals_a_fresh_full_sync_of_the_mutated_world() {
 
     let first = sync(&source, incremental.path(), true).await;
     assert!(first.totals().inserted > 1000, "{}", first.line());
-    let changes = mutate(&sandbox);
+    let changes = sandbox.make_demo_changes(1).unwrap();
     assert!(changes.len() >= 4, "{:?}", changes);
     let second = sync(&source, incremental.path(), false).await;
     assert!(second.totals().inserted >= 3, "{}", second.line());
@@ -101,7 +96,7 @@ fn assert_same_tables(incremental: &Path, fresh: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_broken_by_faults_converge_on_the_next_run() {
-    use penny_api::sandbox::Fault;
+    use penny_sandbox::Fault;
     let (sandbox, client) = sandbox().await;
     // Reference tables and the trial balance read every cycle (their cadence is tested
     // in penny-api): the trial balance moves with every mutation of the books.
@@ -110,7 +105,7 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
     let incremental = tempfile::tempdir().unwrap();
     let fresh = tempfile::tempdir().unwrap();
     sync(&source, incremental.path(), true).await;
-    mutate(&sandbox);
+    sandbox.make_demo_changes(1).unwrap();
 
     // A 503 burst and a 429 storm are absorbed by the client's retries.
     sandbox.inject(Fault::ServerError {
@@ -127,12 +122,7 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
     let broken = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(1000)),
-        },
+        RunOptions::default().batch_rows(1000),
         &penny_sync::NoProgress,
     )
     .await
@@ -162,12 +152,7 @@ async fn pg_sync(
     let summary = penny_sync::run::run(
         source,
         targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(250)),
-        },
+        RunOptions::default().full(full).batch_rows(250),
         &penny_sync::NoProgress,
     )
     .await
@@ -192,18 +177,18 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let first = pg_sync(&source, &targets, true).await;
     // A full read goes ledger first: the ledger's star tables and reports are rebuilt
     // whole, then the invoices are added to them by an incremental update.
-    assert_eq!(first.ledger.as_ref().unwrap().door, "api");
+    assert_eq!(first.ledger.as_ref().unwrap().mode, TransformMode::Rebuilt);
     assert_eq!(
-        first.transform.as_ref().unwrap().door,
-        "api, incremental",
+        first.transform.as_ref().unwrap().mode,
+        TransformMode::Updated,
         "{}",
         first.line()
     );
-    let changes = mutate(&sandbox);
+    let changes = sandbox.make_demo_changes(1).unwrap();
     assert!(changes.len() >= 4, "{:?}", changes);
     let second = pg_sync(&source, &targets, false).await;
     let transform = second.transform.as_ref().unwrap();
-    assert_eq!(transform.door, "api, incremental", "{}", second.line());
+    assert_eq!(transform.mode, TransformMode::Updated, "{}", second.line());
     // The sums saved by the first run (lines, invoices' digest) were changed by the
     // changes, not made afresh from every record.
     assert!(transform.afresh.is_empty(), "{:?}", transform.afresh);
@@ -238,12 +223,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let raw_only = penny_sync::run::run(
         &source,
         &once,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: None,
-        },
+        RunOptions::default().full(true).transform(None),
         &penny_sync::NoProgress,
     )
     .await
@@ -254,7 +234,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
             .await
             .unwrap()
             .unwrap();
-    assert_eq!(whole.door, "api");
+    assert_eq!(whole.mode, TransformMode::Rebuilt);
     drop(once);
     assert_star_converged(
         &pg_tables(&db, "one_star").await,
@@ -276,10 +256,13 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         pg_tables(&db, "inc_star").await,
         pg_tables(&db, "mid_star").await,
     );
-    for report in tables::REPORT_TABLES.iter().chain(&[
-        invoice_digest::OPEN_AMOUNTS_TABLE,
-        invoice_digest::INVOICE_VAT_TABLE,
-    ]) {
+    for report in penny_transform::reports::tables::REPORT_TABLES
+        .iter()
+        .chain(&[
+            penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
+            penny_transform::reports::invoice_digest::INVOICE_VAT_TABLE,
+        ])
+    {
         assert!(!b[*report].is_empty(), "{report} is empty");
     }
     assert_star_converged(&a, &b);
@@ -289,9 +272,17 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // amounts and aged balances for the third parties the changes touched, fewer rows
     // than the whole table. (table, rows written at least one, fraction of the table)
     for (table, some, fraction) in [
-        (line_sums::LINE_SUMS_TABLE, true, 4),
+        (
+            penny_transform::reports::line_sums::LINE_SUMS_TABLE,
+            true,
+            4,
+        ),
         ("report_trial_balance", true, 4),
-        (invoice_digest::OPEN_AMOUNTS_TABLE, false, 1),
+        (
+            penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
+            false,
+            1,
+        ),
         ("report_aged_receivables", false, 1),
     ] {
         let (_, written, _) = transform
@@ -310,7 +301,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // re-read the last instant: at-least-once).
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
     let third = pg_sync(&source, &targets, false).await;
-    assert_eq!(third.transform.as_ref().unwrap().door, "api, incremental");
+    assert_eq!(
+        third.transform.as_ref().unwrap().mode,
+        TransformMode::Updated
+    );
     let (_, written, _) = third
         .transform
         .as_ref()
@@ -342,7 +336,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         full_again.line()
     );
     let ledger = full_again.ledger.as_ref().unwrap();
-    assert_eq!(ledger.door, "api", "{}", full_again.line());
+    assert_eq!(ledger.mode, TransformMode::Rebuilt, "{}", full_again.line());
     assert!(ledger.tables.iter().any(|(t, _, _)| t == "dim_account"));
     drop(targets);
 
@@ -353,12 +347,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let raw_only = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: None,
-        },
+        RunOptions::default().transform(None),
         &penny_sync::NoProgress,
     )
     .await
@@ -367,13 +356,16 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     drop(targets);
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
     let after_crash = pg_sync(&source, &targets, false).await;
-    assert_eq!(after_crash.transform.as_ref().unwrap().door, "api");
+    assert_eq!(
+        after_crash.transform.as_ref().unwrap().mode,
+        TransformMode::Rebuilt
+    );
 
     // More changed lines than the incremental limit: streamed whole instead of held
     // (and equal to a fresh full sync, compared below); under the limit, incremental.
     sandbox.advance_clock(chrono::Duration::minutes(1));
     let entries = sandbox
-        .generated_ids(1, penny_api::sandbox::Resource::LedgerEntries)
+        .generated_ids(1, penny_sandbox::Resource::LedgerEntries)
         .unwrap();
     for entry in entries.clone().take(3) {
         sandbox
@@ -388,19 +380,14 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         penny_sync::run::run(
             &source,
             &targets,
-            penny_sync::run::RunOptions {
-                streams: Vec::new(),
-                full: false,
-                concurrency: 4,
-                transform: Some(settings),
-            },
+            RunOptions::default().transform(Some(settings)),
             &penny_sync::NoProgress,
         )
     };
     let over = limited(2).await.unwrap();
     assert_eq!(
-        over.transform.as_ref().unwrap().door,
-        "api",
+        over.transform.as_ref().unwrap().mode,
+        TransformMode::Rebuilt,
         "{}",
         over.line()
     );
@@ -409,7 +396,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         .relabel_ledger_entry(1, entries.start + 3, "Relabelled")
         .unwrap();
     let under = limited(100).await.unwrap();
-    assert_eq!(under.transform.as_ref().unwrap().door, "api, incremental");
+    assert_eq!(
+        under.transform.as_ref().unwrap().mode,
+        TransformMode::Updated
+    );
     drop(targets);
 
     let fresh = pg_targets(&db, "full_raw", "full_star", &source).await;
@@ -424,7 +414,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         !a["dim_company"].is_empty(),
         "the companies stream is mapped"
     );
-    for report in tables::REPORT_TABLES {
+    for report in penny_transform::reports::tables::REPORT_TABLES {
         assert!(a.contains_key(report), "{report} missing");
     }
     // The entry relabelled under the limit is in a closed fiscal year: the incremental
@@ -582,7 +572,7 @@ async fn check_reports(db: &penny_testdb::TestDb, star: &str) {
 /// is finalized again; each incremental cycle equals a fresh full sync of its world.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_reports() {
-    use penny_api::sandbox::Resource;
+    use penny_sandbox::Resource;
     let db = penny_testdb::TestDb::new().await;
     let (sandbox, client) = sandbox().await;
     // The renumbered account below is seen at once only with the reference tables
@@ -689,7 +679,7 @@ async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_r
         }
         let cycle = pg_sync(&source, &targets, false).await;
         let transform = cycle.transform.as_ref().unwrap();
-        assert_eq!(transform.door, "api, incremental", "{}", cycle.line());
+        assert_eq!(transform.mode, TransformMode::Updated, "{}", cycle.line());
         assert!(transform.afresh.is_empty(), "{:?}", transform.afresh);
         assert_eq!(
             kind_and_fact("draft_star").await,
@@ -699,7 +689,7 @@ async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_r
         if kind == "draft" {
             for table in [
                 "report_aged_receivables",
-                invoice_digest::OPEN_AMOUNTS_TABLE,
+                penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
             ] {
                 assert_ne!(incremental[table], before[table], "{table}");
             }

@@ -1,7 +1,8 @@
 //! # penny-transform
 //!
 //! The hub of [Penny](https://github.com/penny-rs/penny): the tabular model every
-//! Penny crate shares, the [`Source`] and [`Sink`] traits that connect them, and the
+//! Penny crate shares, the [`Source`], [`Sink`] and [`ReadBack`] traits that connect
+//! them, and the
 //! [`driver`] that runs one into the other. No I/O, no async runtime, no network:
 //! depend on this crate to write a new source or destination without pulling in the rest.
 //!
@@ -10,8 +11,10 @@
 //!   (row-wise; see [`batch`] for why).
 //! - [`Source`], [`Sink`], [`Position`]: read streams of batches with resumable
 //!   positions, write them with the position committed atomically with the data.
+//! - [`ReadBack`], [`TableRead`], [`KeyFilter`]: tables read back from where a sink
+//!   wrote them (whole, some columns, some keys), for the transformation.
 //! - [`driver::sync_stream`]: a complete, resumable sync of one stream.
-//! - [`testing`]: in-memory reference implementations of both traits.
+//! - [`testing`]: in-memory reference implementations of the three traits.
 //!
 //! The accounting transformations, pure and exact (decimals), run once here so that
 //! Power BI only reads finished tables:
@@ -53,6 +56,7 @@ pub mod ident;
 pub mod pcg;
 pub mod position;
 pub mod quality;
+pub mod read_back;
 pub mod reports;
 pub mod schema;
 pub mod sink;
@@ -66,6 +70,7 @@ pub use batch::{
 };
 pub use error::{BoxError, ErrorClass, SinkError, SourceError};
 pub use position::Position;
+pub use read_back::{BatchStream, KeyFilter, ReadBack, TableRead};
 pub use schema::{Column, LogicalType, MAX_DECIMAL_SCALE, Schema, SchemaError};
 pub use sink::{CommitStats, Sink};
 pub use source::{EventStream, ReadKind, Source, SourceEvent, StreamInfo, StreamRead, SyncMode};

@@ -361,6 +361,24 @@ impl MemorySink {
 }
 
 #[async_trait::async_trait]
+impl crate::ReadBack for MemorySink {
+    async fn schema(&self, table: &str) -> Result<Option<Arc<Schema>>, SinkError> {
+        Ok(self.tables.get(table).map(|t| t.schema.clone()))
+    }
+
+    async fn read(
+        &self,
+        read: &crate::TableRead,
+    ) -> Result<Option<crate::BatchStream<'_>>, SinkError> {
+        let Some(t) = self.tables.get(&read.table) else {
+            return Ok(None);
+        };
+        let batches = crate::read_back::read_rows(&t.schema, t.rows.values(), read)?;
+        Ok(Some(crate::read_back::stream_of(batches)))
+    }
+}
+
+#[async_trait::async_trait]
 impl Sink for MemorySink {
     async fn saved_position(&mut self, table: &str) -> Result<Option<Position>, SinkError> {
         Ok(self.position(table))

@@ -1,11 +1,10 @@
 //! Helpers shared by the integration tests: a client for a wiremock server playing
-//! Pennylane, and a sandbox with a client for it (feature `sandbox`).
+//! Pennylane, and a sandbox (penny-sandbox) with a client for it.
 
 // Each test crate uses its own subset of the helpers.
 #![allow(dead_code)]
 
 pub mod mock;
-#[cfg(feature = "sandbox")]
 pub mod sandbox;
 
 use std::time::Duration;

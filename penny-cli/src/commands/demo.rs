@@ -10,14 +10,12 @@
 
 use std::io::Write;
 
-use futures_util::TryStreamExt;
-use penny_api::sandbox::{Resource, Sandbox, SandboxConfig};
-use penny_api::{Client, ListRequest};
+use penny_api::Client;
+use penny_sandbox::{Sandbox, SandboxConfig};
 use penny_sync::pipeline::RunSummary;
 use penny_sync::run::{RunOptions, Targets};
 use penny_transform::Source;
 use secrecy::ExposeSecret;
-use serde_json::Value as Json;
 
 use crate::cli::DemoArgs;
 use crate::config::Config;
@@ -25,111 +23,8 @@ use crate::exit::{CliError, ExitCode, chain};
 
 const COMPANY: i64 = 1;
 
-fn sandbox_error(e: penny_api::sandbox::SandboxError) -> CliError {
+fn sandbox_error(e: penny_sandbox::SandboxError) -> CliError {
     CliError::new(ExitCode::Internal, &e)
-}
-
-/// What the demo changed in the sandbox between the two syncs.
-pub struct Changes(pub Vec<String>);
-
-async fn first_items(client: &Client, endpoint: &str, n: usize) -> Result<Vec<Json>, CliError> {
-    let request: ListRequest<Json> = ListRequest::new(client.clone(), endpoint, endpoint);
-    request
-        .items()
-        .take_while_n(n)
-        .await
-        .map_err(|e| crate::commands::api::api_error(&e))
-}
-
-trait TakeN {
-    async fn take_while_n(self, n: usize) -> Result<Vec<Json>, penny_api::Error>;
-}
-
-impl<S> TakeN for S
-where
-    S: futures_util::Stream<Item = Result<Json, penny_api::Error>> + Unpin,
-{
-    async fn take_while_n(mut self, n: usize) -> Result<Vec<Json>, penny_api::Error> {
-        let mut out = Vec::new();
-        while out.len() < n {
-            match self.try_next().await? {
-                Some(v) => out.push(v),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
-}
-
-fn id_of(v: &Json) -> Option<i64> {
-    v.get("id").and_then(Json::as_i64)
-}
-
-/// Makes the demo's changes in the sandbox (after moving its clock past the last read).
-pub async fn mutate(sandbox: &Sandbox, client: &Client) -> Result<Changes, CliError> {
-    let mut changes = Vec::new();
-    // Changes happen after the full read's position.
-    sandbox.advance_clock(chrono::Duration::minutes(10));
-    let id = sandbox
-        .create_customer(COMPANY, "Nouvelle Boulangerie SARL")
-        .map_err(sandbox_error)?;
-    changes.push(format!("customer {id} created"));
-
-    let invoices = first_items(client, "/customer_invoices", 100).await?;
-    // Booked invoices only: drafts and proformas are outside the books, credit notes
-    // are not paid.
-    let unpaid: Vec<i64> = invoices
-        .iter()
-        .filter(|i| i.get("paid") == Some(&Json::Bool(false)))
-        .filter(|i| {
-            !matches!(
-                i.get("status").and_then(Json::as_str),
-                Some("draft" | "proforma" | "credit_note")
-            )
-        })
-        .filter_map(id_of)
-        .collect();
-    if let Some(&invoice) = unpaid.first() {
-        sandbox
-            .pay_customer_invoice(COMPANY, invoice)
-            .map_err(sandbox_error)?;
-        changes.push(format!("customer invoice {invoice} paid"));
-    }
-    if let Some(&invoice) = unpaid.get(1) {
-        sandbox
-            .delete(COMPANY, Resource::CustomerInvoices, invoice)
-            .map_err(sandbox_error)?;
-        changes.push(format!(
-            "customer invoice {invoice} deleted (with its entry)"
-        ));
-    }
-    if let Some(supplier) = first_items(client, "/suppliers", 1)
-        .await?
-        .first()
-        .and_then(id_of)
-    {
-        sandbox
-            .update(
-                COMPANY,
-                Resource::Suppliers,
-                supplier,
-                serde_json::json!({ "name": "Fournitures Durand et Fils" }),
-            )
-            .map_err(sandbox_error)?;
-        changes.push(format!("supplier {supplier} renamed"));
-    }
-    if let Some(entry) = first_items(client, "/ledger_entries", 1)
-        .await?
-        .first()
-        .and_then(id_of)
-    {
-        sandbox
-            .relabel_ledger_entry(COMPANY, entry, "Ecriture corrigee")
-            .map_err(sandbox_error)?;
-        changes.push(format!("ledger entry {entry} relabelled"));
-    }
-    sandbox.advance_clock(chrono::Duration::minutes(1));
-    Ok(Changes(changes))
 }
 
 /// Where the demo writes.
@@ -257,10 +152,10 @@ pub async fn demo(config_path: Option<&std::path::Path>, args: &DemoArgs) -> Res
     check_run(&full, "full sync")?;
     say(&mut out, format!("1. Full sync: {}", full.line()));
 
-    let changes = mutate(&sandbox, &client).await?;
+    let changes = sandbox.make_demo_changes(COMPANY).map_err(sandbox_error)?;
     say(
         &mut out,
-        format!("2. Changes made in the sandbox: {}", changes.0.join(", ")),
+        format!("2. Changes made in the sandbox: {}", changes.join(", ")),
     );
 
     let incremental = penny_sync::run::run(

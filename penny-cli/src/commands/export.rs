@@ -13,7 +13,8 @@ use secrecy::ExposeSecret;
 use crate::cli::ExportCommand;
 use crate::config::{Config, TargetKind};
 use crate::exit::{CliError, ExitCode};
-use penny_sync::transform::rebuild::{RawTables, map_everything};
+use penny_sync::transform::books::map_everything;
+use penny_transform::ReadBack;
 
 /// `penny export`.
 pub async fn export(config_path: Option<&Path>, command: &ExportCommand) -> Result<(), CliError> {
@@ -24,19 +25,15 @@ pub async fn export(config_path: Option<&Path>, command: &ExportCommand) -> Resu
         pipe,
     } = command;
     let config = Config::load(config_path)?;
-    let raw: Box<dyn RawTables> = match config.target.kind {
-        TargetKind::Csv => Box::new(
-            penny_sync::target::CsvTarget::open(&config.target.csv_dir, Default::default())
-                .map_err(|e| CliError::classed(e.class(), &e))?,
-        ),
-        TargetKind::Postgres => Box::new(
-            penny_sync::target::PgTarget::reader(
-                config.database_url()?.expose_secret(),
-                &config.target.raw_schema,
-            )
-            .await
-            .map_err(|e| CliError::classed(e.class(), &e))?,
-        ),
+    let raw: Box<dyn ReadBack> = match config.target.kind {
+        TargetKind::Csv => Box::new(penny_sync::target::CsvTarget::open(
+            &config.target.csv_dir,
+            Default::default(),
+        )?),
+        TargetKind::Postgres => Box::new(penny_sync::target::PgTarget::reader(
+            config.database_url()?.expose_secret(),
+            &config.target.raw_schema,
+        )?),
     };
     let (books, lines) = map_everything(raw.as_ref(), config.sync.batch_rows).await?;
     drop(raw);

@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use clap::{Args, ValueEnum};
-use penny_api::sandbox::{RateLimit, Sandbox, SandboxConfig};
+use penny_sandbox::{RateLimit, Sandbox, SandboxConfig};
 use secrecy::ExposeSecret;
 
 use crate::exit::{CliError, ExitCode};

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use penny_transform::{
     Batch, CommitStats, Key, LogicalType, Operation, Position, ReadKind, Row, Schema, Sink,
-    SinkError, Value,
+    SinkError, TableRead, Value,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -246,26 +246,25 @@ impl CsvSink {
             .collect()
     }
 
-    /// Reads a committed table back as upsert batches of at most `batch_rows` rows
-    /// (`None` when the folder has no such table). A nullable column's empty field
-    /// reads back as null: a CSV file cannot tell an empty text from a missing one.
-    pub fn read_table(
-        &self,
-        table: &str,
-        batch_rows: usize,
-    ) -> Result<Option<Vec<Batch>>, SinkError> {
-        let schema = {
-            let state = self.folder.state.lock().expect("state lock poisoned");
-            match state.tables.get(table) {
-                Some(t) => Arc::new(t.schema.clone()),
-                None => return Ok(None),
-            }
+    /// The schema of committed table `table` (`None` when the folder has none).
+    pub fn schema_of(&self, table: &str) -> Result<Option<Arc<Schema>>, SinkError> {
+        let state = self.folder.state.lock().expect("state lock poisoned");
+        Ok(state.tables.get(table).map(|t| Arc::new(t.schema.clone())))
+    }
+
+    /// Reads what `read` asks of a committed table back as upsert batches (`None` when
+    /// the folder has no such table). A nullable column's empty field reads back as
+    /// null: a CSV file cannot tell an empty text from a missing one. The whole file is
+    /// read, then projected and filtered ([`read_rows`](penny_transform::read_back::read_rows)).
+    pub fn read_table(&self, read: &TableRead) -> Result<Option<Vec<Batch>>, SinkError> {
+        let table = read.table.as_str();
+        let Some(schema) = self.schema_of(table)? else {
+            return Ok(None);
         };
         let path = self.file_of(table);
-        let rows = read_rows(&path, &schema).map_err(|e| sink_err(table, e))?;
-        let mut builder = penny_transform::BatchBuilder::upsert(schema.clone(), batch_rows);
-        let mut out = Vec::new();
-        for (n, text) in rows.into_values().enumerate() {
+        let texts = read_rows(&path, &schema).map_err(|e| sink_err(table, e))?;
+        let mut rows = Vec::with_capacity(texts.len());
+        for (n, text) in texts.into_values().enumerate() {
             let mut row = Vec::with_capacity(text.len());
             for (cell, column) in text.iter().zip(schema.columns()) {
                 let value = if cell.is_empty() && column.nullable {
@@ -287,12 +286,9 @@ impl CsvSink {
                 };
                 row.push(value);
             }
-            if let Some(b) = builder.push(row)? {
-                out.push(b);
-            }
+            rows.push(row);
         }
-        out.extend(builder.finish()?);
-        Ok(Some(out))
+        penny_transform::read_back::read_rows(&schema, &rows, read).map(Some)
     }
 
     fn commit_table(
@@ -918,11 +914,18 @@ mod tests {
         sync_stream(&source, &mut mem, "entries", SyncOptions::default())
             .await
             .unwrap();
-        let batches = csv.read_table("entries", 2).unwrap().unwrap();
+        let batches = csv
+            .read_table(&TableRead::new("entries", 2))
+            .unwrap()
+            .unwrap();
         assert_eq!(batches.len(), 2);
         let rows: Vec<Row> = batches.into_iter().flat_map(|b| b.into_rows()).collect();
         assert_eq!(rows, mem.rows("entries"));
-        assert!(csv.read_table("nothing", 2).unwrap().is_none());
+        assert!(
+            csv.read_table(&TableRead::new("nothing", 2))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

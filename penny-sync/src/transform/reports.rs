@@ -17,7 +17,7 @@ use penny_transform::reports::tables::{
 };
 
 use crate::error::SyncError;
-use crate::transform::rebuild::{TransformReport, write_changes};
+use crate::transform::write::{TransformReport, write_changes};
 
 /// Computes the reports and replaces their tables through `out`, each in one commit;
 /// the companies' results are carried to the result accounts of `chart`

@@ -5,7 +5,7 @@
 //! # What is updated, what is rebuilt
 //! - `canonical_ledger_lines` and `fact_ledger_lines` (the large tables): the lines
 //!   the load affected are read back from the raw tables (filtered reads, see
-//!   [`IncrementalRaw::read_where`]), mapped, and upserted; the lines it deleted are
+//!   [`ReadBack::read`]), mapped, and upserted; the lines it deleted are
 //!   deleted. A line is affected when its row in `ledger_entry_lines` changed (its
 //!   `id`), its entry in `ledger_entries` changed (`ledger_entry_id`: the entry gives
 //!   the line's document reference and due date), its journal's code changed
@@ -37,7 +37,7 @@
 //!   transformation ([`LINE_SUMS_TABLE`], in the star schema) are read back and changed
 //!   by the old versions of the affected lines (read back from `canonical_ledger_lines`
 //!   before they are merged) and their new versions, which costs what the changes cost,
-//!   not what the books hold ([`SavedTables`]). When the sums cannot be changed so (none
+//!   not what the books hold ([`ReadBack`]). When the sums cannot be changed so (none
 //!   saved, fiscal years that split the periods otherwise, a journal whose type changed:
 //!   the opening journals' lines are summed apart, sums that do not match), they are
 //!   summed afresh in one streaming pass over the raw lines, and saved whole. The trial
@@ -57,27 +57,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
-use penny_load::KeyFilter;
 use penny_transform::canonical::from_api::ApiMapper;
 use penny_transform::canonical::tables::{CanonicalTable, to_batches};
 use penny_transform::canonical::{
     BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, OpeningJournals,
     ThirdPartyKind,
 };
+use penny_transform::{
+    Batch, BatchBuilder, Column, KeyFilter, LogicalType, ReadBack, ReadKind, Schema, Sink,
+    SinkError, TableRead, Value, star,
+};
+
 use penny_transform::reports::invoice_digest::{
     INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, OPEN_AMOUNTS_TABLE,
 };
 use penny_transform::reports::line_sums::{LINE_SUMS_TABLE, LineSums, SumKey};
-use penny_transform::reports::{invoice_read_back, tables};
-use penny_transform::{
-    Batch, BatchBuilder, Column, LogicalType, ReadKind, Schema, Sink, SinkError, Value, star,
-};
 
 use crate::changes::{ChangeLog, TableChanges};
 use crate::error::SyncError;
-use crate::transform::rebuild::{
-    API_REFERENCE_TABLES, BatchStream, Family, RawTables, TransformReport, WholeTables,
-    batch_error, each_batch, mapping, sink, write_batches,
+use crate::transform::books::{API_REFERENCE_TABLES, Family};
+use crate::transform::write::{
+    DoorKind, TransformMode, TransformReport, WholeTables, batch_error, each_batch, mapping, sink,
+    write_batches,
 };
 
 /// The raw table of the saved references (journal codes and types, account numbers,
@@ -239,7 +240,7 @@ impl Refs {
     }
 
     /// The references of the raw tables now.
-    pub async fn read(raw: &dyn RawTables, batch_rows: usize) -> Result<Refs, SyncError> {
+    pub async fn read(raw: &dyn ReadBack, batch_rows: usize) -> Result<Refs, SyncError> {
         let mut refs = Refs::default();
         for table in ["journals", "ledger_accounts", "customers", "suppliers"] {
             each_batch(raw, table, batch_rows, |batch| {
@@ -300,31 +301,13 @@ impl Refs {
     }
 }
 
-/// The side of a raw target the incremental transformation needs.
+/// What a raw target keeps for the incremental transformation, beside its tables
+/// (read through [`ReadBack`]): what its loads changed, and the references the last
+/// transformation used.
 #[async_trait::async_trait]
-pub trait IncrementalRaw: Send + Sync {
+pub trait ChangeTracking: Send + Sync {
     /// What the raw loads changed since the transformation last completed.
     fn changes(&self) -> &ChangeLog;
-    /// The rows of `table` that `filter` keeps (`None` if the table is absent).
-    async fn read_where(
-        &self,
-        table: &str,
-        batch_rows: usize,
-        filter: &KeyFilter,
-    ) -> Result<Option<BatchStream<'_>>, SinkError>;
-    /// The whole of `table`, only its `columns` (those it has) and its key.
-    async fn read_columns(
-        &self,
-        table: &str,
-        columns: &[&str],
-        batch_rows: usize,
-    ) -> Result<Option<BatchStream<'_>>, SinkError>;
-    /// The first and last values of the date `column` of `table` (`None`: empty).
-    async fn date_range(
-        &self,
-        table: &str,
-        column: &str,
-    ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, SinkError>;
     /// The references saved by the last completed transformation (`None`: there are
     /// none, or they are stale).
     async fn saved_refs(&self) -> Result<Option<Refs>, SinkError>;
@@ -332,32 +315,25 @@ pub trait IncrementalRaw: Send + Sync {
     async fn save_refs(&self, refs: &Refs) -> Result<(), SinkError>;
 }
 
-/// The side of the star target the incremental update reads back: the old versions
-/// of the lines it changes (`canonical_ledger_lines`), the fiscal years and the line
-/// sums the last transformation saved ([`LINE_SUMS_TABLE`]).
-#[async_trait::async_trait]
-pub trait SavedTables: Send + Sync {
-    /// `columns` (and the key; every column when empty) of the rows of `table` that
-    /// `filter` keeps (every row when `None`); `None` when the table is not there.
-    async fn read_saved(
-        &self,
-        table: &str,
-        columns: &[&str],
-        batch_rows: usize,
-        filter: Option<&KeyFilter>,
-    ) -> Result<Option<BatchStream<'_>>, SinkError>;
-}
-
 /// The batches of a saved table, or `None` when it is not there.
 async fn saved_batches(
-    saved: &dyn SavedTables,
+    saved: &dyn ReadBack,
     table: &str,
     columns: &[&str],
     batch_rows: usize,
     filter: Option<&KeyFilter>,
 ) -> Result<Option<Vec<Batch>>, SyncError> {
     let Some(mut stream) = saved
-        .read_saved(table, columns, batch_rows, filter)
+        .read(&{
+            let mut r = TableRead::new(table, batch_rows);
+            if !columns.is_empty() {
+                r = r.columns(columns);
+            }
+            match filter {
+                Some(f) => r.filter(f.clone()),
+                None => r,
+            }
+        })
         .await
         .map_err(sink)?
     else {
@@ -377,7 +353,7 @@ async fn saved_batches(
 /// caller sums afresh when the journals' types changed: the sums keep the opening
 /// journals' lines apart).
 async fn changed_sums(
-    saved: &dyn SavedTables,
+    saved: &dyn ReadBack,
     books: &Books,
     lines: &BTreeMap<(i64, i64), LedgerLine>,
     deleted: &[(i64, i64)],
@@ -414,7 +390,7 @@ async fn changed_sums(
     }
     // Streamed into the sums, a batch at a time.
     let Some(mut sums) = saved
-        .read_saved(LINE_SUMS_TABLE, &[], 10_000, None)
+        .read(&TableRead::new(LINE_SUMS_TABLE, 10_000))
         .await
         .map_err(sink)?
     else {
@@ -436,11 +412,10 @@ async fn changed_sums(
     for (company, ids) in by_company {
         let filter = KeyFilter::ints("line_id", ids).within("company_id", company);
         let Some(mut old) = saved
-            .read_saved(
-                LedgerLine::schema().name(),
-                &["journal_code", "account_number", "date", "debit", "credit"],
-                batch_rows,
-                Some(&filter),
+            .read(
+                &TableRead::new(LedgerLine::schema().name(), batch_rows)
+                    .columns(&["journal_code", "account_number", "date", "debit", "credit"])
+                    .filter(filter),
             )
             .await
             .map_err(sink)?
@@ -465,12 +440,12 @@ async fn changed_sums(
 /// recorded in `inc` (see the module's documentation). `None` when it cannot, before
 /// writing anything: the caller then rebuilds everything.
 pub async fn update(
-    raw: &dyn RawTables,
-    inc: &dyn IncrementalRaw,
-    star: Option<&dyn SavedTables>,
+    raw: &dyn ReadBack,
+    inc: &dyn ChangeTracking,
+    star: Option<&dyn ReadBack>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
-    settings: crate::transform::rebuild::TransformSettings,
+    settings: crate::transform::write::TransformSettings,
 ) -> Result<Option<TransformReport>, SyncError> {
     let batch_rows = settings.batch_rows;
     let changes = inc.changes().snapshot();
@@ -549,13 +524,13 @@ pub async fn update(
     // forgotten once the batch is mapped).
     let mut lines: BTreeMap<(i64, i64), LedgerLine> = BTreeMap::new();
     for filter in &filters {
-        if let Some(mut stream) = inc
-            .read_where(LINES, batch_rows, filter)
+        if let Some(mut stream) = raw
+            .read(&TableRead::new(LINES, batch_rows).filter(filter.clone()))
             .await
             .map_err(sink)?
         {
             while let Some(batch) = stream.try_next().await.map_err(sink)? {
-                crate::transform::rebuild::fetch_entries(inc, &mut mapper, &batch, batch_rows)
+                crate::transform::books::fetch_entries(raw, &mut mapper, &batch, batch_rows)
                     .await?;
                 for l in mapper.ledger_lines(&batch).map_err(mapping)? {
                     lines.insert((l.company_id, l.line_id), l);
@@ -587,7 +562,8 @@ pub async fn update(
     );
 
     let mut report = TransformReport {
-        door: "api, incremental",
+        door: DoorKind::Api,
+        mode: TransformMode::Updated,
         ..TransformReport::default()
     };
     if changed.is_none() {
@@ -653,13 +629,13 @@ pub async fn update(
     let days_pass = async {
         match days {
             Some(days) => Ok(days),
-            None => lines_pass(inc, mapper.clone(), batch_rows).await,
+            None => lines_pass(raw, mapper.clone(), batch_rows).await,
         }
     };
     let fresh_digest = async {
         match saved_digest {
             Some(_) => Ok(None),
-            None => digest_pass(inc, mapper.clone(), as_of, batch_rows)
+            None => digest_pass(raw, mapper.clone(), as_of, batch_rows)
                 .await
                 .map(Some),
         }
@@ -671,7 +647,7 @@ pub async fn update(
         digest_saved = saved_digest.is_some(),
         "reports' passes over the lines and invoices done"
     );
-    let selected = select_changed(raw, inc, &mut mapper, &changes, whole, batch_rows).await?;
+    let selected = select_changed(raw, &mut mapper, &changes, whole, batch_rows).await?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         memory_mib = ?crate::progress::memory_mib(),
@@ -692,7 +668,7 @@ pub async fn update(
             report.afresh.push("invoices' digest");
             match fresh {
                 Some(digest) => digest,
-                None => digest_pass(inc, mapper.clone(), as_of, batch_rows).await?,
+                None => digest_pass(raw, mapper.clone(), as_of, batch_rows).await?,
             }
         }
     };
@@ -707,7 +683,7 @@ pub async fn update(
     books.payments = selected.payments;
     books.bank_transactions = selected.bank_transactions;
     merge_transactions(out, facts, &books, &changes, whole, batch_rows, &mut report).await?;
-    let dates = inc.date_range(LINES, "date").await.map_err(sink)?;
+    let dates = raw.date_range(LINES, "date").await.map_err(sink)?;
     // The trial balance by difference, for the accounts whose sums changed (and those
     // they carry into, see `reports::trial_balance_accounts`; with the accounts whose
     // number changed, which may have been a result account): when every company has
@@ -718,9 +694,9 @@ pub async fn update(
     let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
         .as_ref()
         .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
-        .and_then(tables::changed_accounts)
+        .and_then(penny_transform::reports::tables::changed_accounts)
         .map(|accounts| accounts.into_iter().chain(renumbered).collect());
-    crate::transform::rebuild::write_books(
+    crate::transform::books::write_books(
         out,
         facts,
         &books,
@@ -741,7 +717,7 @@ pub async fn update(
             None => write_batches(facts, &schema, ReadKind::Full, upserts, &mut report).await?,
         }
         for write in digest.saved_batches(batch_rows)? {
-            crate::transform::rebuild::write_changes(facts, write, &mut report).await?;
+            crate::transform::write::write_changes(facts, write, &mut report).await?;
         }
     }
     inc.save_refs(&refs).await.map_err(sink)?;
@@ -752,14 +728,17 @@ pub async fn update(
 /// over the raw lines, reading only what the mapping needs to give each line its
 /// company, account, date and amounts.
 async fn lines_pass(
-    inc: &dyn IncrementalRaw,
+    inc: &dyn ReadBack,
     mut mapper: ApiMapper,
     batch_rows: usize,
-) -> Result<LineSums, SyncError> {
+) -> Result<penny_transform::reports::line_sums::LineSums, SyncError> {
     let books = mapper.books();
-    let mut days = LineSums::new(&books.fiscal_years, OpeningJournals::of(&books.journals));
+    let mut days = penny_transform::reports::line_sums::LineSums::new(
+        &books.fiscal_years,
+        OpeningJournals::of(&books.journals),
+    );
     if let Some(mut stream) = inc
-        .read_columns(LINES, REPORT_LINE_COLUMNS, batch_rows.max(10_000))
+        .read(&TableRead::new(LINES, batch_rows.max(10_000)).columns(REPORT_LINE_COLUMNS))
         .await
         .map_err(sink)?
     {
@@ -803,16 +782,16 @@ fn digest_columns(table: &str) -> &'static [&'static str] {
 /// The invoices, invoice lines and payments digested afresh for the reports: one
 /// streaming pass over each raw table, reading only the columns the digest uses.
 async fn digest_pass(
-    inc: &dyn IncrementalRaw,
+    inc: &dyn ReadBack,
     mut mapper: ApiMapper,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
-) -> Result<InvoiceDigest, SyncError> {
-    let mut digest = InvoiceDigest::new(as_of);
+) -> Result<penny_transform::reports::invoice_digest::InvoiceDigest, SyncError> {
+    let mut digest = penny_transform::reports::invoice_digest::InvoiceDigest::new(as_of);
     for family in [Family::Invoices, Family::InvoiceLines, Family::Payments] {
-        for table in family.raw_tables("api") {
+        for table in family.raw_tables(DoorKind::Api) {
             let Some(mut stream) = inc
-                .read_columns(table, digest_columns(table), batch_rows.max(10_000))
+                .read(&TableRead::new(table, batch_rows.max(10_000)).columns(digest_columns(table)))
                 .await
                 .map_err(sink)?
             else {
@@ -886,14 +865,14 @@ fn ids_by_company<'a>(
 /// [`INVOICE_VAT_TABLE`]), to age as of `as_of`; `None` when it must be made afresh
 /// (not saved, unreadable, or kept as of a later day).
 async fn saved_digest(
-    saved: &dyn SavedTables,
+    saved: &dyn ReadBack,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
 ) -> Result<Option<InvoiceDigest>, SyncError> {
     let mut digest = InvoiceDigest::new(as_of);
     for table in [OPEN_AMOUNTS_TABLE, INVOICE_VAT_TABLE] {
         let Some(mut stream) = saved
-            .read_saved(table, &[], batch_rows.max(10_000), None)
+            .read(&TableRead::new(table, batch_rows.max(10_000)))
             .await
             .map_err(sink)?
         else {
@@ -916,7 +895,7 @@ async fn saved_digest(
 /// `selected`. False when the old versions cannot be read back or do not match the
 /// digest: it must then be made afresh.
 async fn changed_digest(
-    saved: &dyn SavedTables,
+    saved: &dyn ReadBack,
     digest: &mut InvoiceDigest,
     selected: &Books,
     keys: &InvoiceChanges,
@@ -924,7 +903,7 @@ async fn changed_digest(
 ) -> Result<bool, SyncError> {
     // Reads `table`'s rows whose `column` is one of the ids, per company.
     async fn read(
-        saved: &dyn SavedTables,
+        saved: &dyn ReadBack,
         table: &str,
         column: &str,
         ids: BTreeMap<i64, BTreeSet<i64>>,
@@ -933,7 +912,8 @@ async fn changed_digest(
     ) -> Result<bool, SyncError> {
         for (company, ids) in ids {
             let filter = KeyFilter::ints(column, ids).within("company_id", company);
-            let columns = invoice_read_back::digest_canonical_columns(table);
+            let columns =
+                penny_transform::reports::invoice_read_back::digest_canonical_columns(table);
             let Some(batches) =
                 saved_batches(saved, table, columns, batch_rows, Some(&filter)).await?
             else {
@@ -970,7 +950,7 @@ async fn changed_digest(
             return Ok(false);
         }
     }
-    let mut old = match invoice_read_back::read_back(&old) {
+    let mut old = match penny_transform::reports::invoice_read_back::read_back(&old) {
         Ok(books) => books,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -1020,7 +1000,7 @@ async fn changed_digest(
         return Ok(false);
     }
     let mut changed = keys.invoices.clone();
-    match invoice_read_back::read_back(&crediting) {
+    match penny_transform::reports::invoice_read_back::read_back(&crediting) {
         Ok(books) => changed.extend(
             books
                 .invoices
@@ -1066,7 +1046,7 @@ async fn changed_digest(
     {
         return Ok(false);
     }
-    match invoice_read_back::read_back(&invoices) {
+    match penny_transform::reports::invoice_read_back::read_back(&invoices) {
         Ok(books) => old.invoices = books.invoices,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -1099,7 +1079,7 @@ async fn changed_digest(
         {
             return Ok(false);
         }
-        match invoice_read_back::read_back(&more) {
+        match penny_transform::reports::invoice_read_back::read_back(&more) {
             Ok(books) => old.invoices.extend(
                 books
                     .invoices
@@ -1137,8 +1117,7 @@ async fn changed_digest(
 /// them; otherwise those whose key changed and the lines and payments of the changed
 /// invoices, read by key.
 async fn select_changed(
-    raw: &dyn RawTables,
-    inc: &dyn IncrementalRaw,
+    raw: &dyn ReadBack,
     mapper: &mut ApiMapper,
     changes: &BTreeMap<String, TableChanges>,
     whole: WholeTables,
@@ -1156,7 +1135,7 @@ async fn select_changed(
     };
     // The changed invoices per raw table and company (their lines and payments follow).
     let mut changed_invoices: BTreeMap<&str, BTreeMap<i64, BTreeSet<i64>>> = BTreeMap::new();
-    for table in Family::Invoices.raw_tables("api") {
+    for table in Family::Invoices.raw_tables(DoorKind::Api) {
         for (company, id) in changes.get(*table).into_iter().flat_map(|c| c.keys()) {
             changed_invoices
                 .entry(*table)
@@ -1167,7 +1146,7 @@ async fn select_changed(
         }
     }
     for family in Family::ALL {
-        for table in family.raw_tables("api") {
+        for table in family.raw_tables(DoorKind::Api) {
             if family.whole_in(whole) {
                 each_batch(raw, table, batch_rows, |batch| keep(mapper, &batch)).await?;
                 continue;
@@ -1195,8 +1174,8 @@ async fn select_changed(
                 }
             }
             for filter in &filters {
-                if let Some(mut stream) = inc
-                    .read_where(table, batch_rows, filter)
+                if let Some(mut stream) = raw
+                    .read(&TableRead::new(table, batch_rows).filter(filter.clone()))
                     .await
                     .map_err(sink)?
                 {
@@ -1213,9 +1192,9 @@ async fn select_changed(
     // merges pick by key).
     if whole.invoice_lines && !whole.invoices {
         let mut documents = mapper.clone();
-        for table in Family::Invoices.raw_tables("api") {
-            let Some(mut stream) = inc
-                .read_columns(table, digest_columns(table), batch_rows.max(10_000))
+        for table in Family::Invoices.raw_tables(DoorKind::Api) {
+            let Some(mut stream) = raw
+                .read(&TableRead::new(table, batch_rows.max(10_000)).columns(digest_columns(table)))
                 .await
                 .map_err(sink)?
             else {
@@ -1543,7 +1522,7 @@ async fn merge(
     deleted: Vec<Vec<Value>>,
     report: &mut TransformReport,
 ) -> Result<(), SyncError> {
-    crate::transform::rebuild::write_changes(out, (schema.clone(), upserts, Some(deleted)), report)
+    crate::transform::write::write_changes(out, (schema.clone(), upserts, Some(deleted)), report)
         .await
 }
 

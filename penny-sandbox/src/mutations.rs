@@ -6,15 +6,16 @@
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use super::access;
-use super::chart;
-use super::query::parse_instant;
-use super::records::{self, amount, timestamp};
-use super::resource::Resource;
-use super::server::State;
-use super::store::Overlaid;
-use super::world::World;
-use super::{Sandbox, SandboxError};
+use crate::access;
+use crate::chart;
+use crate::error::SandboxError;
+use crate::query::parse_instant;
+use crate::records::{self, amount, timestamp};
+use crate::resource::Resource;
+use crate::sandbox::Sandbox;
+use crate::server::State;
+use crate::store::Overlaid;
+use crate::world::World;
 
 /// The records created by [`Sandbox::pay_customer_invoice`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,7 +25,9 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
-use super::rng::{Dice, mix};
+use crate::names;
+use crate::posting::Line;
+use crate::rng::{Dice, mix};
 
 /// Draft customer invoices (not booked: no entry, no number), after the booked ones.
 pub(crate) const DRAFTS: usize = 3;
@@ -117,13 +119,14 @@ pub(crate) struct YearOpening {
     /// The fiscal year's first day.
     pub date: NaiveDate,
     /// The carried balances and the result of the year before.
-    pub lines: Vec<super::ledger::Line>,
+    pub lines: Vec<Line>,
 }
 
 impl World {
-    /// Generates the layout of company `company_id` with about `ledger_lines` lines (at
-    /// least that many, ending on a whole entry).
-    pub(crate) fn new(
+    /// The world of company `company_id` before its books: its key, name, parties and
+    /// calendar, no entry yet. `ledger_lines` sizes the parties; [`World::lay_out`]
+    /// then places the entries (see `generate.rs`).
+    pub(crate) fn blank(
         seed: u64,
         company_id: i64,
         ledger_lines: usize,
@@ -141,11 +144,11 @@ impl World {
         let mut dice = Dice::new(key, 0xC0, 0);
         let company_name = format!(
             "{} {} {}",
-            dice.pick(super::names::TRADES),
-            dice.pick(super::names::LAST_NAMES),
-            dice.pick(super::names::LEGAL_FORMS)
+            dice.pick(names::TRADES),
+            dice.pick(names::LAST_NAMES),
+            dice.pick(names::LEGAL_FORMS)
         );
-        let mut world = World {
+        World {
             company_id,
             company_name,
             key,
@@ -158,37 +161,37 @@ impl World {
             base_url,
             regular: 0,
             openings: Vec::new(),
-        };
-        // The cycle entries the line target needs (the opening entries come on top).
-        let target = ledger_lines.max(1) as u64;
-        let mut total = world.line_count(0) as u64;
-        let mut regular = 0;
-        while total < target {
-            total += world.regular_line_count(regular) as u64;
-            regular += 1;
         }
-        // One opening entry per January 1st after the first, before the clock: the
-        // first entry at or after it in time.
-        let boundaries: Vec<NaiveDate> = (start.year() + 1..=end.year())
+    }
+
+    /// Lays out the books: the first year's opening entry, `regular` cycle entries, and
+    /// one opening entry per January 1st after the first, before the clock, at the
+    /// first entry at or after it in time (their lines still empty, see
+    /// [`World::set_opening_lines`]).
+    pub(crate) fn lay_out(&mut self, regular: usize) {
+        let boundaries: Vec<NaiveDate> = (self.start.year() + 1..=self.end.year())
             .filter_map(|y| NaiveDate::from_ymd_opt(y, 1, 1))
-            .filter(|d| d.and_hms_opt(0, 0, 0).is_some_and(|t| t.and_utc() < end))
+            .filter(|d| {
+                d.and_hms_opt(0, 0, 0)
+                    .is_some_and(|t| t.and_utc() < self.end)
+            })
             .collect();
-        world.entries = 1 + regular + boundaries.len();
-        world.regular = regular + boundaries.len();
+        self.entries = 1 + regular + boundaries.len();
+        self.regular = regular + boundaries.len();
         let mut positions: Vec<(usize, NaiveDate)> = Vec::new();
         for date in boundaries {
             let Some(midnight) = date.and_hms_opt(0, 0, 0) else {
                 continue;
             };
-            let at = partition_point(world.entries, |e| world.entry_time(e) < midnight.and_utc());
+            let at = partition_point(self.entries, |e| self.entry_time(e) < midnight.and_utc());
             let at = at.max(positions.last().map_or(1, |(p, _)| p + 1));
-            if at < world.entries {
+            if at < self.entries {
                 positions.push((at, date));
             }
         }
         // Boundaries that found no room become cycle entries.
-        world.regular = world.entries - 1 - positions.len();
-        world.openings = positions
+        self.regular = self.entries - 1 - positions.len();
+        self.openings = positions
             .into_iter()
             .map(|(entry, date)| YearOpening {
                 entry,
@@ -196,28 +199,18 @@ impl World {
                 lines: Vec::new(),
             })
             .collect();
-        // The books in order: balances carried into each opening entry.
-        let mut balances = super::ledger::Balances::default();
-        let last_opening = world.openings.last().map_or(0, |o| o.entry);
-        let mut total = 0u64;
-        for e in 0..world.entries {
-            let count = if let Document::YearOpening(n) = world.document(e) {
-                let lines = balances.open_next_year();
-                balances.add(&lines);
-                let count = lines.len();
-                world.openings[n].lines = lines;
-                count
-            } else if e < last_opening {
-                let lines = super::ledger::postings(&world, e);
-                balances.add(&lines);
-                lines.len()
-            } else {
-                world.line_count(e)
-            };
-            total += count as u64;
-            world.line_start.push(total);
-        }
-        world
+    }
+
+    /// Gives the opening entry of fiscal year `n + 1` its lines.
+    pub(crate) fn set_opening_lines(&mut self, n: usize, lines: Vec<Line>) {
+        self.openings[n].lines = lines;
+    }
+
+    /// Indexes the lines: `line_start[e]` is the first line of entry `e`, and one more
+    /// value, the number of lines, ends the list (so `entries + 1` values, from 0).
+    pub(crate) fn set_line_starts(&mut self, line_start: Vec<u64>) {
+        debug_assert_eq!(line_start.len(), self.entries + 1);
+        self.line_start = line_start;
     }
 
     /// Number of ledger entry lines.
@@ -256,6 +249,14 @@ impl World {
     /// The opening entries of the fiscal years after the first.
     pub(crate) fn openings(&self) -> &[YearOpening] {
         &self.openings
+    }
+
+    /// The lines of the opening entry of fiscal year `n + 1` (counting from 0).
+    pub(crate) fn opening_lines(&self, n: usize) -> &[Line] {
+        self.openings()
+            .get(n)
+            .map(|o| o.lines.as_slice())
+            .unwrap_or(&[])
     }
 
     /// The opening entry at index `e`, if it is one (after the first year's).
@@ -391,145 +392,5 @@ impl World {
     pub(crate) fn unbooked_time(&self, j: usize) -> DateTime<Utc> {
         let last = self.entry_time(self.entries.saturating_sub(1));
         last + chrono::Duration::seconds(j as i64 + 1)
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn world(lines: usize) -> World {
-        let clock = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
-        World::new(42, 1, lines, clock, "http://x".into())
-    }
-
-    #[test]
-    fn documents_and_their_entries_agree() {
-        let w = world(5_000);
-        let opening_lines: usize = (0..w.openings().len())
-            .map(|n| w.opening_lines(n).len())
-            .sum();
-        assert!(w.lines() >= 5_000 && w.lines() < 5_020 + opening_lines);
-        let mut sales = 0;
-        let mut purchases = 0;
-        let mut transactions = 0;
-        for e in 0..w.entries {
-            match w.document(e) {
-                Document::Sale(k) => {
-                    assert_eq!(w.sale_entry(k), e);
-                    sales += 1;
-                }
-                Document::Purchase(k) => {
-                    assert_eq!(w.purchase_entry(k), e);
-                    purchases += 1;
-                }
-                Document::CustomerPayment { sale, transaction } => {
-                    assert_eq!(w.sale_payment_entry(sale), Some(e));
-                    assert_eq!(w.transaction_entry(transaction), e);
-                    transactions += 1;
-                }
-                Document::SupplierPayment {
-                    purchase,
-                    transaction,
-                } => {
-                    assert_eq!(w.purchase_payment_entry(purchase), Some(e));
-                    assert_eq!(w.transaction_entry(transaction), e);
-                    transactions += 1;
-                }
-                Document::BankFee { transaction, .. } => {
-                    assert_eq!(w.transaction_entry(transaction), e);
-                    transactions += 1;
-                }
-                _ => {}
-            }
-        }
-        assert_eq!(
-            (sales, purchases, transactions),
-            (w.sales(), w.purchases(), w.transactions())
-        );
-    }
-
-    /// Each fiscal year after the first opens on January 1st with the balance-sheet
-    /// balances of the year before and its result on 120000 or 129000.
-    #[test]
-    fn each_year_opens_with_the_balances_and_the_result_of_the_year_before() {
-        use super::super::chart::GENERAL_ACCOUNTS;
-        use super::super::ledger::{self, AccountRef};
-        use rust_decimal::Decimal;
-        use std::collections::BTreeMap;
-        let w = world(4_000);
-        assert_eq!(w.openings().len(), 2, "2025 and 2026 open after 2024");
-        let class = |a: AccountRef| match a {
-            AccountRef::General(i) => GENERAL_ACCOUNTS[i].0.as_bytes()[0] - b'0',
-            _ => 4,
-        };
-        for (n, opening) in w.openings().iter().enumerate() {
-            assert_eq!(opening.date.format("%m-%d").to_string(), "01-01");
-            let year_start = NaiveDate::from_ymd_opt(opening.date.year() - 1, 1, 1).unwrap();
-            // The year before, recomputed from its entries.
-            let mut sheet: BTreeMap<String, Decimal> = BTreeMap::new();
-            let mut result = Decimal::ZERO;
-            for e in (0..opening.entry).filter(|e| w.entry_date(*e) >= year_start) {
-                for line in ledger::entry(&w, e).lines {
-                    let net = line.debit - line.credit;
-                    if class(line.account) >= 6 {
-                        result -= net;
-                    } else {
-                        *sheet.entry(format!("{:?}", line.account)).or_default() += net;
-                    }
-                }
-            }
-            sheet.retain(|_, v| !v.is_zero());
-            let entry = ledger::entry(&w, opening.entry);
-            assert_eq!(w.document(opening.entry), Document::YearOpening(n));
-            assert_eq!(entry.journal, super::super::chart::AN);
-            // Every account carried as is, the result added on 120000 or 129000 (beside
-            // the result of the year before, carried there).
-            let mut carried: BTreeMap<String, Decimal> = BTreeMap::new();
-            for line in &entry.lines {
-                *carried.entry(format!("{:?}", line.account)).or_default() +=
-                    line.debit - line.credit;
-            }
-            let result_accounts = [
-                format!(
-                    "{:?}",
-                    AccountRef::General(super::super::chart::account("120000"))
-                ),
-                format!(
-                    "{:?}",
-                    AccountRef::General(super::super::chart::account("129000"))
-                ),
-            ];
-            let on_result = |m: &mut BTreeMap<String, Decimal>| -> Decimal {
-                result_accounts.iter().filter_map(|a| m.remove(a)).sum()
-            };
-            let booked = on_result(&mut sheet.clone()) - on_result(&mut carried.clone());
-            on_result(&mut sheet);
-            on_result(&mut carried);
-            carried.retain(|_, v| !v.is_zero());
-            assert_eq!(carried, sheet, "opening {n}: carried balances");
-            assert_eq!(booked, result, "opening {n}: the year's result");
-            assert!(!result.is_zero());
-            let debit: Decimal = entry.lines.iter().map(|l| l.debit).sum();
-            let credit: Decimal = entry.lines.iter().map(|l| l.credit).sum();
-            assert_eq!(debit, credit);
-            // Dates stay in index order around it.
-            assert!(w.entry_date(opening.entry - 1) < opening.date);
-            assert!(w.entry_date(opening.entry + 1) >= opening.date);
-        }
-    }
-
-    #[test]
-    fn time_grows_with_the_index_and_stays_before_the_clock() {
-        let w = world(2_000);
-        for e in 1..w.entries {
-            assert!(w.entry_time(e) > w.entry_time(e - 1));
-        }
-        assert!(w.entry_time(w.entries - 1) < w.end);
-        assert!(w.entry_time(0) >= w.start);
-        let (first, count) = w.entry_lines(3);
-        assert_eq!(w.line_entry(first), (3, 0));
-        assert_eq!(w.line_entry(first + count - 1), (3, count - 1));
     }
 }

@@ -4,9 +4,73 @@
 //! Anything outside these rules is a 400, as on the real API.
 //!
 //! The table is compared with the spec file by the contract test
-//! (`penny-api/tests/contract.rs`), so the two cannot drift apart.
+//! (`penny-sandbox/tests/contract.rs`), so the two cannot drift apart.
 
-use super::query::Op;
+/// A `filter` operator, as the Company API v2 reference defines them, in the order it
+/// lists them (`lt`, `lteq`, `gt`, `gteq`, `eq`, `not_eq`, `in`, `not_in`, and
+/// `start_with` on some text fields). The sandbox reads only these spellings
+/// ([`Operator::parse`]): whatever a client sends outside them is a 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operator {
+    /// `lt`: less than.
+    Lt,
+    /// `lteq`: less than or equal.
+    Lteq,
+    /// `gt`: greater than.
+    Gt,
+    /// `gteq`: greater than or equal.
+    Gteq,
+    /// `eq`: equal.
+    Eq,
+    /// `not_eq`: not equal.
+    NotEq,
+    /// `in`: one of an array.
+    In,
+    /// `not_in`: none of an array.
+    NotIn,
+    /// `start_with`: text starting with.
+    StartWith,
+}
+
+/// Every operator with its spelling in the reference, in declaration order (so
+/// `SPELLINGS[op as usize]` is `op`'s): the one table read both ways.
+const SPELLINGS: [(Operator, &str); 9] = [
+    (Operator::Lt, "lt"),
+    (Operator::Lteq, "lteq"),
+    (Operator::Gt, "gt"),
+    (Operator::Gteq, "gteq"),
+    (Operator::Eq, "eq"),
+    (Operator::NotEq, "not_eq"),
+    (Operator::In, "in"),
+    (Operator::NotIn, "not_in"),
+    (Operator::StartWith, "start_with"),
+];
+
+impl Operator {
+    /// Every operator of the reference.
+    pub fn all() -> impl Iterator<Item = Operator> {
+        SPELLINGS.iter().map(|(op, _)| *op)
+    }
+
+    /// How the reference spells the operator (`not_eq`).
+    pub fn name(self) -> &'static str {
+        SPELLINGS[self as usize].1
+    }
+
+    /// The operator the reference spells `name`, if it is one (`gte`, `EQ` are not).
+    pub fn parse(name: &str) -> Option<Operator> {
+        SPELLINGS
+            .iter()
+            .find(|(_, spelled)| *spelled == name)
+            .map(|(op, _)| *op)
+    }
+}
+
+impl std::fmt::Display for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The request rules of one GET endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +81,7 @@ pub struct EndpointRules {
     /// The largest `limit` (lists), `None` for an endpoint that is not a list.
     pub max_limit: Option<usize>,
     /// The fields `filter` accepts, each with its operators (empty: no `filter`).
-    pub filters: &'static [(&'static str, &'static [Op])],
+    pub filters: &'static [(&'static str, &'static [Operator])],
     /// The fields `sort` accepts (empty: no `sort`).
     pub sorts: &'static [&'static str],
     /// The other query parameters (besides `cursor`, `limit`, `filter`, `sort`), each
@@ -26,6 +90,9 @@ pub struct EndpointRules {
     /// The values `include` accepts (empty: no `include`).
     pub includes: &'static [&'static str],
 }
+
+// Short, for the tables below.
+use Operator as Op;
 
 const ALL: &[Op] = &[
     Op::Lt,
@@ -292,27 +359,12 @@ pub(crate) fn rules_for(path: &str) -> Option<&'static EndpointRules> {
 }
 
 /// The operators of `field` on `rules`, if it is filterable.
-pub(crate) fn operators(rules: &EndpointRules, field: &str) -> Option<&'static [Op]> {
+pub(crate) fn operators(rules: &EndpointRules, field: &str) -> Option<&'static [Operator]> {
     rules
         .filters
         .iter()
         .find(|(f, _)| *f == field)
         .map(|(_, ops)| *ops)
-}
-
-/// How the API spells an operator.
-pub fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Eq => "eq",
-        Op::NotEq => "not_eq",
-        Op::Lt => "lt",
-        Op::Lteq => "lteq",
-        Op::Gt => "gt",
-        Op::Gteq => "gteq",
-        Op::In => "in",
-        Op::NotIn => "not_in",
-        Op::StartWith => "start_with",
-    }
 }
 
 #[cfg(test)]
@@ -335,6 +387,22 @@ mod tests {
         );
         assert!(rules_for("/ledger_entries/3/ledger_entry_lines").is_some());
         assert!(rules_for("/nowhere").is_none());
+    }
+
+    /// Each operator has its own spelling, read back as itself; nothing else is read.
+    /// (That the spellings are the reference's is the contract test's to prove.)
+    #[test]
+    fn operators_read_exactly_their_spellings() {
+        for (i, (op, name)) in SPELLINGS.iter().enumerate() {
+            assert_eq!(*op as usize, i, "{op:?} out of order in SPELLINGS");
+            assert_eq!(op.name(), *name);
+            assert_eq!(Operator::parse(name), Some(*op));
+        }
+        let names: std::collections::BTreeSet<&str> = Operator::all().map(Operator::name).collect();
+        assert_eq!(names.len(), SPELLINGS.len());
+        for other in ["gte", "EQ", "ne", "startWith", "", "between"] {
+            assert_eq!(Operator::parse(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -6,10 +6,11 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::chart::{self, AC, AN, BQ, OD, VAT_RATES, VE, VatRate};
-use super::names::{PRODUCTS, PURCHASES};
-use super::rng::Dice;
-use super::world::{Document, World};
+use crate::chart::{AC, AN, BQ, OD, VAT_RATES, VE, VatRate};
+use crate::names::{PRODUCTS, PURCHASES};
+use crate::posting::{AccountRef, Line, general, posting};
+use crate::rng::Dice;
+use crate::world::{Document, World};
 
 const TAG_SALE: u64 = 1;
 const TAG_PURCHASE: u64 = 2;
@@ -201,25 +202,6 @@ pub(crate) fn purchase(w: &World, k: usize) -> Invoice {
     totals(supplier, lines, None)
 }
 
-/// Which ledger account a line is on: an index into the ledger accounts table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AccountRef {
-    /// A general account (index into `chart::GENERAL_ACCOUNTS`).
-    General(usize),
-    /// The auxiliary account of customer `c` (411...).
-    Customer(usize),
-    /// The auxiliary account of supplier `s` (401...).
-    Supplier(usize),
-}
-
-/// A ledger entry line.
-#[derive(Debug, Clone)]
-pub(crate) struct Line {
-    pub account: AccountRef,
-    pub debit: Decimal,
-    pub credit: Decimal,
-}
-
 /// A ledger entry.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -229,25 +211,6 @@ pub(crate) struct Entry {
     pub piece_number: String,
     pub invoice_number: Option<String>,
     pub lines: Vec<Line>,
-}
-
-fn posting(account: AccountRef, amount: Decimal, debit_side: bool) -> Line {
-    // A negative amount (credit note) goes on the other side, so both stay >= 0.
-    let debit_side = debit_side ^ amount.is_sign_negative();
-    let amount = amount.abs();
-    if debit_side {
-        Line {
-            account,
-            debit: amount,
-            credit: Decimal::ZERO,
-        }
-    } else {
-        Line {
-            account,
-            debit: Decimal::ZERO,
-            credit: amount,
-        }
-    }
 }
 
 /// The lines of an invoice's entry: its total on the `third` party's account, on the
@@ -271,10 +234,6 @@ fn invoice_postings(
             .map(|(r, t)| posting(general(vat_account(&VAT_RATES[*r])), *t, !third_debit)),
     );
     lines
-}
-
-fn general(number: &str) -> AccountRef {
-    AccountRef::General(chart::account(number))
 }
 
 /// The bank ledger account of transaction `t` (two bank accounts, alternating).
@@ -345,78 +304,6 @@ impl World {
             Document::Miscellaneous { cycle } if cycle % 3 != 2 => 4,
             _ => 2,
         }
-    }
-}
-
-/// The balances a fiscal year carries into the next: balance-sheet accounts (classes
-/// 1 to 5) one by one, and the year's result (classes 7 minus 6).
-#[derive(Debug, Default)]
-pub(crate) struct Balances {
-    sheet: std::collections::BTreeMap<AccountKey, Decimal>,
-    result: Decimal,
-}
-
-/// An account, ordered as the chart lists them (general, then customers, suppliers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum AccountKey {
-    General(usize),
-    Customer(usize),
-    Supplier(usize),
-}
-
-impl Balances {
-    /// Adds the lines of an entry of the year.
-    pub(crate) fn add(&mut self, lines: &[Line]) {
-        for line in lines {
-            let net = line.debit - line.credit;
-            let key = match line.account {
-                AccountRef::General(i) => {
-                    let class = chart::GENERAL_ACCOUNTS[i].0.as_bytes()[0];
-                    if matches!(class, b'6' | b'7') {
-                        self.result -= net;
-                        continue;
-                    }
-                    AccountKey::General(i)
-                }
-                AccountRef::Customer(c) => AccountKey::Customer(c),
-                AccountRef::Supplier(s) => AccountKey::Supplier(s),
-            };
-            *self.sheet.entry(key).or_insert(Decimal::ZERO) += net;
-        }
-    }
-
-    /// The opening entry's lines of the next year (balances carried, the result on
-    /// 120000 or 129000), and a fresh year.
-    pub(crate) fn open_next_year(&mut self) -> Vec<Line> {
-        let mut lines: Vec<Line> = std::mem::take(&mut self.sheet)
-            .into_iter()
-            .filter(|(_, net)| !net.is_zero())
-            .map(|(key, net)| {
-                let account = match key {
-                    AccountKey::General(i) => AccountRef::General(i),
-                    AccountKey::Customer(c) => AccountRef::Customer(c),
-                    AccountKey::Supplier(s) => AccountRef::Supplier(s),
-                };
-                posting(account, net, true)
-            })
-            .collect();
-        let result = std::mem::take(&mut self.result);
-        if result > Decimal::ZERO {
-            lines.push(posting(general("120000"), result, false));
-        } else if result < Decimal::ZERO {
-            lines.push(posting(general("129000"), -result, true));
-        }
-        lines
-    }
-}
-
-impl World {
-    /// The lines of the opening entry of fiscal year `n + 1` (counting from 0).
-    pub(crate) fn opening_lines(&self, n: usize) -> &[Line] {
-        self.openings()
-            .get(n)
-            .map(|o| o.lines.as_slice())
-            .unwrap_or(&[])
     }
 }
 
@@ -557,16 +444,23 @@ mod tests {
 
     use super::*;
 
+    /// A world laid out with `regular` cycle entries (its opening entries without lines).
+    fn laid_out(regular: usize) -> World {
+        let clock = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
+        let mut w = World::blank(7, 1, 3_000, clock, "http://x".into());
+        w.lay_out(regular);
+        w
+    }
+
     #[test]
     fn every_entry_balances_and_line_counts_match() {
-        let clock = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
-        let w = World::new(7, 1, 3_000, clock, "http://x".into());
+        let w = laid_out(1_000);
         for e in 0..w.entries {
             let entry = entry(&w, e);
             let debit: Decimal = entry.lines.iter().map(|l| l.debit).sum();
             let credit: Decimal = entry.lines.iter().map(|l| l.credit).sum();
             assert_eq!(debit, credit, "entry {e} {:?}", entry.document);
-            assert_eq!(entry.lines.len(), w.entry_lines(e).1);
+            assert_eq!(entry.lines.len(), w.line_count(e));
             assert!(
                 entry
                     .lines
@@ -578,8 +472,7 @@ mod tests {
 
     #[test]
     fn a_credit_note_negates_the_invoice_it_credits() {
-        let clock = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
-        let w = World::new(7, 1, 3_000, clock, "http://x".into());
+        let w = laid_out(1_000);
         let k = 7 * 3 + 2;
         assert!(w.is_credit_note(k));
         let (note, original) = (sale(&w, k), sale(&w, k - 2));

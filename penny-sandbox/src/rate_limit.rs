@@ -7,7 +7,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// A rate limit: `requests` per `per`.
+/// The rate limit the sandbox enforces, per token, as Pennylane's server does:
+/// `requests` per window of `per`, the window opening with the token's first request;
+/// the request after the last allowed one is answered 429 until the window ends.
+///
+/// This is the server's side: what it counts and refuses. How a client paces itself to
+/// stay under it is the client's own business (`penny_api::RateLimit`, for Penny's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     /// Requests allowed per window.

@@ -9,19 +9,19 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wiremock::{Request, Respond, ResponseTemplate};
 
-use super::SandboxConfig;
-use super::access;
-use super::changelog;
-use super::contract::{Contract, Violation};
-use super::faults::{Fault, Faults};
-use super::listing;
-use super::query::{self, ApiError, parse_list};
-use super::rate_limit::{Limiter, Verdict};
-use super::resource::{Resource, SCOPE_FAMILIES};
-use super::spec;
-use super::store::CompanyStore;
-use super::trial_balance::{self, Period, Row};
-use super::world::World;
+use crate::access;
+use crate::changelog;
+use crate::config::SandboxConfig;
+use crate::contract::{Contract, Violation};
+use crate::faults::{Fault, Faults};
+use crate::listing;
+use crate::query::{self, ApiError, parse_list};
+use crate::rate_limit::{Limiter, Verdict};
+use crate::resource::{Resource, SCOPE_FAMILIES};
+use crate::spec;
+use crate::store::CompanyStore;
+use crate::trial_balance::{self, Period, Row};
+use crate::world::World;
 
 /// The path prefix of every endpoint.
 pub(crate) const API_PREFIX: &str = "/api/external/v2";
@@ -51,7 +51,7 @@ pub(crate) struct State {
     trial_balance: Option<(i64, Period, u64, Arc<Vec<Row>>)>,
 }
 
-/// What the server and the [`super::Sandbox`] handle share.
+/// What the server and the [`Sandbox`](crate::Sandbox) handle share.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub config: SandboxConfig,
@@ -472,14 +472,14 @@ fn route(
                     access::record(w, store, resource, parent_id).ok_or_else(|| {
                         ApiError::not_found(format!("category group {parent_id} not found"))
                     })?;
-                    let n = super::records::categories_len();
+                    let n = crate::records::categories_len();
                     (0..n)
                         .filter_map(|i| {
                             access::record(
                                 w,
                                 store,
                                 Resource::Categories,
-                                super::records::id_of(Resource::Categories, i),
+                                crate::records::id_of(Resource::Categories, i),
                             )
                         })
                         .filter(|c| {

@@ -2,10 +2,10 @@
 
 use serde_json::Value;
 
-use super::records::{self, RecordMaker};
-use super::resource::Resource;
-use super::store::{CompanyStore, Overlaid};
-use super::world::World;
+use crate::records::{self, RecordMaker};
+use crate::resource::Resource;
+use crate::store::{CompanyStore, Overlaid};
+use crate::world::World;
 
 /// The current JSON of record `id` of a top-level resource (`None`: unknown or deleted).
 pub(crate) fn record(

@@ -5,12 +5,13 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::chart::{self, GENERAL_ACCOUNTS, JOURNALS, VAT_RATES};
-use super::ledger::{self, AccountRef, Entry, PRODUCT_COUNT, TAG_CUSTOMER};
-use super::names::{self, CATEGORY_GROUPS};
-use super::resource::Resource;
-use super::rng::Dice;
-use super::world::{Document, Unbooked, World};
+use crate::chart::{self, GENERAL_ACCOUNTS, JOURNALS, VAT_RATES};
+use crate::ledger::{self, Entry, PRODUCT_COUNT, TAG_CUSTOMER};
+use crate::names::{self, CATEGORY_GROUPS};
+use crate::posting::{AccountRef, Line};
+use crate::resource::Resource;
+use crate::rng::Dice;
+use crate::world::{Document, Unbooked, World};
 
 /// An ISO 8601 timestamp with offset, as the API writes them.
 pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
@@ -62,7 +63,7 @@ pub(crate) fn len(w: &World, resource: Resource) -> usize {
         Resource::Customers => w.customers,
         Resource::Suppliers => w.suppliers,
         Resource::Products => PRODUCT_COUNT,
-        Resource::CustomerInvoices => w.sales() + super::world::DRAFTS + super::world::PROFORMAS,
+        Resource::CustomerInvoices => w.sales() + crate::world::DRAFTS + crate::world::PROFORMAS,
         Resource::SupplierInvoices => w.purchases(),
         Resource::Transactions => w.transactions(),
         Resource::LedgerEntries => w.entries,
@@ -418,7 +419,7 @@ impl RecordMaker {
 pub(crate) struct LineView {
     journal: usize,
     label: String,
-    line: ledger::Line,
+    line: Line,
 }
 
 impl Entry {

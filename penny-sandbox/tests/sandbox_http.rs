@@ -1,19 +1,18 @@
 //! The sandbox's HTTP dialect, proven with plain reqwest: determinism, balanced books,
 //! pagination, limits, the filter-replay trap, auth, rate limit and faults.
-#![cfg(feature = "sandbox")]
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use penny_api::sandbox::{Fault, RateLimit, Resource, Sandbox, SandboxConfig};
+use penny_sandbox::{Fault, RateLimit, Resource, Sandbox, SandboxConfig};
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 mod common;
 
-use common::sandbox::{get, get_with, quiet_config as config};
+use common::{get, get_with};
 
 /// Every item of `path`, following cursors (replaying `extra` on every page).
 async fn all_items(sandbox: &Sandbox, path: &str, extra: &[(&str, String)]) -> Vec<Value> {
@@ -48,11 +47,15 @@ fn dec(v: &Value) -> Decimal {
 
 #[tokio::test]
 async fn same_seed_same_bytes_other_seed_other_world() {
-    let a = Sandbox::start(config(1_000)).await.unwrap();
-    let b = Sandbox::start(config(1_000)).await.unwrap();
+    let a = Sandbox::start(SandboxConfig::unthrottled(1_000))
+        .await
+        .unwrap();
+    let b = Sandbox::start(SandboxConfig::unthrottled(1_000))
+        .await
+        .unwrap();
     let c = Sandbox::start(SandboxConfig {
         seed: 7,
-        ..config(1_000)
+        ..SandboxConfig::unthrottled(1_000)
     })
     .await
     .unwrap();
@@ -78,7 +81,9 @@ async fn same_seed_same_bytes_other_seed_other_world() {
 #[tokio::test]
 async fn books_balance_per_entry_and_in_total_and_match_the_trial_balance() {
     for lines in [300, 2_500] {
-        let sandbox = Sandbox::start(config(lines)).await.unwrap();
+        let sandbox = Sandbox::start(SandboxConfig::unthrottled(lines))
+            .await
+            .unwrap();
         let items = all_items(&sandbox, "/ledger_entry_lines", &[]).await;
         // The target, a few more to end on a whole entry, and the opening entries.
         assert!(items.len() >= lines, "{} lines for {lines}", items.len());
@@ -128,7 +133,9 @@ async fn books_balance_per_entry_and_in_total_and_match_the_trial_balance() {
 
 #[tokio::test]
 async fn invoices_agree_with_their_lines_payments_and_entries() {
-    let sandbox = Sandbox::start(config(1_500)).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(1_500))
+        .await
+        .unwrap();
     let invoices = all_items(&sandbox, "/customer_invoices", &[]).await;
     assert_eq!(
         invoices.len(),
@@ -213,7 +220,9 @@ async fn invoices_agree_with_their_lines_payments_and_entries() {
 
 #[tokio::test]
 async fn pagination_covers_every_record_exactly_once_in_each_sort() {
-    let sandbox = Sandbox::start(config(1_200)).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(1_200))
+        .await
+        .unwrap();
     let n = sandbox
         .generated_count(1, Resource::LedgerEntryLines)
         .unwrap();
@@ -240,7 +249,9 @@ async fn pagination_covers_every_record_exactly_once_in_each_sort() {
 
 #[tokio::test]
 async fn limits_out_of_bounds_and_bad_requests_are_400() {
-    let sandbox = Sandbox::start(config(300)).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(300))
+        .await
+        .unwrap();
     for limit in ["0", "101", "abc"] {
         let a = get(&sandbox, "/customers", &[("limit", limit.into())]).await;
         assert_eq!(a.status, 400, "limit {limit}");
@@ -264,7 +275,9 @@ async fn limits_out_of_bounds_and_bad_requests_are_400() {
 
 #[tokio::test]
 async fn filters_apply_and_pages_two_plus_are_unfiltered_unless_replayed() {
-    let sandbox = Sandbox::start(config(3_000)).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(3_000))
+        .await
+        .unwrap();
     let all = all_items(&sandbox, "/customer_invoices", &[]).await;
     let customer = all[0]["customer"]["id"].as_i64().unwrap();
     let expected: Vec<&Value> = all
@@ -356,7 +369,7 @@ async fn filters_apply_and_pages_two_plus_are_unfiltered_unless_replayed() {
 async fn tokens_and_scopes_are_checked_with_json_bodies() {
     let sandbox = Sandbox::start(SandboxConfig {
         companies: 2,
-        ..config(300)
+        ..SandboxConfig::unthrottled(300)
     })
     .await
     .unwrap();
@@ -412,7 +425,7 @@ async fn the_rate_limit_answers_429_in_plain_text_with_headers() {
     };
     let sandbox = Sandbox::start(SandboxConfig {
         rate_limit: Some(limit),
-        ..config(300)
+        ..SandboxConfig::unthrottled(300)
     })
     .await
     .unwrap();
@@ -472,7 +485,9 @@ async fn the_rate_limit_answers_429_in_plain_text_with_headers() {
 
 #[tokio::test]
 async fn injected_faults_are_served_in_order_then_normal_answers_resume() {
-    let sandbox = Sandbox::start(config(300)).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(300))
+        .await
+        .unwrap();
     sandbox.inject(Fault::ServerError {
         count: 2,
         status: 503,
@@ -522,7 +537,9 @@ async fn injected_faults_are_served_in_order_then_normal_answers_resume() {
 /// from 2025 the same way.
 #[tokio::test]
 async fn each_year_opens_with_the_closing_balances_of_the_year_before() {
-    let sandbox = Sandbox::start(config(3_000)).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(3_000))
+        .await
+        .unwrap();
     let filter = json!([{"field": "type", "operator": "eq", "value": "new_year"}]).to_string();
     let journals = get(&sandbox, "/journals", &[("filter", filter)])
         .await

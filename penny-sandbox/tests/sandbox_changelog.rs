@@ -1,17 +1,16 @@
 //! Mutations and changelogs: inserts, updates and deletes at the sandbox clock, the
 //! retention (422) and `start_date` xor `cursor` (400).
-#![cfg(feature = "sandbox")]
 #![allow(clippy::unwrap_used)]
 
 use chrono::Duration;
-use penny_api::sandbox::{Resource, Sandbox};
+use penny_sandbox::{Resource, Sandbox, SandboxConfig};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 mod common;
 
 async fn get(sandbox: &Sandbox, path: &str, query: &[(&str, String)]) -> (u16, Value) {
-    let answer = common::sandbox::get(sandbox, path, query).await;
+    let answer = common::get(sandbox, path, query).await;
     (answer.status, answer.json())
 }
 
@@ -44,7 +43,9 @@ async fn events_since(sandbox: &Sandbox, resource: &str, start: String) -> Vec<V
 
 #[tokio::test]
 async fn mutations_appear_in_changelogs_and_lists() {
-    let sandbox = common::sandbox::start(common::sandbox::quiet_config(2_000)).await;
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(2_000))
+        .await
+        .unwrap();
     sandbox.advance_clock(Duration::hours(2));
     let since = sandbox.now();
     sandbox.advance_clock(Duration::minutes(1));
@@ -232,7 +233,9 @@ async fn mutations_appear_in_changelogs_and_lists() {
 
 #[tokio::test]
 async fn changelog_windows_respect_retention_and_refuse_start_date_with_cursor() {
-    let sandbox = common::sandbox::start(common::sandbox::quiet_config(20_000)).await;
+    let sandbox = Sandbox::start(SandboxConfig::unthrottled(20_000))
+        .await
+        .unwrap();
     let now = sandbox.now();
     // Generated records created within the retention show as inserts, in order.
     let (status, body) = get(

@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::query::{ApiError, decode_opaque, encode_opaque, param, parse_instant, parse_limit};
-use super::records::{self, timestamp};
-use super::resource::Resource;
-use super::store::{CompanyStore, Event};
-use super::world::World;
+use crate::query::{ApiError, decode_opaque, encode_opaque, param, parse_instant, parse_limit};
+use crate::records::{self, timestamp};
+use crate::resource::Resource;
+use crate::store::{CompanyStore, Event};
+use crate::world::World;
 
 /// Largest `limit` on changelogs.
 pub(crate) const MAX_LIMIT: usize = 1000;

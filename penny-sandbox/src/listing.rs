@@ -8,11 +8,12 @@ use std::cmp::Ordering;
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::query::{Cursor, Filter, ListQuery, Op, SortField};
-use super::records::{self, RecordMaker};
-use super::resource::Resource;
-use super::store::{CompanyStore, Overlaid};
-use super::world::World;
+use crate::query::{Cursor, Filter, ListQuery, SortField};
+use crate::records::{self, RecordMaker};
+use crate::resource::Resource;
+use crate::spec::Operator;
+use crate::store::{CompanyStore, Overlaid};
+use crate::world::World;
 
 /// A page of records, each as JSON text.
 #[derive(Debug)]
@@ -68,17 +69,17 @@ fn candidates(
             let first_ge = partition(n, |i| pred(i) == Ordering::Less);
             let first_gt = partition(n, |i| pred(i) != Ordering::Greater);
             match f.op {
-                Op::Eq => (first_ge, first_gt),
-                Op::Gt => (first_gt, n),
-                Op::Gteq => (first_ge, n),
-                Op::Lt => (0, first_ge),
-                Op::Lteq => (0, first_gt),
+                Operator::Eq => (first_ge, first_gt),
+                Operator::Gt => (first_gt, n),
+                Operator::Gteq => (first_ge, n),
+                Operator::Lt => (0, first_ge),
+                Operator::Lteq => (0, first_gt),
                 _ => (0, n),
             }
         };
         let (a, b) = match f.field.as_str() {
             "id" => {
-                if f.op == Op::In {
+                if f.op == Operator::In {
                     // Ids in ascending order map to indexes in ascending order.
                     let ids: Vec<usize> = in_ids(f)
                         .into_iter()
@@ -224,7 +225,7 @@ pub(crate) fn list(w: &World, store: &CompanyStore, resource: Resource, query: &
     let id_in: Option<Vec<i64>> = query
         .filters
         .iter()
-        .find(|f| f.field == "id" && f.op == Op::In)
+        .find(|f| f.field == "id" && f.op == Operator::In)
         .map(in_ids);
     let overlaid_states: Vec<&Overlaid> = match (overlay, &id_in) {
         (Some(o), Some(ids)) => ids.iter().filter_map(|id| o.get(id)).collect(),
@@ -348,22 +349,14 @@ pub(crate) fn list_values(mut values: Vec<Value>, query: &ListQuery) -> Page {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
     use super::*;
-    use crate::sandbox::query::{Sort, SortField};
+    use crate::query::{Sort, SortField};
 
     #[test]
-    #[ignore = "timing probe: cargo test --release --features sandbox -- --ignored probe --nocapture"]
+    #[ignore = "timing probe: cargo test -p penny-sandbox --release -- --ignored probe --nocapture"]
     fn probe_page_cost_at_one_million_lines() {
-        let clock = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
-        let w = World::new(
-            42,
-            1,
-            1_000_000,
-            clock,
-            "http://127.0.0.1:1/api/external/v2".into(),
-        );
+        let config = crate::config::SandboxConfig::unthrottled(1_000_000);
+        let w = crate::generate::world(&config, 1, "http://127.0.0.1:1/api/external/v2".into());
         let store = CompanyStore::default();
         let mut query = ListQuery {
             limit: 100,

@@ -9,14 +9,14 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::chart::GENERAL_ACCOUNTS;
-use super::ledger;
-use super::listing::partition;
-use super::query::{ApiError, decode_opaque, encode_opaque, param, parse_limit};
-use super::records::{self, amount};
-use super::resource::Resource;
-use super::store::{CompanyStore, Overlaid};
-use super::world::World;
+use crate::chart::GENERAL_ACCOUNTS;
+use crate::ledger;
+use crate::listing::partition;
+use crate::query::{ApiError, decode_opaque, encode_opaque, param, parse_limit};
+use crate::records::{self, amount};
+use crate::resource::Resource;
+use crate::store::{CompanyStore, Overlaid};
+use crate::world::World;
 
 /// Largest `limit` on the trial balance.
 pub(crate) const MAX_LIMIT: usize = 1000;

@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use penny_api::sandbox::{Contract, Sandbox, SandboxConfig};
+//! use penny_sandbox::{Contract, Sandbox, SandboxConfig};
 //! let sandbox = Sandbox::builder(SandboxConfig::default())
 //!     .contract(Contract::from_env()?)
 //!     .start()
@@ -22,7 +22,7 @@
 //! `date-time`, and the decimal-string pattern of amounts. Other patterns and keywords
 //! are not checked. Endpoints the Firm file does not describe (products, invoice lines,
 //! payments, `/me`...) have no response schema: their responses are listed by
-//! [`Sandbox::unchecked_endpoints`](super::Sandbox::unchecked_endpoints), not judged.
+//! [`Sandbox::unchecked_endpoints`](crate::Sandbox::unchecked_endpoints), not judged.
 //! Where the Firm API pages with `page`/`per_page` and the Company API with a cursor
 //! (trial balance, fiscal years), the items are checked against the Firm schema and the
 //! envelope against the cursor envelope.
@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate};
 use serde_json::{Map, Value};
 
-use super::spec::path_matches;
+use crate::spec::path_matches;
 
 /// The environment variable naming the directory of the spec files.
 pub const OPENAPI_DIR_ENV: &str = "PENNY_OPENAPI_DIR";

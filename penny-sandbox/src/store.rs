@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::resource::Resource;
+use crate::resource::Resource;
 
 /// A record's state in the overlay.
 #[derive(Debug, Clone)]
