@@ -17,7 +17,7 @@ use crate::transform::write::*;
 ///
 /// Memory: the reference tables are held; the ledger lines and the transactional
 /// tables stream through, one batch at a time, summed for the reports on the way
-/// ([`LineDays`](penny_transform::reports::line_sums::LineSums), [`InvoiceDigest`]). When `raw` can filter its
+/// ([`LineSums`](penny_transform::reports::line_sums::LineSums), [`InvoiceDigest`]). When `raw` can filter its
 /// reads (PostgreSQL), the ledger entries are read per batch of lines, by key, instead
 /// of held.
 ///

@@ -464,6 +464,31 @@ pub(crate) mod tests {
         lines
     }
 
+    /// Changes `sums` by the lines `changed_ids` name: their versions in `before` taken
+    /// away (as `canonical_ledger_lines` gives them back, in batches of `batch_rows`),
+    /// those in `after` put; the keys whose sums changed.
+    pub(crate) fn change_lines(
+        sums: &mut LineSums,
+        before: &[LedgerLine],
+        after: &[LedgerLine],
+        changed_ids: &[i64],
+        batch_rows: usize,
+    ) -> BTreeSet<SumKey> {
+        let changed = |lines: &[LedgerLine]| -> Vec<LedgerLine> {
+            lines
+                .iter()
+                .filter(|l| changed_ids.contains(&l.line_id))
+                .cloned()
+                .collect()
+        };
+        let mut touched = BTreeSet::new();
+        for batch in to_batches(&changed(before), batch_rows).expect("valid lines") {
+            touched.extend(sums.take_away(&batch).expect("lines the sums hold"));
+        }
+        touched.extend(sums.put(&changed(after)));
+        touched
+    }
+
     #[test]
     fn sig_and_vat_from_the_sums_equal_those_from_the_lines() {
         let lines = sample_lines();
@@ -577,22 +602,15 @@ pub(crate) mod tests {
         let removed: Vec<LedgerLine> = after.drain(20..25).collect();
         after.push(line(5000, "512000", 5, 0, 123_456));
         let changed_ids = [10, 11, 999, 20, 21, 22, 23, 24, 5000];
-        let old: Vec<&LedgerLine> = before
-            .iter()
-            .filter(|l| changed_ids.contains(&l.line_id))
-            .collect();
-        let new: Vec<&LedgerLine> = after
-            .iter()
-            .filter(|l| changed_ids.contains(&l.line_id))
-            .collect();
-        assert_eq!(old.len(), 8);
-        assert_eq!(new.len(), 4);
+        let count = |lines: &[LedgerLine]| {
+            lines
+                .iter()
+                .filter(|l| changed_ids.contains(&l.line_id))
+                .count()
+        };
+        assert_eq!((count(&before), count(&after)), (8, 4));
         assert_eq!(removed.len(), 5);
-        let mut touched = BTreeSet::new();
-        for batch in to_batches(old, 3).expect("valid lines") {
-            touched.extend(sums.take_away(&batch).expect("held"));
-        }
-        touched.extend(sums.put(new));
+        let touched = change_lines(&mut sums, &before, &after, &changed_ids, 3);
 
         let mut afresh = LineSums::new(&fy, OpeningJournals::default());
         afresh.add(&after);

@@ -546,9 +546,8 @@ pub fn changed_trial_balance(
 #[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use super::*;
-    use crate::canonical::tables::to_batches;
     use crate::canonical::{Books, LedgerLine};
-    use crate::reports::line_sums::tests::sample_lines;
+    use crate::reports::line_sums::tests::{change_lines, sample_lines};
     use crate::reports::trial_balance::fiscal_trial_balance;
     use chrono::Datelike;
     use proptest::prelude::*;
@@ -723,16 +722,9 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, day).expect("a valid date")
     }
 
+    /// Company 1's calendar years 2024 to 2026.
     fn years() -> Vec<FiscalYear> {
-        [2024, 2025, 2026]
-            .into_iter()
-            .map(|y| FiscalYear {
-                company_id: 1,
-                start: d(y, 1, 1),
-                end: d(y, 12, 31),
-                status: Some("closed".into()),
-            })
-            .collect()
+        FiscalYear::assumed(1, 1, d(2024, 1, 1), d(2026, 12, 31))
     }
 
     fn line(
@@ -958,42 +950,16 @@ mod tests {
         let report = |lines: &[LedgerLine]| {
             let mut sums = LineSums::new(&fy, journals());
             sums.add(lines);
-            let tables = report_batches(
-                &fy,
-                &sums,
-                &InvoiceDigest::new(d(2026, 12, 31)),
-                &BTreeMap::new(),
-                1000,
-            )
-            .expect("valid");
-            (sums, rows(&tables, "report_trial_balance"))
+            let (_, batches) = trial_balance_table(&fy, &sums);
+            let rows: Vec<Vec<Value>> = batches.iter().flat_map(|b| b.rows().to_vec()).collect();
+            (sums, rows)
         };
         let (mut sums, old_rows) = report(&before);
         let (_, new_rows) = report(&after);
-        let old: Vec<&LedgerLine> = before
-            .iter()
-            .filter(|l| changed_ids.contains(&l.line_id))
-            .collect();
-        let new: Vec<&LedgerLine> = after
-            .iter()
-            .filter(|l| changed_ids.contains(&l.line_id))
-            .collect();
-        let mut touched = BTreeSet::new();
-        for batch in to_batches(old, 100).expect("valid") {
-            touched.extend(sums.take_away(&batch).expect("valid"));
-        }
-        touched.extend(sums.put(new));
+        let touched = change_lines(&mut sums, &before, &after, &changed_ids, 100);
         let accounts: BTreeSet<(i64, Arc<str>)> =
             touched.iter().map(|(c, a, _, _)| (*c, a.clone())).collect();
-        let tables = report_batches(
-            &fy,
-            &sums,
-            &InvoiceDigest::new(d(2026, 12, 31)),
-            &BTreeMap::new(),
-            1000,
-        )
-        .expect("valid");
-        let (schema, batches) = tables.into_iter().next().expect("valid");
+        let (schema, batches) = trial_balance_table(&fy, &sums);
         let expected: BTreeMap<String, Vec<Value>> = merged(&new_rows, &[], &[]);
 
         let reached = trial_balance_accounts(&accounts, &[], &sums);
@@ -1069,16 +1035,22 @@ mod tests {
         out
     }
 
-    fn report(sums: &LineSums) -> (Arc<Schema>, Vec<Batch>) {
+    /// `report_trial_balance` of `sums` over `years`.
+    fn trial_balance_table(years: &[FiscalYear], sums: &LineSums) -> ReportTable {
+        let as_of = years
+            .iter()
+            .map(|fy| fy.end)
+            .max()
+            .unwrap_or(NaiveDate::MIN);
         let tables = report_batches(
-            &years(),
+            years,
             sums,
-            &InvoiceDigest::new(day(0)),
+            &InvoiceDigest::new(as_of),
             &BTreeMap::new(),
             1000,
         )
-        .expect("valid");
-        tables.into_iter().next().expect("valid")
+        .expect("valid rows");
+        tables.into_iter().next().expect("the trial balance first")
     }
 
     proptest! {
@@ -1111,24 +1083,19 @@ mod tests {
             }
             let mut sums = LineSums::new(&years(), journals());
             sums.add(&before);
-            let (schema, old_batches) = report(&sums);
+            let (schema, old_batches) = trial_balance_table(&years(), &sums);
             let old_rows: Vec<Vec<Value>> = old_batches.iter().flat_map(|b| b.rows().to_vec()).collect();
             // From the sums as from the lines.
             let expected = fiscal_trial_balance(&before, FiscalCalendar::new(&years(), journals()));
             let from_lines = keyed(expected.rows.iter().map(trial_balance_row));
             prop_assert_eq!(&keyed(old_rows.clone()), &from_lines);
 
-            let old: Vec<&LedgerLine> = before.iter().filter(|l| changed_ids.contains(&l.line_id)).collect();
-            let new: Vec<&LedgerLine> = after.iter().filter(|l| changed_ids.contains(&l.line_id)).collect();
-            let mut touched = BTreeSet::new();
-            for batch in to_batches(old, 100).expect("valid") {
-                touched.extend(sums.take_away(&batch).expect("valid"));
-            }
-            touched.extend(sums.put(new));
+            let changed_ids: Vec<i64> = changed_ids.into_iter().collect();
+            let touched = change_lines(&mut sums, &before, &after, &changed_ids, 100);
             let mut afresh = LineSums::new(&years(), journals());
             afresh.add(&after);
             prop_assert_eq!(&sums, &afresh);
-            let (_, new_batches) = report(&sums);
+            let (_, new_batches) = trial_balance_table(&years(), &sums);
             let new_rows = keyed(new_batches.iter().flat_map(|b| b.rows().to_vec()));
             if let Some(accounts) = changed_accounts(&touched) {
                 let reached = trial_balance_accounts(&accounts, &[], &sums);
