@@ -9,7 +9,7 @@
 //! as the `canonical_*` tables through the same [`Sink`] trait, each replaced whole
 //! in one commit (readers see the old table or the new one, never a mix).
 //!
-//! The reports ([`crate::reports`]) are written with the star schema. A whole rebuild
+//! The reports ([`reports`]) are written with the star schema. A whole rebuild
 //! also writes the closing review (`report_review`,
 //! [`penny_transform::reports::review`]) and the reconciliation with Pennylane's own
 //! trial balance (`report_quality_findings`, [`penny_transform::reports::reconcile`],
@@ -20,7 +20,7 @@
 //! stays closed).
 //!
 //! After an incremental raw load into PostgreSQL, only what the load changed is
-//! updated instead ([`crate::incremental`]); a full sync, the Data Sharing door and
+//! updated instead ([`update`]); a full sync, the Data Sharing door and
 //! the CSV target keep the atomic full rebuild.
 //!
 //! Memory: the reference tables (companies, accounts, journals, fiscal years,

@@ -32,7 +32,7 @@
 //! - The small tables are rebuilt whole, each in one commit: companies, accounts,
 //!   journals, third parties, fiscal years (canonical), `dim_company`, `dim_account`,
 //!   `dim_journal`, `dim_third_party`, `dim_date` (over the fiscal years and the raw
-//!   lines' first and last dates), and the reports ([`crate::reports`]). The reports
+//!   lines' first and last dates), and the reports ([`reports`](crate::transform::reports)). The reports
 //!   come from the lines summed per account and period: the sums saved by the last
 //!   transformation ([`LINE_SUMS_TABLE`], in the star schema) are read back and changed
 //!   by the old versions of the affected lines (read back from `canonical_ledger_lines`

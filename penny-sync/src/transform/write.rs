@@ -109,7 +109,7 @@ pub struct TransformReport {
     pub duration: std::time::Duration,
     /// What an incremental update made afresh from every record because the sums saved
     /// by the last run could not be changed by the changes (`line sums`, `invoices'
-    /// digest`; see [`crate::incremental`]); empty for a whole rebuild.
+    /// digest`; see [`update`](crate::transform::update)); empty for a whole rebuild.
     pub afresh: Vec<&'static str>,
     /// The accounts whose figures differ from Pennylane's own trial balance
     /// (`report_quality_findings`); `None` when there was none to compare with, or the
