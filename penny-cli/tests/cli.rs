@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{CheckedSandbox, penny, sandbox_with};
+use common::{CheckedSandbox, penny};
 use penny_cli::output::is_console_safe;
 use penny_sandbox::Sandbox;
 use secrecy::ExposeSecret;
@@ -52,7 +52,7 @@ fn text(out: &Output) -> (String, String) {
 }
 
 async fn sandbox() -> CheckedSandbox {
-    sandbox_with(300).await
+    CheckedSandbox::with_lines(300).await
 }
 
 /// Standard output of a run, after checking it succeeded (the message shows both

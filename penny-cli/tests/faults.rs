@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use penny_sandbox::Fault;
 use secrecy::ExposeSecret;
 
-use common::{assert_same_schemas, pg_tables, sandbox_with};
+use common::{CheckedSandbox, assert_same_schemas, pg_tables};
 
 /// Rows of `schema`'s state table (streams whose position a committed batch saved), or
 /// 0 while it does not exist yet.
@@ -42,7 +42,7 @@ const STAR_TABLES: &[&str] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_sync_process_converges_on_the_next_run() {
     let db = penny_testdb::TestDb::new().await;
-    let sandbox = sandbox_with(3000).await;
+    let sandbox = CheckedSandbox::with_lines(3000).await;
     let dir = tempfile::tempdir().unwrap();
     let penny = |raw: &str, star: &str| {
         let mut cmd = common::penny(dir.path());

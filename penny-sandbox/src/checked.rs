@@ -28,6 +28,18 @@ impl CheckedSandbox {
             .unwrap_or_else(|e| panic!("the sandbox could not start: {e}"));
         CheckedSandbox(sandbox)
     }
+
+    /// [`start`](Self::start)s a sandbox of `ledger_lines` ledger lines, without rate
+    /// limit, its clock at the real time (an API source positions its change logs by the
+    /// server's `Date` header): what an end-to-end test of a sync needs.
+    pub async fn with_lines(ledger_lines: usize) -> CheckedSandbox {
+        let start = chrono::Utc::now();
+        CheckedSandbox::start(SandboxConfig {
+            start,
+            ..SandboxConfig::unthrottled(ledger_lines)
+        })
+        .await
+    }
 }
 
 impl std::ops::Deref for CheckedSandbox {

@@ -20,8 +20,7 @@ use std::time::Instant;
 use futures_util::{StreamExt, TryStreamExt};
 use penny_api::{Client, ListRequest};
 use penny_sandbox::{Sandbox, SandboxConfig};
-use penny_sync::run::{LEDGER_FIRST, Targets};
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::run::{LEDGER_FIRST, RunOptions, Targets};
 
 fn peak_memory_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -265,12 +264,7 @@ async fn main() {
     let full = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(5000)),
-        },
+        RunOptions::default().full(true).batch_rows(5000),
         &penny_sync::NoProgress,
     )
     .await
@@ -315,12 +309,7 @@ async fn main() {
     let inc = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(5000)),
-        },
+        RunOptions::default().batch_rows(5000),
         &penny_sync::NoProgress,
     )
     .await
@@ -345,8 +334,9 @@ async fn main() {
     );
     if let Some(tr) = &inc.transform {
         println!(
-            "transformation ({} door): {:.2} s, {} rows written in {} tables",
+            "transformation ({} door, {:?}): {:.2} s, {} rows written in {} tables",
             tr.door,
+            tr.mode,
             tr.duration.as_secs_f64(),
             tr.rows(),
             tr.tables.len()

@@ -54,10 +54,10 @@ pub struct RunSummary {
     pub failures: Vec<(String, StreamError)>,
     /// The canonical rebuild after the raw load, when it ran (the last one of a
     /// ledger-first run).
-    pub transform: Option<crate::transform::rebuild::TransformReport>,
+    pub transform: Option<crate::transform::TransformReport>,
     /// A ledger-first run's transformation made after the ledger's streams, before
     /// the others were read.
-    pub ledger: Option<crate::transform::rebuild::TransformReport>,
+    pub ledger: Option<crate::transform::TransformReport>,
     /// Wall time.
     pub duration: Duration,
 }
@@ -93,10 +93,10 @@ impl RunSummary {
         let t = self.totals();
         let transform = match &self.transform {
             Some(t) => {
-                let door: &str = t.door;
-                let (door, verb) = match door.strip_suffix(", incremental") {
-                    Some(door) => (door, "updated incrementally"),
-                    None => (door, "rebuilt"),
+                let door = t.door;
+                let verb = match t.mode {
+                    crate::transform::TransformMode::Updated => "updated incrementally",
+                    crate::transform::TransformMode::Rebuilt => "rebuilt",
                 };
                 let mut line = format!(
                     "; canonical model, star schema and reports {verb} ({door} door): {} rows in {} tables",

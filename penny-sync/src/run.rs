@@ -11,7 +11,7 @@ use crate::pipeline::{self, RunSummary, SinkFactory};
 use crate::progress::Progress;
 use crate::target::csv_sink::CsvOptions;
 use crate::target::{CsvTarget, PgTarget};
-use crate::transform::rebuild::TransformSettings;
+use crate::transform::TransformSettings;
 
 /// What a run does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,37 @@ impl Default for RunOptions {
             concurrency: 4,
             transform: Some(TransformSettings::new(DEFAULT_BATCH_ROWS)),
         }
+    }
+}
+
+impl RunOptions {
+    /// Only `streams` (every stream of the source when empty).
+    pub fn streams(mut self, streams: &[&str]) -> Self {
+        self.streams = streams.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Every stream read whole when `full`, whatever was saved.
+    pub fn full(mut self, full: bool) -> Self {
+        self.full = full;
+        self
+    }
+
+    /// `n` streams read at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// The transformation after the raw load with `settings` (`None`: raw tables only).
+    pub fn transform(mut self, settings: Option<TransformSettings>) -> Self {
+        self.transform = settings;
+        self
+    }
+
+    /// The transformation with the default settings but `batch_rows` rows per batch.
+    pub fn batch_rows(self, batch_rows: usize) -> Self {
+        self.transform(Some(TransformSettings::new(batch_rows)))
     }
 }
 
@@ -235,7 +266,7 @@ pub async fn rebuild(
     target: &dyn SinkFactory,
     star: &dyn SinkFactory,
     settings: TransformSettings,
-) -> Result<Option<crate::transform::rebuild::TransformReport>, SyncError> {
+) -> Result<Option<crate::transform::TransformReport>, SyncError> {
     let Some(raw) = target.read_back() else {
         tracing::warn!(target = %target.describe(), "this target cannot read its raw tables back: the canonical model was not rebuilt");
         return Ok(None);
@@ -246,7 +277,7 @@ pub async fn rebuild(
     );
     let mut out = star.open().await.map_err(SyncError::from)?;
     let mut facts = star.open().await.map_err(SyncError::from)?;
-    let report = crate::transform::rebuild::rebuild_canonical(
+    let report = crate::transform::rebuild_canonical(
         raw,
         target.change_tracking(),
         star.read_back(),
@@ -256,7 +287,8 @@ pub async fn rebuild(
     )
     .await?;
     tracing::info!(
-        door = report.door,
+        door = %report.door,
+        mode = ?report.mode,
         tables = report.tables.len(),
         rows = report.rows(),
         "canonical model rebuilt"

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use penny_sandbox::Fault;
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::run::RunOptions;
 
 use common::{assert_same_schemas, pg_targets, sandbox_and_client};
 
@@ -35,12 +35,7 @@ async fn fresh_full_sync(db: &penny_testdb::TestDb, source: &penny_api::source::
     let full = penny_sync::run::run(
         source,
         &fresh,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(5000)),
-        },
+        RunOptions::default().full(true).batch_rows(5000),
         &penny_sync::NoProgress,
     )
     .await
@@ -60,12 +55,7 @@ async fn next_run(
     let next = penny_sync::run::run(
         source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(100)),
-        },
+        RunOptions::default().batch_rows(100),
         &penny_sync::NoProgress,
     )
     .await
@@ -114,12 +104,7 @@ async fn a_dropped_database_connection_mid_sync_converges_on_the_next_run() {
     let mut run = Box::pin(penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(100)),
-        },
+        RunOptions::default().full(true).batch_rows(100),
         &penny_sync::NoProgress,
     ));
     // Once a batch has committed, every other backend of the test database (the
@@ -175,12 +160,7 @@ async fn a_dropped_connection_during_the_transformation_converges_on_the_next_ru
     let first = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(100)),
-        },
+        RunOptions::default().full(true).batch_rows(100),
         &penny_sync::NoProgress,
     )
     .await
@@ -213,12 +193,7 @@ async fn a_dropped_connection_during_the_transformation_converges_on_the_next_ru
     let mut run = Box::pin(penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(100)),
-        },
+        RunOptions::default().batch_rows(100),
         &penny_sync::NoProgress,
     ));
     // As soon as a connection merges rows into a star table after the canonical ledger

@@ -10,7 +10,8 @@ use common::{pg_targets, sandbox_and_client};
 
 use std::sync::Arc;
 
-use penny_sync::transform::rebuild::{TransformSettings, rebuild_canonical};
+use penny_sync::run::RunOptions;
+use penny_sync::transform::{TransformSettings, rebuild_canonical};
 use penny_transform::reports::reconcile::TRIAL_BALANCE_TABLE;
 use penny_transform::{
     Batch, BatchStream, Column, LogicalType, ReadBack, Schema, SinkError, TableRead, Value,
@@ -156,12 +157,7 @@ fn full_sync<'a>(
     penny_sync::run::run(
         source,
         targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(250)),
-        },
+        RunOptions::default().full(true).batch_rows(250),
         &penny_sync::NoProgress,
     )
 }

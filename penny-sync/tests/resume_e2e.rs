@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use common::{pg_tables, pg_targets, sandbox_and_client};
 
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::run::RunOptions;
+use penny_sync::transform::TransformSettings;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one() {
@@ -25,12 +26,7 @@ async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one()
     let uninterrupted = penny_sync::run::run(
         &source,
         &fresh,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: settings,
-        },
+        RunOptions::default().transform(settings),
         &penny_sync::NoProgress,
     )
     .await
@@ -53,7 +49,7 @@ async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one()
         }
     };
     tokio::select! {
-        run = penny_sync::run::run(&source, &targets, penny_sync::run::RunOptions { streams: Vec::new(), full: false, concurrency: 4, transform: settings }, &penny_sync::NoProgress) => {
+        run = penny_sync::run::run(&source, &targets, RunOptions::default().transform(settings), &penny_sync::NoProgress) => {
             panic!("the sync ended before half-way: {}", run.unwrap().line())
         }
         () = half => {}
@@ -66,12 +62,7 @@ async fn a_first_sync_killed_half_way_resumes_and_ends_as_an_uninterrupted_one()
     let resumed = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: settings,
-        },
+        RunOptions::default().transform(settings),
         &penny_sync::NoProgress,
     )
     .await

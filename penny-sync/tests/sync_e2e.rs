@@ -10,8 +10,10 @@ use std::path::Path;
 use common::{CheckedSandbox, assert_converged, pg_tables, pg_targets, sandbox_and_client};
 
 use penny_api::Client;
+use penny_sync::run::RunOptions;
 use penny_sync::run::Targets;
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::transform::TransformMode;
+use penny_sync::transform::TransformSettings;
 
 async fn sandbox() -> (CheckedSandbox, Client) {
     sandbox_and_client(600).await
@@ -40,12 +42,7 @@ async fn sync(
     let summary = penny_sync::run::run(
         source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(1000)),
-        },
+        RunOptions::default().full(full).batch_rows(1000),
         &penny_sync::NoProgress,
     )
     .await
@@ -125,12 +122,7 @@ async fn runs_broken_by_faults_converge_on_the_next_run() {
     let broken = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(1000)),
-        },
+        RunOptions::default().batch_rows(1000),
         &penny_sync::NoProgress,
     )
     .await
@@ -160,12 +152,7 @@ async fn pg_sync(
     let summary = penny_sync::run::run(
         source,
         targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full,
-            concurrency: 4,
-            transform: Some(TransformSettings::new(250)),
-        },
+        RunOptions::default().full(full).batch_rows(250),
         &penny_sync::NoProgress,
     )
     .await
@@ -190,10 +177,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let first = pg_sync(&source, &targets, true).await;
     // A full read goes ledger first: the ledger's star tables and reports are rebuilt
     // whole, then the invoices are added to them by an incremental update.
-    assert_eq!(first.ledger.as_ref().unwrap().door, "api");
+    assert_eq!(first.ledger.as_ref().unwrap().mode, TransformMode::Rebuilt);
     assert_eq!(
-        first.transform.as_ref().unwrap().door,
-        "api, incremental",
+        first.transform.as_ref().unwrap().mode,
+        TransformMode::Updated,
         "{}",
         first.line()
     );
@@ -201,7 +188,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     assert!(changes.len() >= 4, "{:?}", changes);
     let second = pg_sync(&source, &targets, false).await;
     let transform = second.transform.as_ref().unwrap();
-    assert_eq!(transform.door, "api, incremental", "{}", second.line());
+    assert_eq!(transform.mode, TransformMode::Updated, "{}", second.line());
     // The sums saved by the first run (lines, invoices' digest) were changed by the
     // changes, not made afresh from every record.
     assert!(transform.afresh.is_empty(), "{:?}", transform.afresh);
@@ -236,12 +223,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let raw_only = penny_sync::run::run(
         &source,
         &once,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: true,
-            concurrency: 4,
-            transform: None,
-        },
+        RunOptions::default().full(true).transform(None),
         &penny_sync::NoProgress,
     )
     .await
@@ -252,7 +234,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
             .await
             .unwrap()
             .unwrap();
-    assert_eq!(whole.door, "api");
+    assert_eq!(whole.mode, TransformMode::Rebuilt);
     drop(once);
     assert_star_converged(
         &pg_tables(&db, "one_star").await,
@@ -274,11 +256,11 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         pg_tables(&db, "inc_star").await,
         pg_tables(&db, "mid_star").await,
     );
-    for report in penny_sync::transform::reports::REPORT_TABLES
+    for report in penny_transform::reports::tables::REPORT_TABLES
         .iter()
         .chain(&[
-            penny_sync::transform::reports::OPEN_AMOUNTS_TABLE,
-            penny_sync::transform::reports::INVOICE_VAT_TABLE,
+            penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
+            penny_transform::reports::invoice_digest::INVOICE_VAT_TABLE,
         ])
     {
         assert!(!b[*report].is_empty(), "{report} is empty");
@@ -290,9 +272,17 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // amounts and aged balances for the third parties the changes touched, fewer rows
     // than the whole table. (table, rows written at least one, fraction of the table)
     for (table, some, fraction) in [
-        (penny_sync::transform::reports::LINE_SUMS_TABLE, true, 4),
+        (
+            penny_transform::reports::line_sums::LINE_SUMS_TABLE,
+            true,
+            4,
+        ),
         ("report_trial_balance", true, 4),
-        (penny_sync::transform::reports::OPEN_AMOUNTS_TABLE, false, 1),
+        (
+            penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
+            false,
+            1,
+        ),
         ("report_aged_receivables", false, 1),
     ] {
         let (_, written, _) = transform
@@ -311,7 +301,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     // re-read the last instant: at-least-once).
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
     let third = pg_sync(&source, &targets, false).await;
-    assert_eq!(third.transform.as_ref().unwrap().door, "api, incremental");
+    assert_eq!(
+        third.transform.as_ref().unwrap().mode,
+        TransformMode::Updated
+    );
     let (_, written, _) = third
         .transform
         .as_ref()
@@ -343,7 +336,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         full_again.line()
     );
     let ledger = full_again.ledger.as_ref().unwrap();
-    assert_eq!(ledger.door, "api", "{}", full_again.line());
+    assert_eq!(ledger.mode, TransformMode::Rebuilt, "{}", full_again.line());
     assert!(ledger.tables.iter().any(|(t, _, _)| t == "dim_account"));
     drop(targets);
 
@@ -354,12 +347,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     let raw_only = penny_sync::run::run(
         &source,
         &targets,
-        penny_sync::run::RunOptions {
-            streams: Vec::new(),
-            full: false,
-            concurrency: 4,
-            transform: None,
-        },
+        RunOptions::default().transform(None),
         &penny_sync::NoProgress,
     )
     .await
@@ -368,7 +356,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
     drop(targets);
     let targets = pg_targets(&db, "inc_raw", "inc_star", &source).await;
     let after_crash = pg_sync(&source, &targets, false).await;
-    assert_eq!(after_crash.transform.as_ref().unwrap().door, "api");
+    assert_eq!(
+        after_crash.transform.as_ref().unwrap().mode,
+        TransformMode::Rebuilt
+    );
 
     // More changed lines than the incremental limit: streamed whole instead of held
     // (and equal to a fresh full sync, compared below); under the limit, incremental.
@@ -389,19 +380,14 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         penny_sync::run::run(
             &source,
             &targets,
-            penny_sync::run::RunOptions {
-                streams: Vec::new(),
-                full: false,
-                concurrency: 4,
-                transform: Some(settings),
-            },
+            RunOptions::default().transform(Some(settings)),
             &penny_sync::NoProgress,
         )
     };
     let over = limited(2).await.unwrap();
     assert_eq!(
-        over.transform.as_ref().unwrap().door,
-        "api",
+        over.transform.as_ref().unwrap().mode,
+        TransformMode::Rebuilt,
         "{}",
         over.line()
     );
@@ -410,7 +396,10 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         .relabel_ledger_entry(1, entries.start + 3, "Relabelled")
         .unwrap();
     let under = limited(100).await.unwrap();
-    assert_eq!(under.transform.as_ref().unwrap().door, "api, incremental");
+    assert_eq!(
+        under.transform.as_ref().unwrap().mode,
+        TransformMode::Updated
+    );
     drop(targets);
 
     let fresh = pg_targets(&db, "full_raw", "full_star", &source).await;
@@ -425,7 +414,7 @@ async fn incremental_postgres_transformation_equals_a_fresh_full_sync() {
         !a["dim_company"].is_empty(),
         "the companies stream is mapped"
     );
-    for report in penny_sync::transform::reports::REPORT_TABLES {
+    for report in penny_transform::reports::tables::REPORT_TABLES {
         assert!(a.contains_key(report), "{report} missing");
     }
     // The entry relabelled under the limit is in a closed fiscal year: the incremental
@@ -690,7 +679,7 @@ async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_r
         }
         let cycle = pg_sync(&source, &targets, false).await;
         let transform = cycle.transform.as_ref().unwrap();
-        assert_eq!(transform.door, "api, incremental", "{}", cycle.line());
+        assert_eq!(transform.mode, TransformMode::Updated, "{}", cycle.line());
         assert!(transform.afresh.is_empty(), "{:?}", transform.afresh);
         assert_eq!(
             kind_and_fact("draft_star").await,
@@ -700,7 +689,7 @@ async fn an_invoice_made_a_draft_and_finalized_again_moves_out_of_and_into_the_r
         if kind == "draft" {
             for table in [
                 "report_aged_receivables",
-                penny_sync::transform::reports::OPEN_AMOUNTS_TABLE,
+                penny_transform::reports::invoice_digest::OPEN_AMOUNTS_TABLE,
             ] {
                 assert_ne!(incremental[table], before[table], "{table}");
             }

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use crate::cli::ExportCommand;
 use crate::config::{Config, TargetKind};
 use crate::exit::{CliError, ExitCode};
-use penny_sync::transform::rebuild::map_everything;
+use penny_sync::transform::books::map_everything;
 use penny_transform::ReadBack;
 
 /// `penny export`.

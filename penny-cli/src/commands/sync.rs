@@ -6,7 +6,7 @@ use penny_sync::duration::parse_duration;
 use penny_sync::pipeline::RunSummary;
 use penny_sync::run::{RunOptions, Targets, first_api_read};
 use penny_sync::schedule::{self, Cadence};
-use penny_sync::transform::rebuild::TransformSettings;
+use penny_sync::transform::TransformSettings;
 use penny_transform::Source;
 
 use crate::cli::{ScheduleArgs, SyncArgs};

@@ -32,7 +32,7 @@
 //! - The small tables are rebuilt whole, each in one commit: companies, accounts,
 //!   journals, third parties, fiscal years (canonical), `dim_company`, `dim_account`,
 //!   `dim_journal`, `dim_third_party`, `dim_date` (over the fiscal years and the raw
-//!   lines' first and last dates), and the reports ([`crate::reports`]). The reports
+//!   lines' first and last dates), and the reports ([`reports`](crate::transform::reports)). The reports
 //!   come from the lines summed per account and period: the sums saved by the last
 //!   transformation ([`LINE_SUMS_TABLE`], in the star schema) are read back and changed
 //!   by the old versions of the affected lines (read back from `canonical_ledger_lines`
@@ -68,15 +68,17 @@ use penny_transform::{
     SinkError, TableRead, Value, star,
 };
 
+use penny_transform::reports::invoice_digest::{
+    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, OPEN_AMOUNTS_TABLE,
+};
+use penny_transform::reports::line_sums::{LINE_SUMS_TABLE, LineSums, SumKey};
+
 use crate::changes::{ChangeLog, TableChanges};
 use crate::error::SyncError;
-use crate::transform::rebuild::{
-    API_REFERENCE_TABLES, Family, TransformReport, WholeTables, batch_error, each_batch, mapping,
-    sink, write_batches,
-};
-use crate::transform::reports::{
-    INVOICE_VAT_TABLE, InvoiceDigest, InvoiceKey, LINE_SUMS_TABLE, LineDays, OPEN_AMOUNTS_TABLE,
-    SumKey,
+use crate::transform::books::{API_REFERENCE_TABLES, Family};
+use crate::transform::write::{
+    DoorKind, TransformMode, TransformReport, WholeTables, batch_error, each_batch, mapping, sink,
+    write_batches,
 };
 
 /// The raw table of the saved references (journal codes and types, account numbers,
@@ -356,9 +358,9 @@ async fn changed_sums(
     lines: &BTreeMap<(i64, i64), LedgerLine>,
     deleted: &[(i64, i64)],
     batch_rows: usize,
-) -> Result<Option<(LineDays, BTreeSet<SumKey>)>, SyncError> {
+) -> Result<Option<(LineSums, BTreeSet<SumKey>)>, SyncError> {
     let fiscal_years = &books.fiscal_years;
-    let mut days = LineDays::new(fiscal_years, OpeningJournals::of(&books.journals));
+    let mut days = LineSums::new(fiscal_years, OpeningJournals::of(&books.journals));
     let old_years = saved_batches(
         saved,
         penny_transform::canonical::FiscalYear::schema().name(),
@@ -443,7 +445,7 @@ pub async fn update(
     star: Option<&dyn ReadBack>,
     out: &mut dyn Sink,
     facts: &mut dyn Sink,
-    settings: crate::transform::rebuild::TransformSettings,
+    settings: crate::transform::write::TransformSettings,
 ) -> Result<Option<TransformReport>, SyncError> {
     let batch_rows = settings.batch_rows;
     let changes = inc.changes().snapshot();
@@ -528,7 +530,7 @@ pub async fn update(
             .map_err(sink)?
         {
             while let Some(batch) = stream.try_next().await.map_err(sink)? {
-                crate::transform::rebuild::fetch_entries(raw, &mut mapper, &batch, batch_rows)
+                crate::transform::books::fetch_entries(raw, &mut mapper, &batch, batch_rows)
                     .await?;
                 for l in mapper.ledger_lines(&batch).map_err(mapping)? {
                     lines.insert((l.company_id, l.line_id), l);
@@ -560,7 +562,8 @@ pub async fn update(
     );
 
     let mut report = TransformReport {
-        door: "api, incremental",
+        door: DoorKind::Api,
+        mode: TransformMode::Updated,
         ..TransformReport::default()
     };
     if changed.is_none() {
@@ -691,9 +694,9 @@ pub async fn update(
     let changed_accounts: Option<BTreeSet<(i64, Arc<str>)>> = touched
         .as_ref()
         .filter(|_| days.extent().keys().all(|c| with_years.contains(c)))
-        .and_then(crate::transform::reports::changed_accounts)
+        .and_then(penny_transform::reports::tables::changed_accounts)
         .map(|accounts| accounts.into_iter().chain(renumbered).collect());
-    crate::transform::rebuild::write_books(
+    crate::transform::books::write_books(
         out,
         facts,
         &books,
@@ -707,14 +710,14 @@ pub async fn update(
     )
     .await?;
     if star.is_some() {
-        let schema = LineDays::schema();
+        let schema = LineSums::schema();
         let (upserts, gone) = days.batches(touched.as_ref(), batch_rows)?;
         match touched {
             Some(_) => merge(facts, &schema, upserts, gone, &mut report).await?,
             None => write_batches(facts, &schema, ReadKind::Full, upserts, &mut report).await?,
         }
         for write in digest.saved_batches(batch_rows)? {
-            crate::transform::rebuild::write_changes(facts, write, &mut report).await?;
+            crate::transform::write::write_changes(facts, write, &mut report).await?;
         }
     }
     inc.save_refs(&refs).await.map_err(sink)?;
@@ -728,9 +731,9 @@ async fn lines_pass(
     inc: &dyn ReadBack,
     mut mapper: ApiMapper,
     batch_rows: usize,
-) -> Result<crate::transform::reports::LineDays, SyncError> {
+) -> Result<penny_transform::reports::line_sums::LineSums, SyncError> {
     let books = mapper.books();
-    let mut days = crate::transform::reports::LineDays::new(
+    let mut days = penny_transform::reports::line_sums::LineSums::new(
         &books.fiscal_years,
         OpeningJournals::of(&books.journals),
     );
@@ -783,10 +786,10 @@ async fn digest_pass(
     mut mapper: ApiMapper,
     as_of: chrono::NaiveDate,
     batch_rows: usize,
-) -> Result<crate::transform::reports::InvoiceDigest, SyncError> {
-    let mut digest = crate::transform::reports::InvoiceDigest::new(as_of);
+) -> Result<penny_transform::reports::invoice_digest::InvoiceDigest, SyncError> {
+    let mut digest = penny_transform::reports::invoice_digest::InvoiceDigest::new(as_of);
     for family in [Family::Invoices, Family::InvoiceLines, Family::Payments] {
-        for table in family.raw_tables("api") {
+        for table in family.raw_tables(DoorKind::Api) {
             let Some(mut stream) = inc
                 .read(&TableRead::new(table, batch_rows.max(10_000)).columns(digest_columns(table)))
                 .await
@@ -909,7 +912,8 @@ async fn changed_digest(
     ) -> Result<bool, SyncError> {
         for (company, ids) in ids {
             let filter = KeyFilter::ints(column, ids).within("company_id", company);
-            let columns = crate::transform::reports::digest_canonical_columns(table);
+            let columns =
+                penny_transform::reports::invoice_read_back::digest_canonical_columns(table);
             let Some(batches) =
                 saved_batches(saved, table, columns, batch_rows, Some(&filter)).await?
             else {
@@ -946,7 +950,7 @@ async fn changed_digest(
             return Ok(false);
         }
     }
-    let mut old = match crate::transform::reports::read_back(&old) {
+    let mut old = match penny_transform::reports::invoice_read_back::read_back(&old) {
         Ok(books) => books,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -996,7 +1000,7 @@ async fn changed_digest(
         return Ok(false);
     }
     let mut changed = keys.invoices.clone();
-    match crate::transform::reports::read_back(&crediting) {
+    match penny_transform::reports::invoice_read_back::read_back(&crediting) {
         Ok(books) => changed.extend(
             books
                 .invoices
@@ -1042,7 +1046,7 @@ async fn changed_digest(
     {
         return Ok(false);
     }
-    match crate::transform::reports::read_back(&invoices) {
+    match penny_transform::reports::invoice_read_back::read_back(&invoices) {
         Ok(books) => old.invoices = books.invoices,
         Err(e) => {
             tracing::warn!(error = %e);
@@ -1075,7 +1079,7 @@ async fn changed_digest(
         {
             return Ok(false);
         }
-        match crate::transform::reports::read_back(&more) {
+        match penny_transform::reports::invoice_read_back::read_back(&more) {
             Ok(books) => old.invoices.extend(
                 books
                     .invoices
@@ -1131,7 +1135,7 @@ async fn select_changed(
     };
     // The changed invoices per raw table and company (their lines and payments follow).
     let mut changed_invoices: BTreeMap<&str, BTreeMap<i64, BTreeSet<i64>>> = BTreeMap::new();
-    for table in Family::Invoices.raw_tables("api") {
+    for table in Family::Invoices.raw_tables(DoorKind::Api) {
         for (company, id) in changes.get(*table).into_iter().flat_map(|c| c.keys()) {
             changed_invoices
                 .entry(*table)
@@ -1142,7 +1146,7 @@ async fn select_changed(
         }
     }
     for family in Family::ALL {
-        for table in family.raw_tables("api") {
+        for table in family.raw_tables(DoorKind::Api) {
             if family.whole_in(whole) {
                 each_batch(raw, table, batch_rows, |batch| keep(mapper, &batch)).await?;
                 continue;
@@ -1188,7 +1192,7 @@ async fn select_changed(
     // merges pick by key).
     if whole.invoice_lines && !whole.invoices {
         let mut documents = mapper.clone();
-        for table in Family::Invoices.raw_tables("api") {
+        for table in Family::Invoices.raw_tables(DoorKind::Api) {
             let Some(mut stream) = raw
                 .read(&TableRead::new(table, batch_rows.max(10_000)).columns(digest_columns(table)))
                 .await
@@ -1518,7 +1522,7 @@ async fn merge(
     deleted: Vec<Vec<Value>>,
     report: &mut TransformReport,
 ) -> Result<(), SyncError> {
-    crate::transform::rebuild::write_changes(out, (schema.clone(), upserts, Some(deleted)), report)
+    crate::transform::write::write_changes(out, (schema.clone(), upserts, Some(deleted)), report)
         .await
 }
 

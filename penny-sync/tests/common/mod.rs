@@ -5,22 +5,10 @@
 
 use penny_api::Client;
 pub use penny_sandbox::CheckedSandbox;
-use penny_sandbox::SandboxConfig;
-
-/// A sandbox with `ledger_lines` ledger lines, no rate limit, its clock at now, under
-/// the contract ([`CheckedSandbox`]).
-pub async fn sandbox_with(ledger_lines: usize) -> CheckedSandbox {
-    let start = chrono::Utc::now();
-    CheckedSandbox::start(SandboxConfig {
-        start,
-        ..SandboxConfig::unthrottled(ledger_lines)
-    })
-    .await
-}
 
 /// [`sandbox_with`] and an API client of its company 1, without rate limit.
 pub async fn sandbox_and_client(ledger_lines: usize) -> (CheckedSandbox, Client) {
-    let sandbox = sandbox_with(ledger_lines).await;
+    let sandbox = CheckedSandbox::with_lines(ledger_lines).await;
     let client = Client::builder()
         .base_url(sandbox.base_url())
         .token(sandbox.token(1))

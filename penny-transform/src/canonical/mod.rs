@@ -24,7 +24,7 @@ use rust_decimal::Decimal;
 mod decode;
 pub mod from_api;
 pub mod from_data_sharing;
-mod read;
+pub(crate) mod read;
 pub mod tables;
 
 pub use read::MappingError;

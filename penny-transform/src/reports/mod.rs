@@ -15,6 +15,20 @@
 //! - [`fec`]: the Fichier des Écritures Comptables, written and parsed back.
 //! - [`reconcile`]: Penny's sums compared with Pennylane's own trial balance.
 //! - [`review`]: the checks of a closing review (révision), per company and fiscal year.
+//!
+//! The report tables of the star schema, and what they are computed from without
+//! holding the ledger lines:
+//!
+//! - [`tables`]: the five report tables' schemas and rows (`report_trial_balance`,
+//!   `report_fiscal_results`, `report_aged_receivables` / `report_aged_payables`,
+//!   `report_sig`, `report_vat`), and which rows a change reaches;
+//! - [`line_sums`]: the ledger lines summed per company, account and period;
+//! - [`invoice_digest`]: the invoices, their lines and payments digested into open
+//!   amounts and VAT sums;
+//! - [`invoice_read_back`]: the invoices, lines and payments read back from their
+//!   canonical tables, for the digest to take their old versions away;
+//! - [`incremental`]: a table's rows written whole or merged, and why saved sums
+//!   cannot be changed by difference.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -25,9 +39,14 @@ use rust_decimal::Decimal;
 pub mod aged_balance;
 pub mod fec;
 pub mod general_ledger;
+pub mod incremental;
+pub mod invoice_digest;
+pub mod invoice_read_back;
+pub mod line_sums;
 pub mod reconcile;
 pub mod review;
 pub mod sig;
+pub mod tables;
 pub mod trial_balance;
 pub mod vat;
 
