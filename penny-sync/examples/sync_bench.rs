@@ -1,9 +1,9 @@
-//! Benchmark of `penny sync` into PostgreSQL against the sandbox (rate limit off):
+//! Benchmark of a sync (penny-sync) into PostgreSQL against the sandbox (rate limit off):
 //! a full sync, then an incremental cycle after changes, with peak memory.
 //!
 //! ```sh
 //! export PENNY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
-//! cargo run --release -p penny-cli --example sync_bench -- 1000000 1000
+//! cargo run --release -p penny-sync --example sync_bench -- 1000000 1000
 //! ```
 //! Arguments: ledger lines of the generated company (default 100000), ledger entries
 //! relabelled between the two runs (default 1000; each relabels the entry and its lines).

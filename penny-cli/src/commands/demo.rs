@@ -1,6 +1,6 @@
 //! `penny demo`: the whole pipeline on a generated company, with nothing to set up.
 //!
-//! 1. starts Pennylane's stand-in, the sandbox of `penny-api`, in the process, on
+//! 1. starts Pennylane's stand-in, the sandbox of `penny-sandbox`, in the process, on
 //!    127.0.0.1, serving a generated French company (rate limit off);
 //! 2. syncs every stream in full into PostgreSQL (`DATABASE_URL`, when set and
 //!    reachable) or else into a folder of CSV files, then rebuilds the canonical model;

@@ -1,4 +1,4 @@
-//! `penny sandbox`: the sandbox of `penny-api` on its own, on 127.0.0.1, until Ctrl-C:
+//! `penny sandbox`: the sandbox of `penny-sandbox` on its own, on 127.0.0.1, until Ctrl-C:
 //! a generated French company served in the Pennylane API v2's dialect, to explore with
 //! `curl`, a notebook or another tool. The first line of standard output is
 //! `<base url> <token>`; logs go to standard error.

@@ -60,8 +60,7 @@ use futures_util::TryStreamExt;
 use penny_transform::canonical::from_api::ApiMapper;
 use penny_transform::canonical::tables::{CanonicalTable, to_batches};
 use penny_transform::canonical::{
-    BankTransaction, Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, OpeningJournals,
-    ThirdPartyKind,
+    Books, Invoice, InvoiceLine, InvoicePayment, LedgerLine, OpeningJournals, ThirdPartyKind,
 };
 use penny_transform::{
     Batch, BatchBuilder, Column, KeyFilter, LogicalType, ReadBack, ReadKind, Schema, Sink,
@@ -816,29 +815,10 @@ struct InvoiceChanges {
 
 impl InvoiceChanges {
     fn of(changes: &BTreeMap<String, TableChanges>) -> Option<Self> {
-        use ThirdPartyKind::{Customer, Supplier};
         Some(InvoiceChanges {
-            invoices: kind_keys(
-                changes,
-                [
-                    ("customer_invoices", Customer),
-                    ("supplier_invoices", Supplier),
-                ],
-            )?,
-            lines: kind_keys(
-                changes,
-                [
-                    ("customer_invoice_lines", Customer),
-                    ("supplier_invoice_lines", Supplier),
-                ],
-            )?,
-            payments: kind_keys(
-                changes,
-                [
-                    ("customer_invoice_payments", Customer),
-                    ("supplier_invoice_payments", Supplier),
-                ],
-            )?,
+            invoices: kind_keys(changes, Family::Invoices)?,
+            lines: kind_keys(changes, Family::InvoiceLines)?,
+            payments: kind_keys(changes, Family::Payments)?,
         })
     }
 
@@ -1227,32 +1207,57 @@ async fn select_changed(
 /// A key of the invoice tables: company, kind, id.
 type KindKey = InvoiceKey;
 
-/// The keys `tables` (a customer and a supplier raw table) changed, as kind keys;
-/// `None` when one of them changed whole.
-fn kind_keys(
+/// The keys the raw tables of `family` (through the API: a customer and a supplier
+/// table, or the bank transactions' one) changed, with their kind; `None` when one of
+/// them changed whole.
+fn family_keys(
     changes: &BTreeMap<String, TableChanges>,
-    tables: [(&str, ThirdPartyKind); 2],
-) -> Option<BTreeSet<KindKey>> {
+    family: Family,
+) -> Option<BTreeSet<RecordKey>> {
+    const KINDS: [Option<ThirdPartyKind>; 2] = [
+        Some(ThirdPartyKind::Customer),
+        Some(ThirdPartyKind::Supplier),
+    ];
+    let tables = family.raw_tables(DoorKind::Api);
+    let kinds: &[Option<ThirdPartyKind>] = if tables.len() == 2 { &KINDS } else { &[None] };
     let mut out = BTreeSet::new();
-    for (table, kind) in tables {
-        if let Some(c) = changes.get(table) {
+    for (table, kind) in tables.iter().zip(kinds) {
+        if let Some(c) = changes.get(*table) {
             if c.whole {
                 return None;
             }
-            out.extend(c.keys().map(|(company, id)| (company, kind, id)));
+            out.extend(c.keys().map(|(company, id)| (company, *kind, id)));
         }
     }
     Some(out)
 }
 
-fn kind_key_rows(keys: impl IntoIterator<Item = KindKey>) -> Vec<Vec<Value>> {
+/// The keys the raw tables of an invoice family changed ([`family_keys`]).
+fn kind_keys(
+    changes: &BTreeMap<String, TableChanges>,
+    family: Family,
+) -> Option<BTreeSet<KindKey>> {
+    Some(
+        family_keys(changes, family)?
+            .into_iter()
+            .filter_map(|(c, k, id)| Some((c, k?, id)))
+            .collect(),
+    )
+}
+
+/// A transactional record's key: company, kind (the invoices' families), id.
+type RecordKey = (i64, Option<ThirdPartyKind>, i64);
+
+/// The canonical key rows of `keys`.
+fn key_rows(keys: impl IntoIterator<Item = RecordKey>) -> Vec<Vec<Value>> {
     keys.into_iter()
-        .map(|(c, k, id)| {
-            vec![
+        .map(|(c, k, id)| match k {
+            Some(k) => vec![
                 Value::Int64(c),
                 Value::Text(k.as_str().to_owned()),
                 Value::Int64(id),
-            ]
+            ],
+            None => vec![Value::Int64(c), Value::Int64(id)],
         })
         .collect()
 }
@@ -1262,23 +1267,12 @@ fn kind_key_rows(keys: impl IntoIterator<Item = KindKey>) -> Vec<Vec<Value>> {
 /// account numbers come from the accounts); and whether the reference tables are
 /// written (not when none of their raw tables changed: the last run wrote them alike).
 fn whole_tables(changes: &BTreeMap<String, TableChanges>, refs_changed: bool) -> WholeTables {
-    use ThirdPartyKind::{Customer, Supplier};
-    let read_whole = |tables| kind_keys(changes, tables).is_none();
+    let read_whole = |family| family_keys(changes, family).is_none();
     WholeTables {
-        invoices: read_whole([
-            ("customer_invoices", Customer),
-            ("supplier_invoices", Supplier),
-        ]),
-        invoice_lines: refs_changed
-            || read_whole([
-                ("customer_invoice_lines", Customer),
-                ("supplier_invoice_lines", Supplier),
-            ]),
-        payments: read_whole([
-            ("customer_invoice_payments", Customer),
-            ("supplier_invoice_payments", Supplier),
-        ]),
-        bank_transactions: changes.get("transactions").is_some_and(|c| c.whole),
+        invoices: read_whole(Family::Invoices),
+        invoice_lines: refs_changed || read_whole(Family::InvoiceLines),
+        payments: read_whole(Family::Payments),
+        bank_transactions: read_whole(Family::BankTransactions),
         references: API_REFERENCE_TABLES
             .iter()
             .any(|t| changes.get(*t).is_some_and(TableChanges::changed)),
@@ -1300,175 +1294,97 @@ async fn merge_transactions(
     batch_rows: usize,
     report: &mut TransformReport,
 ) -> Result<(), SyncError> {
-    use ThirdPartyKind::{Customer, Supplier};
-    let invoices = kind_keys(
-        changes,
-        [
-            ("customer_invoices", Customer),
-            ("supplier_invoices", Supplier),
-        ],
-    );
-    let changed_invoices = invoices.clone().unwrap_or_default();
-    match invoices {
-        Some(keys) if !whole.invoices => {
-            let sel: Vec<Invoice> = books
-                .invoices
-                .iter()
-                .filter(|i| keys.contains(&(i.company_id, i.kind, i.id)))
-                .cloned()
-                .collect();
-            let present: BTreeSet<KindKey> =
-                sel.iter().map(|i| (i.company_id, i.kind, i.id)).collect();
-            let deleted = kind_key_rows(keys.difference(&present).copied());
-            let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
-            merge(out, &Invoice::schema(), upserts, deleted.clone(), report).await?;
-            // A record that is not (or no longer) an accounting document leaves the facts.
-            let mut fact_deleted = deleted;
-            fact_deleted.extend(kind_key_rows(
-                sel.iter()
-                    .filter(|i| !i.counts())
-                    .map(|i| (i.company_id, i.kind, i.id)),
-            ));
-            let sub = Books {
-                invoices: sel,
-                ..Books::default()
-            };
-            let upserts = star::fact_invoices(&sub, batch_rows).map_err(batch_error)?;
-            merge(
-                facts,
-                &star::fact_invoices_schema(),
-                upserts,
-                fact_deleted,
-                report,
-            )
-            .await?;
-        }
-        _ => {}
-    }
-    let of_invoice =
+    let changed_invoices = kind_keys(changes, Family::Invoices).unwrap_or_default();
+    let of_changed =
         |c: i64, k: ThirdPartyKind, invoice: i64| changed_invoices.contains(&(c, k, invoice));
-    match kind_keys(
-        changes,
-        [
-            ("customer_invoice_lines", Customer),
-            ("supplier_invoice_lines", Supplier),
-        ],
-    ) {
-        Some(keys) if !whole.invoice_lines => {
-            let sel: Vec<InvoiceLine> = books
-                .invoice_lines
-                .iter()
-                .filter(|l| {
-                    keys.contains(&(l.company_id, l.kind, l.id))
-                        || of_invoice(l.company_id, l.kind, l.invoice_id)
-                })
-                .cloned()
-                .collect();
-            let present: BTreeSet<KindKey> =
-                sel.iter().map(|l| (l.company_id, l.kind, l.id)).collect();
-            let deleted = kind_key_rows(keys.difference(&present).copied());
-            let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
-            merge(
-                out,
-                &InvoiceLine::schema(),
-                upserts,
-                deleted.clone(),
-                report,
-            )
-            .await?;
-            // The lines of a changed invoice that is not an accounting document leave
-            // the facts.
-            let left_out: BTreeSet<KindKey> = books
-                .invoices
-                .iter()
-                .filter(|i| !i.counts())
-                .map(|i| (i.company_id, i.kind, i.id))
-                .collect();
+    // Invoices that are not (or no longer) accounting documents: they and their lines
+    // leave the facts.
+    let left_out: BTreeSet<KindKey> = books
+        .invoices
+        .iter()
+        .filter(|i| !i.counts())
+        .map(|i| (i.company_id, i.kind, i.id))
+        .collect();
+    for family in Family::ALL {
+        if family.whole_in(whole) {
+            continue;
+        }
+        let Some(keys) = family_keys(changes, family) else {
+            continue;
+        };
+        // The family's records to merge, each key with whether it leaves the facts.
+        let mut sub = Books::default();
+        let selected: Vec<(RecordKey, bool)> = match family {
+            Family::Invoices => {
+                sub.invoices = books
+                    .invoices
+                    .iter()
+                    .filter(|i| keys.contains(&(i.company_id, Some(i.kind), i.id)))
+                    .cloned()
+                    .collect();
+                sub.invoices
+                    .iter()
+                    .map(|i| ((i.company_id, Some(i.kind), i.id), !i.counts()))
+                    .collect()
+            }
+            Family::InvoiceLines => {
+                sub.invoice_lines = books
+                    .invoice_lines
+                    .iter()
+                    .filter(|l| {
+                        keys.contains(&(l.company_id, Some(l.kind), l.id))
+                            || of_changed(l.company_id, l.kind, l.invoice_id)
+                    })
+                    .cloned()
+                    .collect();
+                // The facts of lines tell accounting documents by their invoices.
+                sub.invoices = books.invoices.clone();
+                sub.invoice_lines
+                    .iter()
+                    .map(|l| {
+                        let gone = left_out.contains(&(l.company_id, l.kind, l.invoice_id));
+                        ((l.company_id, Some(l.kind), l.id), gone)
+                    })
+                    .collect()
+            }
+            Family::Payments => {
+                sub.payments = books
+                    .payments
+                    .iter()
+                    .filter(|p| {
+                        keys.contains(&(p.company_id, Some(p.kind), p.id))
+                            || of_changed(p.company_id, p.kind, p.invoice_id)
+                    })
+                    .cloned()
+                    .collect();
+                sub.payments
+                    .iter()
+                    .map(|p| ((p.company_id, Some(p.kind), p.id), false))
+                    .collect()
+            }
+            Family::BankTransactions => {
+                sub.bank_transactions = books
+                    .bank_transactions
+                    .iter()
+                    .filter(|t| keys.contains(&(t.company_id, None, t.id)))
+                    .cloned()
+                    .collect();
+                sub.bank_transactions
+                    .iter()
+                    .map(|t| ((t.company_id, None, t.id), false))
+                    .collect()
+            }
+        };
+        let present: BTreeSet<RecordKey> = selected.iter().map(|(k, _)| *k).collect();
+        let deleted = key_rows(keys.difference(&present).copied());
+        let (upserts, fact_upserts) = family.batches(&sub, batch_rows)?;
+        merge(out, &family.canonical(), upserts, deleted.clone(), report).await?;
+        if let Some(fact) = family.fact() {
             let mut fact_deleted = deleted;
-            fact_deleted.extend(kind_key_rows(
-                sel.iter()
-                    .filter(|l| left_out.contains(&(l.company_id, l.kind, l.invoice_id)))
-                    .map(|l| (l.company_id, l.kind, l.id)),
+            fact_deleted.extend(key_rows(
+                selected.iter().filter(|(_, gone)| *gone).map(|(k, _)| *k),
             ));
-            let sub = Books {
-                invoice_lines: sel,
-                invoices: books.invoices.clone(),
-                ..Books::default()
-            };
-            let upserts = star::fact_invoice_lines(&sub, batch_rows).map_err(batch_error)?;
-            merge(
-                facts,
-                &star::fact_invoice_lines_schema(),
-                upserts,
-                fact_deleted,
-                report,
-            )
-            .await?;
-        }
-        _ => {}
-    }
-    match kind_keys(
-        changes,
-        [
-            ("customer_invoice_payments", Customer),
-            ("supplier_invoice_payments", Supplier),
-        ],
-    ) {
-        Some(keys) if !whole.payments => {
-            let sel: Vec<InvoicePayment> = books
-                .payments
-                .iter()
-                .filter(|p| {
-                    keys.contains(&(p.company_id, p.kind, p.id))
-                        || of_invoice(p.company_id, p.kind, p.invoice_id)
-                })
-                .cloned()
-                .collect();
-            let present: BTreeSet<KindKey> =
-                sel.iter().map(|p| (p.company_id, p.kind, p.id)).collect();
-            let deleted = kind_key_rows(keys.difference(&present).copied());
-            let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
-            merge(out, &InvoicePayment::schema(), upserts, deleted, report).await?;
-        }
-        _ => {}
-    }
-    match changes.get("transactions") {
-        _ if whole.bank_transactions => {}
-        c => {
-            let keys: BTreeSet<(i64, i64)> = c.map(|c| c.keys().collect()).unwrap_or_default();
-            let sel: Vec<BankTransaction> = books
-                .bank_transactions
-                .iter()
-                .filter(|t| keys.contains(&(t.company_id, t.id)))
-                .cloned()
-                .collect();
-            let present: BTreeSet<(i64, i64)> = sel.iter().map(|t| (t.company_id, t.id)).collect();
-            let deleted: Vec<Vec<Value>> = keys
-                .difference(&present)
-                .map(|(c, id)| vec![Value::Int64(*c), Value::Int64(*id)])
-                .collect();
-            let upserts = to_batches(&sel, batch_rows).map_err(mapping)?;
-            merge(
-                out,
-                &BankTransaction::schema(),
-                upserts,
-                deleted.clone(),
-                report,
-            )
-            .await?;
-            let sub = Books {
-                bank_transactions: sel,
-                ..Books::default()
-            };
-            let upserts = star::fact_bank_transactions(&sub, batch_rows).map_err(batch_error)?;
-            merge(
-                facts,
-                &star::fact_bank_transactions_schema(),
-                upserts,
-                deleted,
-                report,
-            )
-            .await?;
+            merge(facts, &fact, fact_upserts, fact_deleted, report).await?;
         }
     }
     Ok(())
