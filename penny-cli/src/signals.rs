@@ -4,6 +4,11 @@
 /// Completes when Ctrl-C (or SIGTERM on Unix) is received. The handlers are
 /// installed when the future is first polled.
 pub async fn stop_requested() {
+    received().await;
+    tracing::info!("stop requested: finishing the current run");
+}
+
+async fn received() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

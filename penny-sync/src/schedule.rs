@@ -105,7 +105,6 @@ where
             outcome = &mut run => Some(outcome),
             _ = &mut stop => {
                 stopped = true;
-                tracing::info!("stop requested: finishing the current run");
                 tokio::time::timeout(cadence.stop_grace, &mut run).await.ok()
             }
         };
